@@ -1,0 +1,122 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "Routilux",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "RoutiluxCore", targets: ["RoutiluxCore"]),
+        .library(name: "RoutiluxWorker", targets: ["RoutiluxWorker"]),
+        .library(name: "RoutiluxBuiltins", targets: ["RoutiluxBuiltins"]),
+        .executable(name: "routilux-coordinator", targets: ["routilux-coordinator"]),
+        .executable(name: "routilux-worker", targets: ["routilux-worker"]),
+        .executable(name: "routilux", targets: ["routilux"]),
+        .executable(name: "routilux-bench", targets: ["routilux-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // The C library, through Debian's libczmq-dev.
+        .systemLibrary(
+            name: "CZMQ",
+            pkgConfig: "libczmq",
+            providers: [.apt(["libczmq-dev"])]
+        ),
+        // Core model: JSON values, routines, flows, JobState, registry. No ZeroMQ.
+        .target(
+            name: "RoutiluxCore",
+            dependencies: [
+                .product(name: "Collections", package: "swift-collections"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strict
+        ),
+        // Wire protocol: every message as a Codable type, framing, versioning.
+        .target(name: "RoutiluxWire", dependencies: ["RoutiluxCore"], swiftSettings: strict),
+        // The Swift face of CZMQ: one I/O thread owns every socket.
+        .target(
+            name: "RoutiluxTransport",
+            dependencies: [
+                "CZMQ",
+                .product(name: "Collections", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // The sans-IO scheduling core and its thin ZeroMQ shell.
+        .target(
+            name: "RoutiluxCoordinator",
+            dependencies: [
+                "RoutiluxCore", "RoutiluxWire", "RoutiluxTransport",
+                .product(name: "Collections", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // Hosts routine instances and runs slot handlers.
+        .target(
+            name: "RoutiluxWorker",
+            dependencies: [
+                "RoutiluxCore", "RoutiluxWire", "RoutiluxTransport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // The routines the stock worker ships.
+        .target(name: "RoutiluxBuiltins", dependencies: ["RoutiluxCore"], swiftSettings: strict),
+        .executableTarget(
+            name: "routilux-coordinator",
+            dependencies: [
+                "RoutiluxCoordinator", "RoutiluxBuiltins",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "routilux-worker",
+            dependencies: [
+                "RoutiluxWorker", "RoutiluxBuiltins",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "routilux",
+            dependencies: [
+                "RoutiluxCoordinator", "RoutiluxBuiltins",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "routilux-bench",
+            dependencies: [
+                "RoutiluxCoordinator", "RoutiluxBuiltins",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "RoutiluxCoreTests", dependencies: ["RoutiluxCore", "RoutiluxBuiltins"], swiftSettings: strict),
+        .testTarget(name: "RoutiluxWireTests", dependencies: ["RoutiluxWire"], swiftSettings: strict),
+        .testTarget(
+            name: "RoutiluxCoordinatorTests",
+            dependencies: ["RoutiluxCoordinator", "RoutiluxBuiltins"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "RoutiluxIntegrationTests",
+            dependencies: ["RoutiluxCore"],
+            swiftSettings: strict
+        ),
+    ]
+)

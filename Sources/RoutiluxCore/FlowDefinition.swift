@@ -1,0 +1,100 @@
+import OrderedCollections
+/// A routine's place in a flow: its type and configuration.
+public struct RoutineNode: Sendable, Hashable {
+    public var id: String
+    public var type: String
+    public var config: JSONObject
+    /// The routine-level error handler, kept as written (applied in a later slice).
+    public var errorHandler: JSONValue?
+
+    public init(id: String, type: String, config: JSONObject = [:], errorHandler: JSONValue? = nil) {
+        self.id = id
+        self.type = type
+        self.config = config
+        self.errorHandler = errorHandler
+    }
+}
+
+/// One edge: an event of one routine feeds a slot of another.
+public struct Connection: Sendable, Hashable {
+    public var sourceRoutine: String
+    public var sourceEvent: String
+    public var targetRoutine: String
+    public var targetSlot: String
+    public var paramMapping: ParamMapping
+
+    public init(from: (String, String), to: (String, String), paramMapping: ParamMapping = ParamMapping()) {
+        sourceRoutine = from.0
+        sourceEvent = from.1
+        targetRoutine = to.0
+        targetSlot = to.1
+        self.paramMapping = paramMapping
+    }
+}
+
+/// How a flow's jobs run.
+public struct ExecutionSettings: Sendable, Hashable {
+    public enum Strategy: String, Sendable {
+        case sequential
+        case concurrent
+    }
+    public var strategy: Strategy
+    /// How many of one job's tasks may be in flight at once (1 = strict FIFO).
+    public var maxWorkers: Int
+    /// Seconds before a job is failed with a timeout; nil means no limit.
+    public var timeout: Double?
+
+    public init(strategy: Strategy = .sequential, maxWorkers: Int? = nil, timeout: Double? = nil) {
+        self.strategy = strategy
+        // routilux: max_workers is forced to 1 unless the strategy is concurrent.
+        self.maxWorkers = strategy == .concurrent ? max(1, maxWorkers ?? 5) : 1
+        self.timeout = timeout
+    }
+}
+
+/// Where a job's params are delivered.
+public struct EntryPoint: Sendable, Hashable {
+    public var routine: String
+    public var slot: String
+    public init(routine: String, slot: String = "trigger") {
+        self.routine = routine
+        self.slot = slot
+    }
+}
+
+/// A flow: routines by id, connections in order, execution settings, entry.
+public struct FlowDefinition: Sendable, Hashable {
+    public var flowId: String
+    /// Routines in the order they were written.
+    public var routines: [RoutineNode]
+    public var connections: [Connection]
+    public var execution: ExecutionSettings
+    public var entry: EntryPoint?
+
+    public init(
+        flowId: String, routines: [RoutineNode], connections: [Connection] = [],
+        execution: ExecutionSettings = ExecutionSettings(), entry: EntryPoint? = nil
+    ) {
+        self.flowId = flowId
+        self.routines = routines
+        self.connections = connections
+        self.execution = execution
+        self.entry = entry
+    }
+
+    public func routine(_ id: String) -> RoutineNode? { routines.first { $0.id == id } }
+
+    /// Connections leaving `routine.event`, in connection order. A repeated
+    /// connect of the same event and slot keeps its first position and the last mapping.
+    public func targets(of routine: String, event: String) -> [Connection] {
+        var out: [Connection] = []
+        for c in connections where c.sourceRoutine == routine && c.sourceEvent == event {
+            if let i = out.firstIndex(where: { $0.targetRoutine == c.targetRoutine && $0.targetSlot == c.targetSlot }) {
+                out[i].paramMapping = c.paramMapping
+            } else {
+                out.append(c)
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,97 @@
+import OrderedCollections
+import Foundation
+import Synchronization
+
+/// One event a handler emitted, in emission order.
+public struct Emission: Sendable, Hashable {
+    public var event: String
+    public var data: JSONObject
+    public init(event: String, data: JSONObject) {
+        self.event = event
+        self.data = data
+    }
+}
+
+/// One `send_output` record a handler produced.
+public struct OutputRecord: Sendable, Hashable {
+    public var outputType: String
+    public var data: JSONValue
+    public init(outputType: String, data: JSONValue) {
+        self.outputType = outputType
+        self.data = data
+    }
+}
+
+/// An error a routine raises on purpose; its message reaches the JobState.
+public struct RoutineError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// What a slot handler sees of its job: its config and ids, and the
+/// means to emit events and send output. Emissions are collected and
+/// returned to the coordinator with the task's result, in order.
+public final class HandlerContext: Sendable {
+    public let jobId: String
+    public let routineId: String
+    public let slot: String
+    public let attempt: Int
+    public let config: JSONObject
+    private let declaredEvents: Set<String>
+    private let collected = Mutex<([Emission], [OutputRecord])>(([], []))
+
+    public init(
+        jobId: String, routineId: String, slot: String, attempt: Int = 1, config: JSONObject,
+        events: Set<String>
+    ) {
+        self.jobId = jobId
+        self.routineId = routineId
+        self.slot = slot
+        self.attempt = attempt
+        self.config = config
+        self.declaredEvents = events
+    }
+
+    /// Emits `event` with `data`. Non-blocking: the coordinator routes it
+    /// once the handler has returned successfully.
+    public func emit(_ event: String, _ data: JSONObject = [:]) throws {
+        guard declaredEvents.contains(event) else {
+            throw RoutineError(
+                "event '\(event)' does not exist in routine '\(routineId)' (events: \(declaredEvents.sorted().joined(separator: ", ")))"
+            )
+        }
+        collected.withLock { $0.0.append(Emission(event: event, data: data)) }
+    }
+
+    /// Emits a Codable value; it must encode to a JSON object.
+    public func emit<T: Encodable>(_ event: String, value: T) throws {
+        let bytes = try JSONEncoder().encode(value)
+        guard case .object(let o) = try JSONValue.parse(Array(bytes)) else {
+            throw RoutineError("payload of event '\(event)' must encode to a JSON object")
+        }
+        try emit(event, o)
+    }
+
+    /// Appends a record to the job's output log (routilux `send_output`).
+    public func sendOutput(_ outputType: String, _ data: JSONValue) {
+        collected.withLock { $0.1.append(OutputRecord(outputType: outputType, data: data)) }
+    }
+
+    /// Reads a config value, or `defaultValue` when absent.
+    public func config(_ key: String, default defaultValue: JSONValue = .null) -> JSONValue {
+        config[key] ?? defaultValue
+    }
+
+    /// What the handler emitted, in order.
+    public var emissions: [Emission] { collected.withLock { $0.0 } }
+    /// What the handler sent to the output log, in order.
+    public var outputs: [OutputRecord] { collected.withLock { $0.1 } }
+}
+
+extension JSONObject {
+    /// Decodes this object into a Codable type (typed payloads).
+    public func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        try JSONDecoder().decode(T.self, from: Data(JSONValue.object(self).serialized()))
+    }
+}

@@ -1,0 +1,153 @@
+import OrderedCollections
+/// A job's lifecycle status (routilux §3.2).
+public enum JobStatus: String, Sendable, Hashable, CaseIterable {
+    case pending, running, paused, completed, failed, cancelled
+
+    /// Completed, failed and cancelled are final.
+    public var isTerminal: Bool { self == .completed || self == .failed || self == .cancelled }
+}
+
+/// One history record (routilux `ExecutionRecord`).
+public struct ExecutionRecord: Sendable, Hashable {
+    public var routineId: String
+    public var eventName: String
+    /// The record's data, kept as JSON bytes until someone reads it.
+    public var data: RawJSON
+    public var timestamp: Timestamp
+
+    public init(routineId: String, eventName: String, data: RawJSON, timestamp: Timestamp) {
+        self.routineId = routineId
+        self.eventName = eventName
+        self.data = data
+        self.timestamp = timestamp
+    }
+
+    public init(routineId: String, eventName: String, data: JSONValue, timestamp: Timestamp) {
+        self.init(routineId: routineId, eventName: eventName, data: RawJSON(data), timestamp: timestamp)
+    }
+
+    public var json: JSONValue {
+        [
+            "_type": "ExecutionRecord", "routine_id": .string(routineId), "event_name": .string(eventName),
+            "data": data.valueOrError, "timestamp": .string(timestamp.iso),
+        ]
+    }
+}
+
+/// The state of one job: status, per-routine states, history, shared data
+/// and outputs. Field names and the JSON shape are routilux 0.10's (§3.1).
+public struct JobState: Sendable, Hashable {
+    public var flowId: String
+    public var jobId: String
+    public var status: JobStatus
+    public var currentRoutineId: String?
+    public var routineStates: JSONObject
+    public var executionHistory: [ExecutionRecord]
+    public var pendingTasks: [JSONValue]
+    public var createdAt: Timestamp
+    public var updatedAt: Timestamp
+    public var pausePoints: [JSONValue]
+    public var deferredEvents: [JSONValue]
+    public var sharedData: JSONObject
+    public var sharedLog: [JSONValue]
+    public var outputLog: [JSONValue]
+
+    public init(flowId: String, jobId: String, now: Timestamp = .now()) {
+        self.flowId = flowId
+        self.jobId = jobId
+        status = .pending
+        currentRoutineId = nil
+        routineStates = [:]
+        executionHistory = []
+        pendingTasks = []
+        createdAt = now
+        updatedAt = now
+        pausePoints = []
+        deferredEvents = []
+        sharedData = [:]
+        sharedLog = []
+        outputLog = []
+    }
+
+    /// Appends a history record.
+    public mutating func record(_ routineId: String, _ event: String, _ data: RawJSON, at now: Timestamp) {
+        executionHistory.append(ExecutionRecord(routineId: routineId, eventName: event, data: data, timestamp: now))
+        updatedAt = now
+    }
+
+    /// Replaces a routine's state (routilux replaces, it does not merge).
+    public mutating func setRoutineState(_ routineId: String, _ state: JSONObject, at now: Timestamp) {
+        routineStates[routineId] = .object(state)
+        updatedAt = now
+    }
+
+    /// Appends to the output log (routilux `send_output`).
+    public mutating func sendOutput(routineId: String, outputType: String, data: JSONValue, at now: Timestamp) {
+        outputLog.append([
+            "routine_id": .string(routineId), "output_type": .string(outputType), "data": data,
+            "timestamp": .string(now.iso),
+        ])
+        updatedAt = now
+    }
+
+    /// History, optionally for one routine, in timestamp order (stable).
+    public func history(routineId: String? = nil) -> [ExecutionRecord] {
+        let rs = routineId.map { id in executionHistory.filter { $0.routineId == id } } ?? executionHistory
+        return rs.enumerated().sorted { a, b in
+            a.element.timestamp == b.element.timestamp ? a.offset < b.offset : a.element.timestamp < b.element.timestamp
+        }.map(\.element)
+    }
+
+    /// The serialized JobState, as routilux's `serialize()` writes it.
+    public var json: JSONValue {
+        [
+            "_type": "JobState",
+            "flow_id": .string(flowId),
+            "job_id": .string(jobId),
+            "status": .string(status.rawValue),
+            "current_routine_id": currentRoutineId.map { .string($0) } ?? .null,
+            "routine_states": .object(routineStates),
+            "execution_history": .array(executionHistory.map(\.json)),
+            "created_at": .string(createdAt.iso),
+            "updated_at": .string(updatedAt.iso),
+            "pause_points": .array(pausePoints),
+            "pending_tasks": .array(pendingTasks),
+            "deferred_events": .array(deferredEvents),
+            "shared_data": .object(sharedData),
+            "shared_log": .array(sharedLog),
+            "output_log": .array(outputLog),
+        ]
+    }
+
+    /// Reads a serialized JobState (ours or one written by routilux 0.10).
+    public init(json: JSONValue) throws(RoutineError) {
+        guard let o = json.objectValue, o["_type"]?.stringValue == "JobState" else {
+            throw RoutineError("Invalid JobState file format: expected an object with \"_type\": \"JobState\"")
+        }
+        guard let flowId = o["flow_id"]?.stringValue else { throw RoutineError("JobState.flow_id is missing") }
+        let now = Timestamp.now()
+        self.init(flowId: flowId, jobId: o["job_id"]?.stringValue ?? "", now: now)
+        let statusText = o["status"]?.stringValue ?? "pending"
+        guard let st = JobStatus(rawValue: statusText) else {
+            throw RoutineError("JobState.status: unknown status '\(statusText)'")
+        }
+        status = st
+        currentRoutineId = o["current_routine_id"]?.stringValue
+        routineStates = o["routine_states"]?.objectValue ?? [:]
+        for (i, r) in (o["execution_history"]?.arrayValue ?? []).enumerated() {
+            guard let ro = r.objectValue, let rid = ro["routine_id"]?.stringValue,
+                let ev = ro["event_name"]?.stringValue
+            else { throw RoutineError("JobState.execution_history[\(i)]: needs routine_id and event_name") }
+            let ts = ro["timestamp"]?.stringValue.flatMap { Timestamp(iso: $0) } ?? now
+            executionHistory.append(ExecutionRecord(routineId: rid, eventName: ev, data: ro["data"] ?? .null, timestamp: ts))
+        }
+        pendingTasks = o["pending_tasks"]?.arrayValue ?? []
+        createdAt = o["created_at"]?.stringValue.flatMap { Timestamp(iso: $0) } ?? now
+        updatedAt = o["updated_at"]?.stringValue.flatMap { Timestamp(iso: $0) } ?? now
+        pausePoints = o["pause_points"]?.arrayValue ?? []
+        deferredEvents = o["deferred_events"]?.arrayValue ?? []
+        sharedData = o["shared_data"]?.objectValue ?? [:]
+        sharedLog = o["shared_log"]?.arrayValue ?? []
+        outputLog = o["output_log"]?.arrayValue ?? []
+    }
+}

@@ -1,0 +1,90 @@
+import OrderedCollections
+/// A slot handler: it gets the merged data and its context. Throwing is a routine error.
+public typealias SlotHandler = @Sendable (JSONObject, HandlerContext) async throws -> Void
+
+/// An input of a routine.
+public struct SlotDefinition: Sendable {
+    public var name: String
+    public var merge: MergeStrategy
+    public var handler: SlotHandler?
+
+    public init(name: String, merge: MergeStrategy = .override, handler: SlotHandler?) {
+        self.name = name
+        self.merge = merge
+        self.handler = handler
+    }
+}
+
+/// A routine instance's shape and behaviour: its slots (with handlers) and its
+/// events, built from its configuration. Handlers keep no state between calls;
+/// a job's state lives in the JobState on the coordinator.
+public struct RoutineDefinition: Sendable {
+    public private(set) var slots: [SlotDefinition] = []
+    public private(set) var events: [String] = []
+    public let config: JSONObject
+
+    public init(config: JSONObject = [:]) { self.config = config }
+
+    /// Declares an input slot; a duplicate name is a programming error.
+    public mutating func slot(_ name: String, merge: MergeStrategy = .override, _ handler: SlotHandler? = nil) {
+        precondition(!slots.contains { $0.name == name }, "slot '\(name)' already exists")
+        slots.append(SlotDefinition(name: name, merge: merge, handler: handler))
+    }
+
+    /// Declares an output event.
+    public mutating func event(_ name: String) {
+        precondition(!events.contains(name), "event '\(name)' already exists")
+        events.append(name)
+    }
+
+    public func slotNamed(_ name: String) -> SlotDefinition? { slots.first { $0.name == name } }
+
+    /// The names a flow may connect to.
+    public var ports: RoutinePorts { RoutinePorts(slots: slots.map(\.name), events: events) }
+}
+
+/// An error in a routine's configuration, reported at flow load.
+public struct RoutineConfigError: Error, CustomStringConvertible, Sendable {
+    /// The config key, or nil for the config as a whole.
+    public var key: String?
+    public var message: String
+    public init(key: String?, _ message: String) {
+        self.key = key
+        self.message = message
+    }
+    public var description: String { message }
+}
+
+/// A routine type: a name (plus aliases) and a factory from config.
+public struct RoutineType: Sendable {
+    public let name: String
+    public let aliases: [String]
+    public let summary: String
+    private let factory: @Sendable (JSONObject) throws -> RoutineDefinition
+
+    public init(
+        _ name: String, aliases: [String] = [], summary: String = "",
+        make: @escaping @Sendable (JSONObject) throws -> RoutineDefinition
+    ) {
+        self.name = name
+        self.aliases = aliases
+        self.summary = summary
+        self.factory = make
+    }
+
+    /// Builds an instance; config problems throw `RoutineConfigError`.
+    public func make(config: JSONObject) throws -> RoutineDefinition {
+        try factory(config)
+    }
+}
+
+/// The slot and event names a routine exposes; nil means "any" (ports that
+/// are only known at run time).
+public struct RoutinePorts: Sendable, Hashable {
+    public var slots: [String]?
+    public var events: [String]?
+    public init(slots: [String]?, events: [String]?) {
+        self.slots = slots
+        self.events = events
+    }
+}

@@ -1,0 +1,97 @@
+import OrderedCollections
+/// Maps routine type names (and aliases) to their factories.
+public struct RoutineRegistry: Sendable {
+    private var types: [String: RoutineType] = [:]
+    private var order: [String] = []
+
+    public init(_ types: [RoutineType] = []) {
+        for t in types { register(t) }
+    }
+
+    /// Adds a type; a later registration of the same name replaces the earlier one.
+    public mutating func register(_ type: RoutineType) {
+        if types[type.name] == nil { order.append(type.name) }
+        types[type.name] = type
+        for a in type.aliases { types[a] = type }
+    }
+
+    /// The type registered under `name` or one of its aliases.
+    public func lookup(_ name: String) -> RoutineType? { types[name] }
+
+    /// Every name this registry answers to, canonical names first.
+    public var names: [String] {
+        order + types.keys.filter { !order.contains($0) }.sorted()
+    }
+
+    /// Canonical type names in registration order.
+    public var typeNames: [String] { order }
+
+    /// The registry as a catalogue, for flow validation.
+    public var catalogue: RoutineCatalogue {
+        var c = RoutineCatalogue()
+        for name in names { c.add(name, .registry(types[name]!)) }
+        return c
+    }
+}
+
+/// What flow validation knows about routine types: their ports, computed from
+/// a registry (config-aware) or taken from a static description (e.g. another
+/// worker binary's `types --json`).
+public struct RoutineCatalogue: Sendable {
+    public enum Entry: Sendable {
+        case registry(RoutineType)
+        case fixed(RoutinePorts)
+    }
+    public private(set) var entries: [String: Entry] = [:]
+
+    public init() {}
+
+    public mutating func add(_ name: String, _ entry: Entry) { entries[name] = entry }
+
+    public mutating func merge(_ other: RoutineCatalogue) {
+        for (k, v) in other.entries { entries[k] = v }
+    }
+
+    public var typeNames: [String] { entries.keys.sorted() }
+
+    public func knows(_ type: String) -> Bool { entries[type] != nil }
+
+    /// Ports of `type` configured with `config`; nil if the type is unknown.
+    public func ports(of type: String, config: JSONObject) throws -> RoutinePorts? {
+        switch entries[type] {
+        case nil: return nil
+        case .fixed(let p): return p
+        case .registry(let t): return try t.make(config: config).ports
+        }
+    }
+
+    /// The catalogue as JSON: `[{type, slots, events}]` (nil ports as null).
+    public func json(registry: RoutineRegistry? = nil) -> JSONValue {
+        var out: [JSONValue] = []
+        for name in typeNames {
+            var o: JSONObject = ["type": .string(name)]
+            var ports: RoutinePorts?
+            switch entries[name]! {
+            case .fixed(let p): ports = p
+            case .registry(let t): ports = try? t.make(config: [:]).ports
+            }
+            o["slots"] = ports?.slots.map { .array($0.map { .string($0) }) } ?? .null
+            o["events"] = ports?.events.map { .array($0.map { .string($0) }) } ?? .null
+            out.append(.object(o))
+        }
+        return .array(out)
+    }
+
+    /// Reads the JSON produced by `json()` (a worker's `types --json`).
+    public static func fromJSON(_ v: JSONValue) throws -> RoutineCatalogue {
+        guard let arr = v.arrayValue else { throw RoutineError("catalogue must be a JSON array") }
+        var c = RoutineCatalogue()
+        for (i, e) in arr.enumerated() {
+            guard let name = e["type"].stringValue else { throw RoutineError("catalogue[\(i)].type missing") }
+            let slots = e["slots"].arrayValue?.compactMap(\.stringValue)
+            let events = e["events"].arrayValue?.compactMap(\.stringValue)
+            c.add(name, .fixed(RoutinePorts(slots: slots, events: events)))
+        }
+        return c
+    }
+}

@@ -1,0 +1,18 @@
+import CZMQ
+import Foundation
+
+/// Process-wide CZMQ set-up, done once before the first socket: CZMQ's own
+/// signal handling is switched off (the process's lifecycle code owns SIGINT/SIGTERM).
+enum ZMQRuntime {
+    static let initialized: Bool = {
+        setenv("ZSYS_SIGHANDLER", "false", 1)
+        zsys_handler_set(nil)
+        _ = zsys_init()
+        zsys_handler_set(nil)
+        return true
+    }()
+
+    static var lastError: String {
+        String(cString: zmq_strerror(zmq_errno()))
+    }
+}

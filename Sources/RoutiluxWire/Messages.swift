@@ -1,0 +1,259 @@
+import RoutiluxCore
+
+/// The protocol version every message carries (frame 0 and the header's `v`).
+public let protocolVersion = 1
+
+/// Message types on the wire.
+public enum MessageType: String, Sendable, CaseIterable, Codable {
+    case join = "JOIN"
+    case joined = "JOINED"
+    case reject = "REJECT"
+    case task = "TASK"
+    case result = "RESULT"
+    case credit = "CREDIT"
+    case heartbeat = "HEARTBEAT"
+    case leave = "LEAVE"
+    case submit = "SUBMIT"
+    case query = "QUERY"
+    case reply = "REPLY"
+}
+
+/// Worker → coordinator: register, with the routine types hosted and an inbox endpoint.
+public struct JoinMessage: Codable, Sendable, Hashable {
+    public var v: Int = protocolVersion
+    public var workerId: String
+    public var routineTypes: [String]
+    /// Handlers the worker runs at once.
+    public var capacity: Int
+    /// Initial credit: tasks the coordinator may send before hearing more.
+    public var credit: Int
+    /// Where the coordinator's PUSH for this worker connects.
+    public var endpoint: String
+    public var heartbeatMs: Int
+    public var pid: Int?
+    public var host: String?
+
+    public init(
+        workerId: String, routineTypes: [String], capacity: Int, credit: Int, endpoint: String,
+        heartbeatMs: Int = 1000, pid: Int? = nil, host: String? = nil
+    ) {
+        self.workerId = workerId
+        self.routineTypes = routineTypes
+        self.capacity = capacity
+        self.credit = credit
+        self.endpoint = endpoint
+        self.heartbeatMs = heartbeatMs
+        self.pid = pid
+        self.host = host
+    }
+}
+
+/// Coordinator → worker: accepted.
+public struct JoinedMessage: Codable, Sendable, Hashable {
+    public var v: Int = protocolVersion
+    public var workerId: String
+    public var coordinatorId: String
+    public var heartbeatMs: Int
+    public init(workerId: String, coordinatorId: String, heartbeatMs: Int) {
+        self.workerId = workerId
+        self.coordinatorId = coordinatorId
+        self.heartbeatMs = heartbeatMs
+    }
+}
+
+/// Coordinator → worker (or requester): refused, with the reason.
+public struct RejectMessage: Codable, Sendable, Hashable {
+    public var v: Int = protocolVersion
+    public var workerId: String
+    public var reason: String
+    public init(workerId: String, reason: String) {
+        self.workerId = workerId
+        self.reason = reason
+    }
+}
+
+/// Coordinator → worker: run one slot activation. Body frames: [payload, routine config].
+public struct TaskMessage: Codable, Sendable, Hashable {
+    public var v: Int = protocolVersion
+    public var jobId: String
+    public var taskId: UInt64
+    public var flowId: String
+    public var routineId: String
+    public var routineType: String
+    public var slot: String
+    public var attempt: Int
+    /// The connection's mapping, `[[event_param, slot_param], ...]` in order; applied by the worker.
+    public var paramMapping: [[String]]?
+
+    public init(
+        jobId: String, taskId: UInt64, flowId: String, routineId: String, routineType: String, slot: String,
+        attempt: Int, paramMapping: [[String]]? = nil
+    ) {
+        self.jobId = jobId
+        self.taskId = taskId
+        self.flowId = flowId
+        self.routineId = routineId
+        self.routineType = routineType
+        self.slot = slot
+        self.attempt = attempt
+        self.paramMapping = paramMapping
+    }
+}
+
+/// Worker → coordinator: a task's outcome. Body frames: one payload per
+/// emission (in `emissions` order), then one per output (in `outputs` order).
+public struct ResultMessage: Codable, Sendable, Hashable {
+    public enum Outcome: String, Codable, Sendable { case ok, error }
+    public var v: Int = protocolVersion
+    public var workerId: String
+    public var jobId: String
+    public var taskId: UInt64
+    public var attempt: Int
+    public var outcome: Outcome
+    public var error: String?
+    public var errorType: String?
+    /// Event names, in emission order.
+    public var emissions: [String]
+    /// Output types, in `send_output` order.
+    public var outputs: [String]
+    /// Handler wall time on the worker, microseconds.
+    public var handlerUs: Int
+    /// Credit granted back with this result.
+    public var credit: Int
+
+    public init(
+        workerId: String, jobId: String, taskId: UInt64, attempt: Int, outcome: Outcome, error: String? = nil,
+        errorType: String? = nil, emissions: [String] = [], outputs: [String] = [], handlerUs: Int = 0, credit: Int = 1
+    ) {
+        self.workerId = workerId
+        self.jobId = jobId
+        self.taskId = taskId
+        self.attempt = attempt
+        self.outcome = outcome
+        self.error = error
+        self.errorType = errorType
+        self.emissions = emissions
+        self.outputs = outputs
+        self.handlerUs = handlerUs
+        self.credit = credit
+    }
+}
+
+/// Worker → coordinator: more credit, without a result.
+public struct CreditMessage: Codable, Sendable, Hashable {
+    public var v: Int = protocolVersion
+    public var workerId: String
+    public var credit: Int
+    public init(workerId: String, credit: Int) {
+        self.workerId = workerId
+        self.credit = credit
+    }
+}
+
+/// Either direction: I am alive. Any message counts as life too.
+public struct HeartbeatMessage: Codable, Sendable, Hashable {
+    public var v: Int = protocolVersion
+    public var senderId: String
+    public init(senderId: String) { self.senderId = senderId }
+}
+
+/// Worker → coordinator: leaving; its in-flight tasks go back to the queue.
+public struct LeaveMessage: Codable, Sendable, Hashable {
+    public var v: Int = protocolVersion
+    public var workerId: String
+    public var reason: String
+    public init(workerId: String, reason: String) {
+        self.workerId = workerId
+        self.reason = reason
+    }
+}
+
+/// Client → coordinator: start a job. Body frames: [params, flow document?].
+/// Without a flow document, `flowId` names a flow the coordinator loaded.
+public struct SubmitMessage: Codable, Sendable, Hashable {
+    public var v: Int = protocolVersion
+    public var requestId: String
+    /// The client's PULL endpoint for the REPLY.
+    public var replyTo: String
+    public var flowId: String?
+    public var entryRoutine: String?
+    public var entrySlot: String?
+    public var maxWorkers: Int?
+    /// Reply when the job ends instead of when it starts.
+    public var wait: Bool
+    public init(
+        requestId: String, replyTo: String, flowId: String? = nil, entryRoutine: String? = nil,
+        entrySlot: String? = nil, maxWorkers: Int? = nil, wait: Bool = false
+    ) {
+        self.requestId = requestId
+        self.replyTo = replyTo
+        self.flowId = flowId
+        self.entryRoutine = entryRoutine
+        self.entrySlot = entrySlot
+        self.maxWorkers = maxWorkers
+        self.wait = wait
+    }
+}
+
+/// Client → coordinator: a job's status now, or when it ends (`wait`).
+public struct QueryMessage: Codable, Sendable, Hashable {
+    public var v: Int = protocolVersion
+    public var requestId: String
+    public var replyTo: String
+    public var jobId: String
+    public var wait: Bool
+    public init(requestId: String, replyTo: String, jobId: String, wait: Bool) {
+        self.requestId = requestId
+        self.replyTo = replyTo
+        self.jobId = jobId
+        self.wait = wait
+    }
+}
+
+/// Coordinator → client: the answer to SUBMIT or QUERY. Body frame: the JobState, when `ok`.
+public struct ReplyMessage: Codable, Sendable, Hashable {
+    public var v: Int = protocolVersion
+    public var requestId: String
+    public var ok: Bool
+    public var error: String?
+    public var jobId: String?
+    public var status: String?
+    public init(requestId: String, ok: Bool, error: String? = nil, jobId: String? = nil, status: String? = nil) {
+        self.requestId = requestId
+        self.ok = ok
+        self.error = error
+        self.jobId = jobId
+        self.status = status
+    }
+}
+
+/// A decoded message: the typed header and its body frames.
+public enum WireMessage: Sendable, Hashable {
+    case join(JoinMessage)
+    case joined(JoinedMessage)
+    case reject(RejectMessage)
+    case task(TaskMessage, payload: RawJSON, config: RawJSON)
+    case result(ResultMessage, bodies: [RawJSON])
+    case credit(CreditMessage)
+    case heartbeat(HeartbeatMessage)
+    case leave(LeaveMessage)
+    case submit(SubmitMessage, params: RawJSON, flow: RawJSON?)
+    case query(QueryMessage)
+    case reply(ReplyMessage, jobState: RawJSON?)
+
+    public var type: MessageType {
+        switch self {
+        case .join: .join
+        case .joined: .joined
+        case .reject: .reject
+        case .task: .task
+        case .result: .result
+        case .credit: .credit
+        case .heartbeat: .heartbeat
+        case .leave: .leave
+        case .submit: .submit
+        case .query: .query
+        case .reply: .reply
+        }
+    }
+}

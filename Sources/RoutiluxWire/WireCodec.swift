@@ -1,0 +1,152 @@
+import Foundation
+import RoutiluxCore
+
+/// Why a message was refused; says which message type and what is wrong.
+public struct WireError: Error, CustomStringConvertible, Sendable {
+    public var messageType: String?
+    public var reason: String
+    public init(messageType: String?, reason: String) {
+        self.messageType = messageType
+        self.reason = reason
+    }
+    public var description: String {
+        (messageType.map { "\($0): " } ?? "") + reason
+    }
+}
+
+/// Encodes and decodes messages to and from ZeroMQ frames.
+///
+/// Frame 0 is the tag `RTX<version> <TYPE>`; frame 1 the JSON header (snake_case
+/// keys, with `v`); frames 2+ are bodies: user JSON, never mixed with control fields.
+/// Not thread-safe: each thread or loop owns one codec (it reuses its coders).
+public final class WireCodec {
+    private let encoder: JSONEncoder
+    private let decoder: JSONDecoder
+    public static let maxBodies = 1_000_000
+
+    public init() {
+        encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys]
+        decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+    }
+
+    static func tag(_ t: MessageType) -> [UInt8] { Array("RTX\(protocolVersion) \(t.rawValue)".utf8) }
+
+    public func encode(_ message: WireMessage) -> [[UInt8]] {
+        var frames: [[UInt8]] = [Self.tag(message.type)]
+        func header<T: Encodable>(_ h: T) {
+            // Encoding our own plain structs cannot fail.
+            frames.append(Array(try! encoder.encode(h)))
+        }
+        switch message {
+        case .join(let h): header(h)
+        case .joined(let h): header(h)
+        case .reject(let h): header(h)
+        case .task(let h, let payload, let config):
+            header(h)
+            frames.append(payload.bytes)
+            frames.append(config.bytes)
+        case .result(let h, let bodies):
+            header(h)
+            for b in bodies { frames.append(b.bytes) }
+        case .credit(let h): header(h)
+        case .heartbeat(let h): header(h)
+        case .leave(let h): header(h)
+        case .submit(let h, let params, let flow):
+            header(h)
+            frames.append(params.bytes)
+            if let flow { frames.append(flow.bytes) }
+        case .query(let h): header(h)
+        case .reply(let h, let js):
+            header(h)
+            if let js { frames.append(js.bytes) }
+        }
+        return frames
+    }
+
+    /// Decodes frames; any problem is a `WireError` naming the type and the fault.
+    public func decode(_ frames: [[UInt8]]) throws(WireError) -> WireMessage {
+        guard let first = frames.first else { throw WireError(messageType: nil, reason: "empty message") }
+        let tag = String(decoding: first, as: UTF8.self)
+        let parts = tag.split(separator: " ")
+        guard parts.count == 2, parts[0].hasPrefix("RTX") else {
+            throw WireError(messageType: nil, reason: "frame 0 is not a routilux tag (got \(tag.prefix(40).debugDescription))")
+        }
+        guard let version = Int(parts[0].dropFirst(3)), version == protocolVersion else {
+            throw WireError(messageType: String(parts[1]), reason: "unsupported protocol version '\(parts[0])' (this build speaks RTX\(protocolVersion))")
+        }
+        guard let type = MessageType(rawValue: String(parts[1])) else {
+            throw WireError(messageType: String(parts[1]), reason: "unknown message type")
+        }
+        guard frames.count >= 2 else { throw WireError(messageType: type.rawValue, reason: "missing header frame") }
+        let body = Array(frames.dropFirst(2)).map { RawJSON(bytes: $0) }
+        func header<T: Decodable>(_: T.Type) throws(WireError) -> T {
+            do {
+                return try decoder.decode(T.self, from: Data(frames[1]))
+            } catch let DecodingError.keyNotFound(key, ctx) {
+                throw WireError(messageType: type.rawValue, reason: "header field '\(snake(ctx.codingPath + [key]))' is missing")
+            } catch let DecodingError.typeMismatch(_, ctx) {
+                throw WireError(messageType: type.rawValue, reason: "header field '\(snake(ctx.codingPath))' has the wrong type")
+            } catch let DecodingError.valueNotFound(_, ctx) {
+                throw WireError(messageType: type.rawValue, reason: "header field '\(snake(ctx.codingPath))' is null")
+            } catch {
+                throw WireError(messageType: type.rawValue, reason: "header is not valid JSON")
+            }
+        }
+        func bodies(_ n: ClosedRange<Int>) throws(WireError) {
+            guard n.contains(body.count) else {
+                throw WireError(messageType: type.rawValue, reason: "expected \(n.lowerBound == n.upperBound ? "\(n.lowerBound)" : "\(n.lowerBound)-\(n.upperBound)") body frames, got \(body.count)")
+            }
+        }
+        let message: WireMessage
+        switch type {
+        case .join:
+            try bodies(0...0)
+            message = .join(try header(JoinMessage.self))
+        case .joined:
+            try bodies(0...0)
+            message = .joined(try header(JoinedMessage.self))
+        case .reject:
+            try bodies(0...0)
+            message = .reject(try header(RejectMessage.self))
+        case .task:
+            try bodies(2...2)
+            message = .task(try header(TaskMessage.self), payload: body[0], config: body[1])
+        case .result:
+            let h = try header(ResultMessage.self)
+            try bodies((h.emissions.count + h.outputs.count)...(h.emissions.count + h.outputs.count))
+            message = .result(h, bodies: body)
+        case .credit:
+            try bodies(0...0)
+            message = .credit(try header(CreditMessage.self))
+        case .heartbeat:
+            try bodies(0...0)
+            message = .heartbeat(try header(HeartbeatMessage.self))
+        case .leave:
+            try bodies(0...0)
+            message = .leave(try header(LeaveMessage.self))
+        case .submit:
+            try bodies(1...2)
+            message = .submit(try header(SubmitMessage.self), params: body[0], flow: body.count > 1 ? body[1] : nil)
+        case .query:
+            try bodies(0...0)
+            message = .query(try header(QueryMessage.self))
+        case .reply:
+            try bodies(0...1)
+            message = .reply(try header(ReplyMessage.self), jobState: body.first)
+        }
+        return message
+    }
+}
+
+private func snake(_ path: [any CodingKey]) -> String {
+    path.map { key in
+        var out = ""
+        for c in key.stringValue {
+            if c.isUppercase { out += "_" + c.lowercased() } else { out.append(c) }
+        }
+        return out
+    }.joined(separator: ".")
+}
