@@ -64,7 +64,9 @@ let package = Package(
             name: "RoutiluxWorker",
             dependencies: [
                 "RoutiluxCore", "RoutiluxWire", "RoutiluxTransport",
+                .product(name: "Collections", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),

@@ -1,0 +1,53 @@
+import Foundation
+import RoutiluxCore
+import RoutiluxTransport
+import RoutiluxWire
+
+/// Talks to a running coordinator over its inbox (the `routilux job` verbs):
+/// binds a private reply inbox, sends a request, waits for the REPLY.
+public final class CoordinatorClient: Sendable {
+    public struct ClientError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    let transport = Transport(name: "client")
+    let coordinator: String
+
+    public init(coordinator: String) {
+        self.coordinator = coordinator
+        transport.connect(peer: "coordinator", endpoint: coordinator, options: .lingering)
+    }
+
+    /// Sends `make(replyTo, requestId)` and waits up to `timeout` seconds for the REPLY.
+    public func request(timeout: Double, _ make: (String, String) -> WireMessage) async throws -> (ReplyMessage, JobState?) {
+        let inbox = advertisable(try await transport.bindInbox(replyInboxEndpoint()))
+        let requestId = UUID().uuidString.lowercased()
+        let codec = WireCodec()
+        transport.send(to: "coordinator", frames: codec.encode(make(inbox, requestId)))
+        let deadline = Date().addingTimeInterval(timeout)
+        let stream = transport.inbound
+        let timer = Task { [transport] in
+            try? await Task.sleep(for: .seconds(max(0, deadline.timeIntervalSinceNow)))
+            await transport.shutdown()
+        }
+        defer { timer.cancel() }
+        for await m in stream {
+            guard case .reply(let r, let js) = try? codec.decode(m.frames), r.requestId == requestId else { continue }
+            var state: JobState?
+            if let js { state = try JobState(json: try js.value()) }
+            return (r, state)
+        }
+        throw ClientError(description: "no reply from the coordinator at \(coordinator) within \(Int(timeout)) s")
+    }
+
+    public func close() async { await transport.shutdown() }
+
+    private func replyInboxEndpoint() -> String {
+        if coordinator.hasPrefix("ipc://") {
+            return "ipc://\(NSTemporaryDirectory())routilux-client-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
+        }
+        // Reply over TCP: loopback for a local coordinator, else all interfaces.
+        return isLoopback(coordinator) ? "tcp://127.0.0.1:*" : "tcp://0.0.0.0:*"
+    }
+}
+

@@ -1,0 +1,453 @@
+import DequeModule
+import RoutiluxCore
+import RoutiluxWire
+
+/// The scheduling core: a deterministic state machine. Feed it inputs and the
+/// current time; it returns the actions to take. It never touches a socket,
+/// a clock or a thread, so every rule here is testable without I/O.
+///
+/// Rules:
+/// - Tasks are dispatched only against credit a worker granted; every task
+///   sent is in the ledger until its RESULT arrives or its worker is lost.
+/// - Each job has its own FIFO queue and at most `max_workers` tasks in flight.
+///   Jobs take turns, one task each per round.
+/// - A job completes when its queued plus in-flight count reaches zero.
+public final class CoordinatorCore {
+    public let config: CoordinatorConfig
+    public private(set) var counters = CoordinatorCounters()
+    private var catalogue: RoutineCatalogue
+    private var flows: [String: CompiledFlow] = [:]
+    private var jobs: [String: JobRecord] = [:]
+    /// Jobs with queued tasks, in turn order.
+    private var runnable: Deque<String> = []
+    private var runnableSet: Set<String> = []
+    private var finished: Deque<String> = []
+    private var workers: [String: WorkerRecord] = [:]
+    private var workerOrder: [String] = []
+    private var ledger: [UInt64: LedgerEntry] = [:]
+    private var nextTaskId: UInt64 = 1
+    private var nextJobSeq: UInt64 = 1
+    private var lastHeartbeat: Double = -1e18
+    private var actions: [CoordinatorAction] = []
+    private let makeJobId: () -> String
+
+    /// `jobIds` makes job ids (injectable for deterministic tests).
+    public init(config: CoordinatorConfig, catalogue: RoutineCatalogue, jobIds: (() -> String)? = nil) {
+        self.config = config
+        self.catalogue = catalogue
+        if let jobIds { makeJobId = jobIds } else { makeJobId = { UUIDString.make() } }
+    }
+
+    // MARK: - Queries
+
+    /// Registers (or replaces) a validated flow.
+    public func addFlow(_ flow: FlowDefinition) { flows[flow.flowId] = CompiledFlow(flow) }
+    public var flowIds: [String] { flows.keys.sorted() }
+    public func jobState(_ id: String) -> JobState? { jobs[id]?.state }
+    public var workerIds: [String] { workerOrder }
+    public func workerCredit(_ id: String) -> Int? { workers[id]?.credit }
+    public func inFlight(worker id: String) -> Set<UInt64> { workers[id]?.inFlight ?? [] }
+    public var ledgerCount: Int { ledger.count }
+    public func queuedCount(job id: String) -> Int { jobs[id]?.queue.count ?? 0 }
+    public func inFlightCount(job id: String) -> Int { jobs[id]?.inFlight ?? 0 }
+
+    // MARK: - Input
+
+    /// Processes one input at time `now` (seconds) and returns the resulting actions, in order.
+    public func handle(_ input: CoordinatorInput, now: Double) -> [CoordinatorAction] {
+        actions = []
+        switch input {
+        case .message(let m, let peer): onMessage(m, peer: peer, now: now)
+        case .malformed(let e, let peer):
+            counters.malformedMessages += 1
+            log(.warning, "dropped malformed message from \(peer ?? "unknown peer"): \(e)")
+        case .submit(let req, let reply): onSubmit(req, reply: reply, now: now)
+        case .query(let jobId, let wait, let reply): onQuery(jobId: jobId, wait: wait, reply: reply)
+        case .tick: onTick(now: now)
+        }
+        dispatch(now: now)
+        return actions
+    }
+
+    private func log(_ level: LogLevel, _ text: String) { actions.append(.log(level, text)) }
+
+    private func onMessage(_ m: WireMessage, peer: String?, now: Double) {
+        switch m {
+        case .join(let j): onJoin(j, now: now)
+        case .result(let r, let bodies): onResult(r, bodies: bodies, now: now)
+        case .credit(let c):
+            guard workers[c.workerId] != nil else { return unexpected(m, peer: peer, why: "unknown worker '\(c.workerId)'") }
+            guard c.credit >= 0 else { return unexpected(m, peer: peer, why: "negative credit") }
+            workers[c.workerId]!.credit += c.credit
+            workers[c.workerId]!.lastSeen = now
+        case .heartbeat(let h):
+            guard workers[h.senderId] != nil else { return unexpected(m, peer: peer, why: "unknown worker '\(h.senderId)'") }
+            workers[h.senderId]!.lastSeen = now
+        case .leave(let l):
+            guard workers[l.workerId] != nil else { return }
+            log(.info, "worker \(l.workerId) left: \(l.reason)")
+            removeWorker(l.workerId, now: now)
+        case .submit(let s, let params, let flowDoc):
+            let flow: FlowReference
+            if let flowDoc {
+                do { flow = .document(try flowDoc.value(), name: s.flowId ?? "submitted flow") } catch {
+                    actions.append(.reply(.remote(endpoint: s.replyTo, requestId: s.requestId), .failure("SUBMIT: flow document: \(error)")))
+                    return
+                }
+            } else if let id = s.flowId {
+                flow = .id(id)
+            } else {
+                actions.append(.reply(.remote(endpoint: s.replyTo, requestId: s.requestId), .failure("SUBMIT: needs flow_id or a flow document")))
+                return
+            }
+            var entry: EntryPoint?
+            if let r = s.entryRoutine { entry = EntryPoint(routine: r, slot: s.entrySlot ?? "trigger") }
+            onSubmit(
+                SubmitRequest(flow: flow, params: params, entry: entry, maxWorkers: s.maxWorkers, wait: s.wait),
+                reply: .remote(endpoint: s.replyTo, requestId: s.requestId), now: now)
+        case .query(let q):
+            onQuery(jobId: q.jobId, wait: q.wait, reply: .remote(endpoint: q.replyTo, requestId: q.requestId))
+        case .joined, .reject, .task, .reply:
+            unexpected(m, peer: peer, why: "the coordinator does not accept \(m.type.rawValue)")
+        }
+    }
+
+    private func unexpected(_ m: WireMessage, peer: String?, why: String) {
+        counters.unexpectedMessages += 1
+        log(.warning, "dropped \(m.type.rawValue) from \(peer ?? "unknown peer"): \(why)")
+    }
+
+    // MARK: - Workers
+
+    private func onJoin(_ j: JoinMessage, now: Double) {
+        if let existing = workers[j.workerId] {
+            if existing.endpoint == j.endpoint {
+                // A repeated JOIN (the worker retried before our JOINED arrived): answer again, change nothing.
+                workers[j.workerId]!.lastSeen = now
+                actions.append(.send(workerId: j.workerId, .joined(JoinedMessage(workerId: j.workerId, coordinatorId: config.coordinatorId, heartbeatMs: config.heartbeatMs))))
+                return
+            }
+            log(.info, "worker \(j.workerId) re-joined from \(j.endpoint)")
+            removeWorker(j.workerId, now: now)
+        }
+        var problem: String?
+        if j.routineTypes.isEmpty { problem = "the worker hosts no routine types" }
+        if j.capacity < 1 { problem = "capacity must be at least 1 (got \(j.capacity))" }
+        if j.credit < 0 { problem = "credit must not be negative (got \(j.credit))" }
+        if j.endpoint.isEmpty { problem = "no inbox endpoint advertised" }
+        actions.append(.connectWorker(id: j.workerId, endpoint: j.endpoint))
+        if let problem {
+            actions.append(.send(workerId: j.workerId, .reject(RejectMessage(workerId: j.workerId, reason: problem))))
+            actions.append(.disconnectWorker(id: j.workerId))
+            log(.warning, "refused worker \(j.workerId) at \(j.endpoint): \(problem)")
+            return
+        }
+        workers[j.workerId] = WorkerRecord(
+            id: j.workerId, endpoint: j.endpoint, types: Set(j.routineTypes), capacity: j.capacity,
+            credit: j.credit, lastSeen: now, host: j.host, pid: j.pid)
+        workerOrder.append(j.workerId)
+        actions.append(.send(workerId: j.workerId, .joined(JoinedMessage(workerId: j.workerId, coordinatorId: config.coordinatorId, heartbeatMs: config.heartbeatMs))))
+        log(.info, "worker \(j.workerId) joined from \(j.endpoint) (types: \(j.routineTypes.joined(separator: ", ")); capacity \(j.capacity), credit \(j.credit))")
+    }
+
+    /// Forgets a worker and puts its in-flight tasks back at the front of their jobs' queues.
+    private func removeWorker(_ id: String, now: Double) {
+        guard let w = workers.removeValue(forKey: id) else { return }
+        workerOrder.removeAll { $0 == id }
+        actions.append(.disconnectWorker(id: id))
+        // Re-queue in reverse task order so the oldest ends up first.
+        for taskId in w.inFlight.sorted(by: >) {
+            guard let entry = ledger.removeValue(forKey: taskId) else { continue }
+            guard var job = jobs[entry.jobId] else { continue }
+            job.inFlight -= 1
+            if !job.state.status.isTerminal {
+                var t = entry.task
+                t.attempt += 1
+                job.queue.prepend(t)
+                counters.tasksRequeued += 1
+                markRunnable(job.id)
+            }
+            jobs[entry.jobId] = job
+        }
+    }
+
+    private func onTick(now: Double) {
+        let timeout = Double(config.workerTimeoutMs) / 1000
+        for id in workerOrder where now - (workers[id]?.lastSeen ?? now) > timeout {
+            counters.workersLost += 1
+            log(.warning, "worker \(id) silent for more than \(config.workerTimeoutMs) ms; declared dead, re-queueing \(workers[id]!.inFlight.count) task(s)")
+            removeWorker(id, now: now)
+        }
+        if now - lastHeartbeat >= Double(config.heartbeatMs) / 1000 {
+            lastHeartbeat = now
+            for id in workerOrder {
+                actions.append(.send(workerId: id, .heartbeat(HeartbeatMessage(senderId: config.coordinatorId))))
+            }
+        }
+        for (id, job) in jobs where !job.state.status.isTerminal {
+            if let d = job.deadline, now >= d {
+                fail(id, error: "job timed out after \(job.flow.definition.execution.timeout ?? 0) s (execution.timeout)", errorType: "TimeoutError", routineId: nil, now: now)
+            }
+        }
+    }
+
+    // MARK: - Jobs
+
+    private func onSubmit(_ req: SubmitRequest, reply: ReplyTarget, now: Double) {
+        var flow: CompiledFlow
+        switch req.flow {
+        case .id(let id):
+            guard let f = flows[id] else {
+                actions.append(.reply(reply, .failure("unknown flow '\(id)' (loaded: \(flowIds.joined(separator: ", ")))")))
+                return
+            }
+            flow = f
+        case .document(let doc, let name):
+            do {
+                let def = try FlowLoader.build(doc, file: name, defaultFlowId: name, catalogue: catalogue)
+                flow = CompiledFlow(def)
+            } catch {
+                actions.append(.reply(reply, .failure("\(error)")))
+                return
+            }
+        }
+        var def = flow.definition
+        if let e = req.entry {
+            do {
+                var ports: [String: RoutinePorts] = [:]
+                if let node = def.routine(e.routine), let p = try? catalogue.ports(of: node.type, config: node.config) {
+                    ports[e.routine] = p
+                }
+                try FlowLoader.checkEntry(&def, entry: e, portsById: ports, file: nil, path: "entry")
+                flow = CompiledFlow(def)
+            } catch {
+                actions.append(.reply(reply, .failure("\(error)")))
+                return
+            }
+        }
+        guard case .object = (try? req.params.value()) ?? .null else {
+            actions.append(.reply(reply, .failure("params must be a JSON object")))
+            return
+        }
+        let entry = def.entry ?? EntryPoint(routine: def.routines[0].id)
+        let jobId = makeJobId()
+        var state = JobState(flowId: def.flowId, jobId: jobId, now: Timestamp(seconds: now))
+        state.status = .running
+        state.currentRoutineId = entry.routine
+        state.record(entry.routine, "start", req.params, at: Timestamp(seconds: now))
+        var maxWorkers = def.execution.maxWorkers
+        if let m = req.maxWorkers { maxWorkers = max(1, m) }
+        var job = JobRecord(id: jobId, flow: flow, state: state, maxWorkers: maxWorkers)
+        if let t = def.execution.timeout { job.deadline = now + t }
+        job.queue.append(PendingTask(taskId: takeTaskId(), routineId: entry.routine, slot: entry.slot, payload: req.params, mapping: nil, attempt: 1))
+        if req.wait { job.waiters.append(reply) }
+        jobs[jobId] = job
+        markRunnable(jobId)
+        log(.info, "job \(jobId) started on flow \(def.flowId) at \(entry.routine).\(entry.slot) (max_workers \(maxWorkers))")
+        if !req.wait {
+            actions.append(.reply(reply, ControlReply(ok: true, error: nil, jobId: jobId, status: .running, jobState: state)))
+        }
+    }
+
+    private func onQuery(jobId: String, wait: Bool, reply: ReplyTarget) {
+        guard let job = jobs[jobId] else {
+            actions.append(.reply(reply, .failure("unknown job '\(jobId)'")))
+            return
+        }
+        if wait && !job.state.status.isTerminal {
+            jobs[jobId]!.waiters.append(reply)
+            return
+        }
+        actions.append(.reply(reply, ControlReply(ok: true, error: nil, jobId: jobId, status: job.state.status, jobState: job.state)))
+    }
+
+    private func takeTaskId() -> UInt64 {
+        defer { nextTaskId += 1 }
+        return nextTaskId
+    }
+
+    private func markRunnable(_ jobId: String) {
+        if runnableSet.insert(jobId).inserted { runnable.append(jobId) }
+    }
+
+    private func onResult(_ r: ResultMessage, bodies: [RawJSON], now: Double) {
+        guard workers[r.workerId] != nil else {
+            return unexpected(.result(r, bodies: []), peer: nil, why: "unknown worker '\(r.workerId)'")
+        }
+        workers[r.workerId]!.lastSeen = now
+        workers[r.workerId]!.credit += max(0, r.credit)
+        guard let entry = ledger[r.taskId], entry.workerId == r.workerId, entry.jobId == r.jobId else {
+            counters.staleResults += 1
+            log(.debug, "ignored stale RESULT for task \(r.taskId) from \(r.workerId)")
+            return
+        }
+        ledger.removeValue(forKey: r.taskId)
+        workers[r.workerId]!.inFlight.remove(r.taskId)
+        counters.resultsAccepted += 1
+        guard var job = jobs[r.jobId] else { return }
+        job.inFlight -= 1
+        if job.state.status.isTerminal {
+            jobs[r.jobId] = job
+            return
+        }
+        let rid = entry.task.routineId
+        let ts = Timestamp(seconds: now)
+        if r.outcome == .ok {
+            for (i, event) in r.emissions.enumerated() {
+                let payload = bodies[i]
+                counters.emissionsRouted += 1
+                // An emit is recorded before its deliveries are queued (causal order).
+                job.state.record(rid, event, payload, at: ts)
+                for route in job.flow.routes(from: rid, event: event) {
+                    job.queue.append(PendingTask(taskId: takeTaskId(), routineId: route.targetRoutine, slot: route.targetSlot, payload: payload, mapping: route.mapping, attempt: 1))
+                    counters.deliveries += 1
+                }
+            }
+            for (i, outputType) in r.outputs.enumerated() {
+                job.state.sendOutput(routineId: rid, outputType: outputType, data: bodies[r.emissions.count + i].valueOrError, at: ts)
+            }
+            if job.state.routineStates[rid]?["status"].stringValue != "completed" {
+                job.state.setRoutineState(rid, ["status": "completed"], at: ts)
+            }
+            jobs[r.jobId] = job
+            if !job.queue.isEmpty { markRunnable(r.jobId) }
+            if job.outstanding == 0 { complete(r.jobId, now: now) }
+            return
+        }
+        // A routine error: the error-handling strategies (issue 3) decide; this slice
+        // applies routilux's default (no handler = STOP) unless the routine says continue/skip.
+        let message = r.error ?? "unknown error"
+        job.state.record(rid, "error", RawJSON(["slot": .string(entry.task.slot), "error": .string(message)]), at: ts)
+        let strategy = job.flow.definition.routine(rid)?.errorHandler?["strategy"].stringValue ?? "stop"
+        switch strategy {
+        case "continue":
+            job.state.record(rid, "error_continued", RawJSON(["error": .string(message), "error_type": .string(r.errorType ?? "RoutineError")]), at: ts)
+            job.state.setRoutineState(rid, ["status": "error_continued", "error": .string(message)], at: ts)
+        case "skip":
+            job.state.setRoutineState(rid, ["status": "skipped", "error": .string(message)], at: ts)
+        default:
+            jobs[r.jobId] = job
+            fail(r.jobId, error: message, errorType: r.errorType ?? "RoutineError", routineId: rid, now: now)
+            return
+        }
+        jobs[r.jobId] = job
+        if !job.queue.isEmpty { markRunnable(r.jobId) }
+        if job.outstanding == 0 { complete(r.jobId, now: now) }
+    }
+
+    private func complete(_ jobId: String, now: Double) {
+        guard var job = jobs[jobId], !job.state.status.isTerminal else { return }
+        let failedRoutine = job.state.routineStates.values.contains { $0["status"].stringValue == "failed" }
+        job.state.status = failedRoutine ? .failed : .completed
+        job.state.updatedAt = Timestamp(seconds: now)
+        jobs[jobId] = job
+        finish(jobId)
+    }
+
+    private func fail(_ jobId: String, error: String, errorType: String, routineId: String?, now: Double) {
+        guard var job = jobs[jobId], !job.state.status.isTerminal else { return }
+        let ts = Timestamp(seconds: now)
+        if let rid = routineId {
+            job.state.setRoutineState(rid, ["status": "failed", "error": .string(error), "error_time": .string(ts.iso)], at: ts)
+        } else {
+            job.state.record(job.state.currentRoutineId ?? "", "error", RawJSON(["error": .string(error), "error_type": .string(errorType)]), at: ts)
+        }
+        job.state.status = .failed
+        job.state.updatedAt = ts
+        // Queued work is dropped; results of in-flight tasks are ignored when they come.
+        job.queue.removeAll()
+        jobs[jobId] = job
+        log(.warning, "job \(jobId) failed: \(error)")
+        finish(jobId)
+    }
+
+    private func finish(_ jobId: String) {
+        guard let job = jobs[jobId] else { return }
+        for w in job.waiters {
+            actions.append(.reply(w, ControlReply(ok: true, error: nil, jobId: jobId, status: job.state.status, jobState: job.state)))
+        }
+        jobs[jobId]!.waiters = []
+        actions.append(.jobFinished(jobId: jobId, status: job.state.status))
+        log(.info, "job \(jobId) \(job.state.status.rawValue)")
+        finished.append(jobId)
+        while finished.count > config.finishedJobsKept {
+            let old = finished.removeFirst()
+            if jobs[old]?.inFlight == 0 { jobs.removeValue(forKey: old) }
+        }
+    }
+
+    // MARK: - Dispatch
+
+    /// Sends queued tasks to workers while credit and max_workers allow, jobs taking turns.
+    private func dispatch(now: Double) {
+        var idle = 0
+        while !runnable.isEmpty && idle < runnable.count {
+            let jobId = runnable.removeFirst()
+            guard var job = jobs[jobId], !job.queue.isEmpty, !job.state.status.isTerminal else {
+                runnableSet.remove(jobId)
+                continue
+            }
+            guard job.inFlight < job.maxWorkers, let task = job.queue.first else {
+                // At its limit: it becomes runnable again when a result frees a slot.
+                runnableSet.remove(jobId)
+                continue
+            }
+            guard let type = job.flow.types[task.routineId], let workerId = pickWorker(for: type) else {
+                if let type = job.flow.types[task.routineId], !workers.values.contains(where: { $0.types.contains(type) }),
+                    job.warnedNoWorker.insert(type).inserted
+                {
+                    log(.warning, "job \(jobId) waits: no joined worker hosts routine type '\(type)'")
+                    jobs[jobId] = job
+                }
+                runnable.append(jobId)
+                idle += 1
+                continue
+            }
+            idle = 0
+            job.queue.removeFirst()
+            job.inFlight += 1
+            jobs[jobId] = job
+            workers[workerId]!.credit -= 1
+            workers[workerId]!.inFlight.insert(task.taskId)
+            ledger[task.taskId] = LedgerEntry(jobId: jobId, workerId: workerId, task: task, sentAt: now)
+            counters.tasksDispatched += 1
+            let header = TaskMessage(
+                jobId: jobId, taskId: task.taskId, flowId: job.flow.definition.flowId, routineId: task.routineId,
+                routineType: type, slot: task.slot, attempt: task.attempt, paramMapping: task.mapping)
+            actions.append(.send(workerId: workerId, .task(header, payload: task.payload, config: job.flow.configs[task.routineId] ?? RawJSON(.object([:])))))
+            if job.queue.isEmpty { runnableSet.remove(jobId) } else { runnable.append(jobId) }
+        }
+    }
+
+    /// The worker hosting `type` with the most credit left (ties: fewest tasks in flight, then join order).
+    private func pickWorker(for type: String) -> String? {
+        var best: String?
+        var bestCredit = 0
+        var bestLoad = Int.max
+        for id in workerOrder {
+            guard let w = workers[id], w.credit > 0, w.types.contains(type) else { continue }
+            if w.credit > bestCredit || (w.credit == bestCredit && w.inFlight.count < bestLoad) {
+                best = id
+                bestCredit = w.credit
+                bestLoad = w.inFlight.count
+            }
+        }
+        return best
+    }
+}
+
+/// Random UUID strings without Foundation in the core's public surface.
+enum UUIDString {
+    static func make() -> String {
+        var g = SystemRandomNumberGenerator()
+        let a = g.next() as UInt64
+        let b = g.next() as UInt64
+        func hex(_ v: UInt64, _ n: Int) -> String {
+            let s = String(v, radix: 16)
+            return String(repeating: "0", count: max(0, n - s.count)) + s
+        }
+        let h = hex(a, 16) + hex(b, 16)
+        let c = Array(h)
+        return String(c[0..<8]) + "-" + String(c[8..<12]) + "-4" + String(c[13..<16]) + "-" + String(c[16..<20]) + "-" + String(c[20..<32])
+    }
+}

@@ -1,0 +1,146 @@
+import Foundation
+import Logging
+import RoutiluxCore
+import RoutiluxTransport
+import RoutiluxWire
+import Synchronization
+
+/// The thin shell around `CoordinatorCore`: it binds the inbox, decodes
+/// messages, feeds the core with the time, and carries out its actions on the
+/// transport. One task owns the core; everything reaches it through one stream.
+public final class CoordinatorService: Sendable {
+    enum Input: Sendable {
+        case inbound(InboundMessage)
+        case local(CoordinatorInput, CheckedContinuation<ControlReply, Never>?)
+        case tick
+        case stop
+    }
+
+    public let transport: Transport
+    private let inputs: AsyncStream<Input>
+    private let inputContinuation: AsyncStream<Input>.Continuation
+    private let logger: Logger
+    private let makeCore: @Sendable () -> CoordinatorCore
+    private let started = Atomic<Bool>(false)
+    private let localIds = Atomic<UInt64>(1)
+    private let countersBox = Mutex(CoordinatorCounters())
+    private let workerCountBox = Mutex(0)
+    private let finishedHook = Mutex<(@Sendable (String, JobStatus) -> Void)?>(nil)
+
+    /// `makeCore` builds the core on the service's own task (the core is not shared).
+    public init(logger: Logger = Logger(label: "routilux.coordinator"), makeCore: @escaping @Sendable () -> CoordinatorCore) {
+        transport = Transport(name: "coordinator")
+        (inputs, inputContinuation) = AsyncStream.makeStream(of: Input.self, bufferingPolicy: .unbounded)
+        self.logger = logger
+        self.makeCore = makeCore
+    }
+
+    /// Binds the coordinator inbox; returns the actual endpoint.
+    public func bind(_ endpoint: String) async throws -> String {
+        try await transport.bindInbox(endpoint)
+    }
+
+    /// Called (on the service's task) when a job reaches a final status.
+    public func onJobFinished(_ f: @escaping @Sendable (String, JobStatus) -> Void) {
+        finishedHook.withLock { $0 = f }
+    }
+
+    /// Runs until `stop()`. Call once.
+    public func run() async {
+        if started.exchange(true, ordering: .relaxed) { return }
+        let core = makeCore()
+        let forward = Task { [transport, inputContinuation] in
+            for await m in transport.inbound { inputContinuation.yield(.inbound(m)) }
+        }
+        let ticker = Task { [inputContinuation] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(100))
+                inputContinuation.yield(.tick)
+            }
+        }
+        let codec = WireCodec()
+        var waiting: [UInt64: CheckedContinuation<ControlReply, Never>] = [:]
+        loop: for await input in inputs {
+            let now = Date().timeIntervalSince1970
+            let actions: [CoordinatorAction]
+            switch input {
+            case .inbound(let m):
+                do {
+                    actions = core.handle(.message(try codec.decode(m.frames), peer: m.peerAddress), now: now)
+                } catch {
+                    actions = core.handle(.malformed(error, peer: m.peerAddress), now: now)
+                }
+            case .local(let i, let cont):
+                if let cont, case .submit(_, .local(let id)) = i { waiting[id] = cont }
+                if let cont, case .query(_, _, .local(let id)) = i { waiting[id] = cont }
+                actions = core.handle(i, now: now)
+            case .tick:
+                actions = core.handle(.tick, now: now)
+            case .stop:
+                break loop
+            }
+            perform(actions, codec: codec, waiting: &waiting)
+            countersBox.withLock { $0 = core.counters }
+            workerCountBox.withLock { $0 = core.workerIds.count }
+        }
+        ticker.cancel()
+        forward.cancel()
+        for (_, c) in waiting { c.resume(returning: .failure("coordinator stopped")) }
+        await transport.shutdown()
+    }
+
+    private func perform(_ actions: [CoordinatorAction], codec: WireCodec, waiting: inout [UInt64: CheckedContinuation<ControlReply, Never>]) {
+        for a in actions {
+            switch a {
+            case .connectWorker(let id, let endpoint):
+                transport.connect(peer: "w:" + id, endpoint: endpoint)
+            case .disconnectWorker(let id):
+                transport.disconnect(peer: "w:" + id)
+            case .send(let id, let m):
+                transport.send(to: "w:" + id, frames: codec.encode(m))
+            case .reply(.local(let id), let r):
+                waiting.removeValue(forKey: id)?.resume(returning: r)
+            case .reply(.remote(let endpoint, let requestId), let r):
+                let header = ReplyMessage(requestId: requestId, ok: r.ok, error: r.error, jobId: r.jobId, status: r.status?.rawValue)
+                let peer = "r:" + requestId
+                transport.connect(peer: peer, endpoint: endpoint, options: .lingering)
+                transport.send(to: peer, frames: codec.encode(.reply(header, jobState: r.jobState.map { RawJSON($0.json) })))
+                transport.disconnect(peer: peer)
+            case .jobFinished(let id, let status):
+                finishedHook.withLock { $0 }?(id, status)
+            case .log(let level, let text):
+                switch level {
+                case .debug: logger.debug("\(text)")
+                case .info: logger.info("\(text)")
+                case .warning: logger.warning("\(text)")
+                case .error: logger.error("\(text)")
+                }
+            }
+        }
+    }
+
+    /// Submits a job from this process; returns when it starts (or ends, with `wait`).
+    public func submit(_ request: SubmitRequest) async -> ControlReply {
+        let id = localIds.add(1, ordering: .relaxed).oldValue
+        return await withCheckedContinuation { c in
+            inputContinuation.yield(.local(.submit(request, reply: .local(id)), c))
+        }
+    }
+
+    /// A job's status now, or when it ends (`wait`).
+    public func query(jobId: String, wait: Bool) async -> ControlReply {
+        let id = localIds.add(1, ordering: .relaxed).oldValue
+        return await withCheckedContinuation { c in
+            inputContinuation.yield(.local(.query(jobId: jobId, wait: wait, reply: .local(id)), c))
+        }
+    }
+
+    /// The core's counters as of the last processed input.
+    public var counters: CoordinatorCounters { countersBox.withLock { $0 } }
+
+    /// Workers joined, as of the last processed input.
+    public var workerCount: Int { workerCountBox.withLock { $0 } }
+
+    /// Ends `run()`: pending local requests get an error, sockets close.
+    public func stop() { inputContinuation.yield(.stop) }
+}

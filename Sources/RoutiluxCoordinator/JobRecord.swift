@@ -1,0 +1,32 @@
+import DequeModule
+import RoutiluxCore
+
+/// One slot activation waiting to run or running.
+struct PendingTask: Sendable {
+    var taskId: UInt64
+    var routineId: String
+    var slot: String
+    var payload: RawJSON
+    var mapping: [[String]]?
+    var attempt: Int
+}
+
+/// Everything the coordinator keeps for one job. Nothing in here is shared
+/// with another job: queue, counts, state and waiters are the job's own.
+struct JobRecord {
+    let id: String
+    let flow: CompiledFlow
+    var state: JobState
+    /// Tasks not yet dispatched, in FIFO enqueue order.
+    var queue: Deque<PendingTask> = []
+    /// Tasks sent to workers and not yet answered.
+    var inFlight = 0
+    /// Bound on `inFlight` (execution.max_workers).
+    let maxWorkers: Int
+    var waiters: [ReplyTarget] = []
+    var deadline: Double?
+    var warnedNoWorker: Set<String> = []
+
+    /// Queued plus dispatched: the job completes when this reaches zero.
+    var outstanding: Int { queue.count + inFlight }
+}

@@ -1,0 +1,86 @@
+import ArgumentParser
+import Foundation
+import Logging
+import RoutiluxCore
+import RoutiluxTransport
+
+/// The `routilux-worker` command line, reusable by custom worker executables:
+/// `WorkerCommand.main(registry: myRegistry)` gives them `join` and `types`.
+public enum WorkerCommand {
+    nonisolated(unsafe) static var registry = RoutineRegistry()
+
+    /// Parses the process arguments and runs the chosen verb with `registry`.
+    public static func main(registry: RoutineRegistry) async {
+        WorkerCommand.registry = registry
+        await Root.main()
+    }
+
+    struct Root: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: (CommandLine.arguments.first as NSString?)?.lastPathComponent ?? "routilux-worker",
+            abstract: "A Routilux worker: hosts routines and runs their handlers for a coordinator.",
+            subcommands: [Join.self, Types.self])
+    }
+
+    struct Join: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Join a coordinator and serve tasks until SIGINT/SIGTERM.")
+
+        @Argument(help: "The coordinator's inbox, e.g. tcp://10.0.0.5:5555 or ipc:///tmp/routilux/coordinator.sock")
+        var coordinator: String
+        @Option(help: "Endpoint to bind this worker's task inbox (default: a free loopback port, or all interfaces for a remote coordinator).")
+        var bind: String?
+        @Option(help: "Endpoint the coordinator should connect to (default: the bound one, wildcard replaced by this host's name).")
+        var advertise: String?
+        @Option(help: "Handlers run at once.")
+        var concurrency: Int = 4
+        @Option(help: "Tasks accepted beyond --concurrency and queued here (default: --concurrency).")
+        var prefetch: Int?
+        @Option(help: "Worker id (default: host-pid-random).")
+        var id: String?
+        @Option(help: "Log level: trace, debug, info, notice, warning, error.")
+        var logLevel: String = ProcessInfo.processInfo.environment["ROUTILUX_LOG_LEVEL"] ?? "info"
+
+        func validate() throws {
+            if concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
+            if let p = prefetch, p < 0 { throw ValidationError("--prefetch must not be negative") }
+        }
+
+        func run() async throws {
+            let level = Logger.Level(rawValue: logLevel) ?? .info
+            LoggingSystem.bootstrap { label in
+                var h = StreamLogHandler.standardError(label: label)
+                h.logLevel = level
+                return h
+            }
+            let options = WorkerOptions(
+                coordinator: coordinator, bind: bind, advertise: advertise, concurrency: concurrency, prefetch: prefetch,
+                workerId: id)
+            let runtime = WorkerRuntime(registry: WorkerCommand.registry, options: options)
+            ProcessSignals.onTerminate { _ in runtime.stop() }
+            do { try await runtime.run() } catch {
+                FileHandle.standardError.write(Data("routilux-worker: \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+    }
+
+    struct Types: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the routine types this worker hosts.")
+        @Flag(help: "Print the catalogue as JSON (for `routilux run --worker` and `routilux-coordinator --catalogue`).")
+        var json = false
+
+        func run() throws {
+            let reg = WorkerCommand.registry
+            if json {
+                print(reg.catalogue.json().jsonString(pretty: true))
+                return
+            }
+            for name in reg.typeNames {
+                let t = reg.lookup(name)!
+                let ports = (try? t.make(config: [:]).ports) ?? RoutinePorts(slots: nil, events: nil)
+                let aliases = t.aliases.isEmpty ? "" : " (alias \(t.aliases.joined(separator: ", ")))"
+                print("\(name)\(aliases): slots \(ports.slots?.joined(separator: ", ") ?? "any") -> events \(ports.events?.joined(separator: ", ") ?? "any")  \(t.summary)")
+            }
+        }
+    }
+}

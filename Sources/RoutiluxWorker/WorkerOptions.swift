@@ -1,0 +1,47 @@
+import Foundation
+
+/// How a worker process joins and serves a coordinator.
+public struct WorkerOptions: Sendable {
+    /// The coordinator's inbox endpoint.
+    public var coordinator: String
+    /// Where this worker binds its task inbox (default: a free port or ipc path near the coordinator).
+    public var bind: String?
+    /// The endpoint the coordinator should connect to (default: the bound one,
+    /// with a wildcard address replaced by this host's name).
+    public var advertise: String?
+    /// Handlers run at once.
+    public var concurrency: Int
+    /// Extra tasks the worker accepts beyond `concurrency`, queued locally.
+    public var prefetch: Int
+    public var heartbeatMs: Int
+    /// Silence from the coordinator after which the worker re-joins.
+    public var coordinatorTimeoutMs: Int
+    public var workerId: String
+
+    public init(
+        coordinator: String, bind: String? = nil, advertise: String? = nil, concurrency: Int = 4,
+        prefetch: Int? = nil, heartbeatMs: Int = 1000, coordinatorTimeoutMs: Int = 5000, workerId: String? = nil
+    ) {
+        self.coordinator = coordinator
+        self.bind = bind
+        self.advertise = advertise
+        self.concurrency = max(1, concurrency)
+        self.prefetch = prefetch ?? max(1, concurrency)
+        self.heartbeatMs = heartbeatMs
+        self.coordinatorTimeoutMs = coordinatorTimeoutMs
+        self.workerId = workerId ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())-\(UInt16.random(in: 0...UInt16.max))"
+    }
+
+    /// The inbox to bind when none is given: an ipc path for an ipc coordinator,
+    /// loopback for a loopback coordinator, all interfaces otherwise.
+    var defaultBind: String {
+        if coordinator.hasPrefix("ipc://") {
+            let dir = (String(coordinator.dropFirst(6)) as NSString).deletingLastPathComponent
+            return "ipc://\(dir.isEmpty ? NSTemporaryDirectory() : dir)/worker-\(getpid())-\(UInt16.random(in: 0...UInt16.max)).sock"
+        }
+        if coordinator.hasPrefix("inproc://") { return "inproc://worker-\(workerId)" }
+        let host = coordinator.replacingOccurrences(of: "tcp://", with: "").split(separator: ":").first.map(String.init) ?? ""
+        if host.hasPrefix("127.") || host == "localhost" { return "tcp://127.0.0.1:*" }
+        return "tcp://0.0.0.0:*"
+    }
+}

@@ -1,0 +1,158 @@
+import DequeModule
+import Foundation
+import Logging
+import RoutiluxCore
+import RoutiluxTransport
+import RoutiluxWire
+import Synchronization
+
+/// Why a worker stopped for good.
+public struct WorkerError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+}
+
+/// A worker process's engine: binds its task inbox, joins the coordinator
+/// (retrying with backoff until it answers), runs tasks up to `concurrency`
+/// at once and sends their results, heartbeats, and re-joins if the
+/// coordinator goes silent. One task owns all of its state.
+public final class WorkerRuntime: Sendable {
+    enum Input: Sendable {
+        case inbound(InboundMessage)
+        case done(WireMessage)
+        case tick
+        case stop
+    }
+
+    public let options: WorkerOptions
+    private let registry: RoutineRegistry
+    private let logger: Logger
+    private let transport = Transport(name: "worker")
+    private let inputs: AsyncStream<Input>
+    private let inputContinuation: AsyncStream<Input>.Continuation
+
+    public init(registry: RoutineRegistry, options: WorkerOptions, logger: Logger = Logger(label: "routilux.worker")) {
+        self.registry = registry
+        self.options = options
+        self.logger = logger
+        (inputs, inputContinuation) = AsyncStream.makeStream(of: Input.self, bufferingPolicy: .unbounded)
+    }
+
+    /// Asks the worker to leave: it tells the coordinator (which re-queues
+    /// unfinished tasks) and closes its sockets.
+    public func stop() { inputContinuation.yield(.stop) }
+
+    /// Runs until `stop()`, or throws if the coordinator refuses this worker.
+    public func run() async throws {
+        let bound = try await transport.bindInbox(options.bind ?? options.defaultBind)
+        let endpoint = options.advertise ?? advertisable(bound)
+        transport.connect(peer: "coordinator", endpoint: options.coordinator, options: .lingering)
+        logger.info("worker \(options.workerId) inbox \(bound) (advertised as \(endpoint)); joining \(options.coordinator)")
+
+        let forward = Task { [transport, inputContinuation] in
+            for await m in transport.inbound { inputContinuation.yield(.inbound(m)) }
+        }
+        let ticker = Task { [inputContinuation] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(100))
+                inputContinuation.yield(.tick)
+            }
+        }
+        defer {
+            ticker.cancel()
+            forward.cancel()
+        }
+
+        let codec = WireCodec()
+        var host = RoutineHost(registry: registry)
+        var joined = false
+        var joinAttempts = 0
+        var nextJoinAt = Date.distantPast
+        var lastHeard = Date()
+        var lastHeartbeat = Date.distantPast
+        var waiting: Deque<(TaskMessage, RawJSON, RawJSON)> = []
+        var running = 0
+        var failure: WorkerError?
+        let join = JoinMessage(
+            workerId: options.workerId, routineTypes: registry.names, capacity: options.concurrency,
+            credit: options.concurrency + options.prefetch, endpoint: endpoint, heartbeatMs: options.heartbeatMs,
+            pid: Int(getpid()), host: ProcessInfo.processInfo.hostName)
+
+        func startTasks() {
+            while running < options.concurrency, let (task, payload, config) = waiting.popFirst() {
+                running += 1
+                let routine = Result { try host.instance(for: task, config: config) }
+                let workerId = options.workerId
+                Task { [inputContinuation] in
+                    let result = await TaskRunner.run(task: task, payload: payload, routine: routine, workerId: workerId)
+                    inputContinuation.yield(.done(result))
+                }
+            }
+        }
+
+        loop: for await input in inputs {
+            let now = Date()
+            switch input {
+            case .stop:
+                break loop
+            case .tick:
+                if !joined && now >= nextJoinAt {
+                    if joinAttempts > 0 {
+                        let delay = min(8.0, 0.25 * pow(2.0, Double(joinAttempts - 1)))
+                        logger.warning("coordinator at \(options.coordinator) has not answered; retrying JOIN (attempt \(joinAttempts + 1), next in \(delay) s)")
+                        // Start afresh so that a JOIN queued on a dead link is not the only one.
+                        transport.connect(peer: "coordinator", endpoint: options.coordinator, options: .lingering)
+                    }
+                    transport.send(to: "coordinator", frames: codec.encode(.join(join)))
+                    joinAttempts += 1
+                    nextJoinAt = now.addingTimeInterval(min(8.0, 0.25 * pow(2.0, Double(joinAttempts - 1))))
+                }
+                if joined {
+                    if now.timeIntervalSince(lastHeartbeat) * 1000 >= Double(options.heartbeatMs) {
+                        lastHeartbeat = now
+                        transport.send(to: "coordinator", frames: codec.encode(.heartbeat(HeartbeatMessage(senderId: options.workerId))))
+                    }
+                    if now.timeIntervalSince(lastHeard) * 1000 > Double(options.coordinatorTimeoutMs) {
+                        logger.warning("no word from the coordinator for \(options.coordinatorTimeoutMs) ms; re-joining")
+                        joined = false
+                        joinAttempts = 0
+                        nextJoinAt = .distantPast
+                        waiting.removeAll()
+                        transport.connect(peer: "coordinator", endpoint: options.coordinator, options: .lingering)
+                    }
+                }
+            case .done(let result):
+                running -= 1
+                transport.send(to: "coordinator", frames: codec.encode(result))
+                startTasks()
+            case .inbound(let m):
+                let message: WireMessage
+                do { message = try codec.decode(m.frames) } catch {
+                    logger.warning("dropped malformed message from \(m.peerAddress ?? "unknown peer"): \(error)")
+                    continue
+                }
+                lastHeard = now
+                switch message {
+                case .joined(let j):
+                    if !joined { logger.info("joined coordinator \(j.coordinatorId)") }
+                    joined = true
+                case .reject(let r):
+                    logger.error("the coordinator refused this worker: \(r.reason)")
+                    failure = WorkerError(description: "refused by the coordinator: \(r.reason)")
+                    break loop
+                case .task(let t, let payload, let config):
+                    waiting.append((t, payload, config))
+                    startTasks()
+                case .heartbeat:
+                    break
+                default:
+                    logger.warning("dropped unexpected \(message.type.rawValue) from \(m.peerAddress ?? "unknown peer")")
+                }
+            }
+        }
+        if failure == nil {
+            transport.send(to: "coordinator", frames: codec.encode(.leave(LeaveMessage(workerId: options.workerId, reason: "worker stopping"))))
+        }
+        await transport.shutdown()
+        if let failure { throw failure }
+    }
+}

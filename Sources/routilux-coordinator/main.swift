@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import Logging
+import RoutiluxBuiltins
+import RoutiluxCoordinator
+import RoutiluxCore
+import RoutiluxTransport
+
+@main
+struct CoordinatorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "routilux-coordinator",
+        abstract: "The Routilux coordinator: holds flows and job state, routes emissions to workers.",
+        subcommands: [Start.self])
+}
+
+struct Start: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Bind the inbox and serve until SIGINT/SIGTERM.")
+
+    @Option(help: "Endpoint to bind, e.g. tcp://0.0.0.0:5555, tcp://127.0.0.1:* or ipc:///run/routilux/coordinator.sock")
+    var bind: String
+    @Option(name: .customLong("flow"), help: "A flow file (YAML or JSON) to load; repeatable.")
+    var flows: [String] = []
+    @Option(name: .customLong("catalogue"), help: "Routine types of custom workers (from `WORKER types --json`); repeatable.")
+    var catalogues: [String] = []
+    @Option(help: "Heartbeat interval towards workers, ms.")
+    var heartbeatMs: Int = 1000
+    @Option(help: "Silence after which a worker is declared dead, ms.")
+    var workerTimeoutMs: Int = 5000
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.")
+    var logLevel: String = ProcessInfo.processInfo.environment["ROUTILUX_LOG_LEVEL"] ?? "info"
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = level
+            return h
+        }
+        var catalogue = Builtins.registry.catalogue
+        do {
+            for c in catalogues { catalogue.merge(try CatalogueFiles.load(c)) }
+        } catch {
+            FileHandle.standardError.write(Data("routilux-coordinator: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        var loaded: [FlowDefinition] = []
+        for f in flows {
+            do { loaded.append(try FlowLoader.load(file: f, catalogue: catalogue)) } catch {
+                FileHandle.standardError.write(Data("routilux-coordinator: \(error)\n".utf8))
+                throw ExitCode(2)
+            }
+        }
+        let config = CoordinatorConfig(
+            coordinatorId: "\(ProcessInfo.processInfo.hostName)-\(getpid())", heartbeatMs: heartbeatMs,
+            workerTimeoutMs: workerTimeoutMs)
+        let service = CoordinatorService { [loaded, catalogue] in
+            let core = CoordinatorCore(config: config, catalogue: catalogue)
+            for f in loaded { core.addFlow(f) }
+            return core
+        }
+        let endpoint: String
+        do { endpoint = try await service.bind(bind) } catch {
+            FileHandle.standardError.write(Data("routilux-coordinator: cannot bind \(bind): \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        ProcessSignals.onTerminate { _ in service.stop() }
+        // One line on stdout that scripts (and tests) can read.
+        FileHandle.standardOutput.write(Data("routilux-coordinator listening on \(endpoint)\n".utf8))
+        Logger(label: "routilux.coordinator").info("listening on \(endpoint); flows: \(loaded.map(\.flowId).joined(separator: ", "))")
+        await service.run()
+    }
+}

@@ -1,0 +1,35 @@
+import ArgumentParser
+import Foundation
+import Logging
+
+@main
+struct Routilux: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "routilux",
+        abstract: "Run Routilux flows: embedded (`run`), or against a running coordinator (`job`).",
+        subcommands: [Run.self, JobCommand.self, FlowCommand.self])
+}
+
+/// Exit codes: 0 the job completed; 1 it did not (or a runtime error); 2 bad input.
+enum Exit {
+    static let notCompleted = ExitCode(1)
+    static let badInput = ExitCode(2)
+}
+
+func fail(_ message: String, code: ExitCode) -> ExitCode {
+    FileHandle.standardError.write(Data("routilux: \(message)\n".utf8))
+    return code
+}
+
+func bootstrapLogging(_ level: String) {
+    let l = Logger.Level(rawValue: level) ?? .warning
+    LoggingSystem.bootstrap { label in
+        var h = StreamLogHandler.standardError(label: label)
+        h.logLevel = l
+        return h
+    }
+}
+
+func writeStdout(_ s: String) {
+    FileHandle.standardOutput.write(Data((s.hasSuffix("\n") ? s : s + "\n").utf8))
+}

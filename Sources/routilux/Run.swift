@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import Logging
+import RoutiluxBuiltins
+import RoutiluxCoordinator
+import RoutiluxCore
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run one job of a flow on an embedded coordinator and local worker processes.",
+        discussion: "Exits 0 iff the job completed, 1 if it did not, 2 on invalid input (nothing starts).")
+
+    @Argument(help: "The flow file (YAML or JSON).")
+    var flowFile: String
+    @Option(help: "Entry point ROUTINE or ROUTINE.SLOT (default: the flow's entry, slot 'trigger').")
+    var entry: String?
+    @Option(help: "Job params: a JSON object, or @FILE.")
+    var params: String?
+    @Option(help: "Worker processes to start, and the job's max tasks in flight (default: execution.max_workers).")
+    var maxWorkers: Int?
+    @Option(help: "Write the final JobState as JSON to this file.")
+    var output: String?
+    @Flag(help: "Print the final JobState as JSON instead of a summary.")
+    var json = false
+    @Option(help: "Worker executable (default: routilux-worker beside this one). Custom workers are asked for their routine types.")
+    var worker: String?
+    @Option(help: "Link between coordinator and workers: ipc or tcp (loopback).")
+    var link: String = "ipc"
+    @Option(help: "Log level for the embedded coordinator.")
+    var logLevel: String = ProcessInfo.processInfo.environment["ROUTILUX_LOG_LEVEL"] ?? "warning"
+
+    func run() async throws {
+        bootstrapLogging(logLevel)
+        if let m = maxWorkers, m < 1 { throw fail("--max-workers must be at least 1", code: Exit.badInput) }
+        guard link == "ipc" || link == "tcp" else { throw fail("--link must be ipc or tcp", code: Exit.badInput) }
+        let workerPath = worker ?? siblingExecutable("routilux-worker")
+        var catalogue = Builtins.registry.catalogue
+        if worker != nil {
+            do { catalogue = try CatalogueFiles.query(worker: workerPath) } catch {
+                throw fail("\(error)", code: Exit.badInput)
+            }
+        }
+        var flow: FlowDefinition
+        let jobParams: JSONValue
+        do {
+            flow = try FlowLoader.load(file: flowFile, catalogue: catalogue)
+            if let e = parseEntry(entry) {
+                var ports: [String: RoutinePorts] = [:]
+                if let node = flow.routine(e.routine), let p = try? catalogue.ports(of: node.type, config: node.config) {
+                    ports[e.routine] = p
+                }
+                try FlowLoader.checkEntry(&flow, entry: e, portsById: ports, file: flowFile, path: "--entry")
+            }
+            jobParams = try parseParams(params)
+        } catch {
+            throw fail("\(error)", code: Exit.badInput)
+        }
+        let workers = maxWorkers ?? flow.execution.maxWorkers
+        let cluster = LocalCluster(
+            workerExecutable: workerPath, workers: workers, concurrency: 1, link: link == "ipc" ? .ipc : .tcp,
+            catalogue: catalogue, flows: [flow])
+        do { _ = try await cluster.start() } catch {
+            await cluster.stop()
+            throw fail("\(error)", code: Exit.notCompleted)
+        }
+        let started = Date()
+        let reply = await cluster.service.submit(
+            SubmitRequest(flow: .id(flow.flowId), params: RawJSON(jobParams), maxWorkers: workers, wait: true))
+        let elapsed = Date().timeIntervalSince(started)
+        await cluster.stop()
+        guard reply.ok, let state = reply.jobState else {
+            throw fail(reply.error ?? "the job did not run", code: Exit.notCompleted)
+        }
+        if let output {
+            do {
+                try Data(state.json.jsonString(pretty: true).utf8).write(to: URL(fileURLWithPath: output))
+            } catch {
+                throw fail("--output \(output): \(error)", code: Exit.notCompleted)
+            }
+        }
+        writeStdout(json ? state.json.jsonString(pretty: true) : summarize(state, elapsed: elapsed))
+        if state.status != .completed { throw Exit.notCompleted }
+    }
+}
