@@ -272,7 +272,10 @@ public final class CoordinatorCore {
 
     private func onResult(_ r: ResultMessage, bodies: [RawJSON], now: Double) {
         guard workers[r.workerId] != nil else {
-            return unexpected(.result(r, bodies: []), peer: nil, why: "unknown worker '\(r.workerId)'")
+            // A worker declared dead (or never joined): its tasks were re-queued already.
+            counters.staleResults += 1
+            log(.warning, "ignored RESULT for task \(r.taskId) from unknown worker '\(r.workerId)' (declared dead or never joined)")
+            return
         }
         workers[r.workerId]!.lastSeen = now
         workers[r.workerId]!.credit += max(0, r.credit)

@@ -1,0 +1,107 @@
+import RoutiluxBuiltins
+import RoutiluxCoordinator
+import RoutiluxCore
+import RoutiluxWire
+import Testing
+
+/// Drives a `CoordinatorCore` by hand: fake workers join, tasks are read off
+/// the actions, results are written by the test. Time is a number the test moves.
+final class CoreHarness {
+    let core: CoordinatorCore
+    var now = 1_000.0
+    /// Every message sent to a worker, in order.
+    var sent: [(worker: String, message: WireMessage)] = []
+    var replies: [(target: ReplyTarget, reply: ControlReply)] = []
+    var finished: [(job: String, status: JobStatus)] = []
+    var logs: [String] = []
+    private var delivered = 0
+    private var nextReply: UInt64 = 1
+    private let ids: JobIds
+
+    init(flow yaml: String, workerTimeoutMs: Int = 5000) throws {
+        let catalogue = Builtins.registry.catalogue
+        let ids = JobIds()
+        self.ids = ids
+        core = CoordinatorCore(
+            config: CoordinatorConfig(coordinatorId: "test-coordinator", heartbeatMs: 1000, workerTimeoutMs: workerTimeoutMs),
+            catalogue: catalogue,
+            jobIds: { ids.next() })
+        let doc = try FlowLoader.parseDocument(Array(yaml.utf8), isJSON: false, file: nil)
+        core.addFlow(try FlowLoader.build(doc, file: nil, defaultFlowId: "test", catalogue: catalogue))
+    }
+
+    @discardableResult
+    func feed(_ input: CoordinatorInput) -> [CoordinatorAction] {
+        let actions = core.handle(input, now: now)
+        for a in actions {
+            switch a {
+            case .send(let w, let m): sent.append((w, m))
+            case .reply(let t, let r): replies.append((t, r))
+            case .jobFinished(let j, let s): finished.append((j, s))
+            case .log(_, let text): logs.append(text)
+            case .connectWorker, .disconnectWorker: break
+            }
+        }
+        return actions
+    }
+
+    func join(_ id: String, credit: Int = 8, types: [String]? = nil) {
+        feed(.message(.join(JoinMessage(
+            workerId: id, routineTypes: types ?? Builtins.registry.names, capacity: max(1, credit), credit: credit,
+            endpoint: "ipc:///tmp/\(id).sock")), peer: nil))
+    }
+
+    /// Submits a job on the flow; returns its id.
+    func submit(_ params: JSONValue = [:], maxWorkers: Int? = nil, flow: String = "test", wait: Bool = false) -> String {
+        let target = ReplyTarget.local(nextReply)
+        nextReply += 1
+        let before = replies.count
+        feed(.submit(SubmitRequest(flow: .id(flow), params: RawJSON(params), maxWorkers: maxWorkers, wait: wait), reply: target))
+        if wait { return ids.last }
+        #expect(replies.count == before + 1, "submit did not reply")
+        return replies.last?.reply.jobId ?? "?"
+    }
+
+    /// Tasks sent since the last call, in send order.
+    func newTasks() -> [Dispatched] {
+        defer { delivered = sent.count }
+        return sent[delivered...].compactMap { s in
+            if case .task(let h, let payload, _) = s.message { return Dispatched(worker: s.worker, header: h, payload: try! payload.value()) }
+            return nil
+        }
+    }
+
+    /// A worker's answer: the given emissions in order, and credit 1 back.
+    func complete(_ t: Dispatched, emit: [(String, JSONValue)] = [], outputs: [(String, JSONValue)] = [], credit: Int = 1) {
+        let header = ResultMessage(
+            workerId: t.worker, jobId: t.header.jobId, taskId: t.header.taskId, attempt: t.header.attempt, outcome: .ok,
+            emissions: emit.map(\.0), outputs: outputs.map(\.0), handlerUs: 10, credit: credit)
+        feed(.message(.result(header, bodies: emit.map { RawJSON($0.1) } + outputs.map { RawJSON($0.1) }), peer: nil))
+    }
+
+    func fail(_ t: Dispatched, error: String) {
+        let header = ResultMessage(
+            workerId: t.worker, jobId: t.header.jobId, taskId: t.header.taskId, attempt: t.header.attempt, outcome: .error,
+            error: error, errorType: "RoutineError")
+        feed(.message(.result(header, bodies: []), peer: nil))
+    }
+
+    func status(_ job: String) -> JobStatus? { core.jobState(job)?.status }
+}
+
+struct Dispatched {
+    var worker: String
+    var header: TaskMessage
+    var payload: JSONValue
+    var target: String { "\(header.routineId).\(header.slot)" }
+}
+
+/// Predictable job ids: job-1, job-2, ...
+final class JobIds {
+    private var n = 0
+    var last: String { "job-\(n)" }
+    func next() -> String {
+        n += 1
+        return last
+    }
+}
