@@ -117,7 +117,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RoutiluxIntegrationTests",
-            dependencies: ["RoutiluxCore"],
+            dependencies: ["RoutiluxCore", "RoutiluxWire", "RoutiluxTransport"],
             swiftSettings: strict
         ),
     ]

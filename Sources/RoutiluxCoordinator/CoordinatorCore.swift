@@ -158,7 +158,7 @@ public final class CoordinatorCore {
         // Re-queue in reverse task order so the oldest ends up first.
         for taskId in w.inFlight.sorted(by: >) {
             guard let entry = ledger.removeValue(forKey: taskId) else { continue }
-            guard var job = jobs[entry.jobId] else { continue }
+            guard let job = jobs[entry.jobId] else { continue }
             job.inFlight -= 1
             if !job.state.status.isTerminal {
                 var t = entry.task
@@ -167,7 +167,6 @@ public final class CoordinatorCore {
                 counters.tasksRequeued += 1
                 markRunnable(job.id)
             }
-            jobs[entry.jobId] = job
         }
     }
 
@@ -237,7 +236,7 @@ public final class CoordinatorCore {
         state.record(entry.routine, "start", req.params, at: Timestamp(seconds: now))
         var maxWorkers = def.execution.maxWorkers
         if let m = req.maxWorkers { maxWorkers = max(1, m) }
-        var job = JobRecord(id: jobId, flow: flow, state: state, maxWorkers: maxWorkers)
+        let job = JobRecord(id: jobId, flow: flow, state: state, maxWorkers: maxWorkers)
         if let t = def.execution.timeout { job.deadline = now + t }
         job.queue.append(PendingTask(taskId: takeTaskId(), routineId: entry.routine, slot: entry.slot, payload: req.params, mapping: nil, attempt: 1))
         if req.wait { job.waiters.append(reply) }
@@ -287,10 +286,9 @@ public final class CoordinatorCore {
         ledger.removeValue(forKey: r.taskId)
         workers[r.workerId]!.inFlight.remove(r.taskId)
         counters.resultsAccepted += 1
-        guard var job = jobs[r.jobId] else { return }
+        guard let job = jobs[r.jobId] else { return }
         job.inFlight -= 1
         if job.state.status.isTerminal {
-            jobs[r.jobId] = job
             return
         }
         let rid = entry.task.routineId
@@ -312,7 +310,6 @@ public final class CoordinatorCore {
             if job.state.routineStates[rid]?["status"].stringValue != "completed" {
                 job.state.setRoutineState(rid, ["status": "completed"], at: ts)
             }
-            jobs[r.jobId] = job
             if !job.queue.isEmpty { markRunnable(r.jobId) }
             if job.outstanding == 0 { complete(r.jobId, now: now) }
             return
@@ -329,26 +326,23 @@ public final class CoordinatorCore {
         case "skip":
             job.state.setRoutineState(rid, ["status": "skipped", "error": .string(message)], at: ts)
         default:
-            jobs[r.jobId] = job
             fail(r.jobId, error: message, errorType: r.errorType ?? "RoutineError", routineId: rid, now: now)
             return
         }
-        jobs[r.jobId] = job
         if !job.queue.isEmpty { markRunnable(r.jobId) }
         if job.outstanding == 0 { complete(r.jobId, now: now) }
     }
 
     private func complete(_ jobId: String, now: Double) {
-        guard var job = jobs[jobId], !job.state.status.isTerminal else { return }
+        guard let job = jobs[jobId], !job.state.status.isTerminal else { return }
         let failedRoutine = job.state.routineStates.values.contains { $0["status"].stringValue == "failed" }
         job.state.status = failedRoutine ? .failed : .completed
         job.state.updatedAt = Timestamp(seconds: now)
-        jobs[jobId] = job
         finish(jobId)
     }
 
     private func fail(_ jobId: String, error: String, errorType: String, routineId: String?, now: Double) {
-        guard var job = jobs[jobId], !job.state.status.isTerminal else { return }
+        guard let job = jobs[jobId], !job.state.status.isTerminal else { return }
         let ts = Timestamp(seconds: now)
         if let rid = routineId {
             job.state.setRoutineState(rid, ["status": "failed", "error": .string(error), "error_time": .string(ts.iso)], at: ts)
@@ -359,7 +353,6 @@ public final class CoordinatorCore {
         job.state.updatedAt = ts
         // Queued work is dropped; results of in-flight tasks are ignored when they come.
         job.queue.removeAll()
-        jobs[jobId] = job
         log(.warning, "job \(jobId) failed: \(error)")
         finish(jobId)
     }
@@ -386,7 +379,7 @@ public final class CoordinatorCore {
         var idle = 0
         while !runnable.isEmpty && idle < runnable.count {
             let jobId = runnable.removeFirst()
-            guard var job = jobs[jobId], !job.queue.isEmpty, !job.state.status.isTerminal else {
+            guard let job = jobs[jobId], !job.queue.isEmpty, !job.state.status.isTerminal else {
                 runnableSet.remove(jobId)
                 continue
             }
@@ -400,7 +393,6 @@ public final class CoordinatorCore {
                     job.warnedNoWorker.insert(type).inserted
                 {
                     log(.warning, "job \(jobId) waits: no joined worker hosts routine type '\(type)'")
-                    jobs[jobId] = job
                 }
                 runnable.append(jobId)
                 idle += 1
@@ -409,7 +401,6 @@ public final class CoordinatorCore {
             idle = 0
             job.queue.removeFirst()
             job.inFlight += 1
-            jobs[jobId] = job
             workers[workerId]!.credit -= 1
             workers[workerId]!.inFlight.insert(task.taskId)
             ledger[task.taskId] = LedgerEntry(jobId: jobId, workerId: workerId, task: task, sentAt: now)

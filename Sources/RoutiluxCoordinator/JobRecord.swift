@@ -13,7 +13,8 @@ struct PendingTask: Sendable {
 
 /// Everything the coordinator keeps for one job. Nothing in here is shared
 /// with another job: queue, counts, state and waiters are the job's own.
-struct JobRecord {
+/// A class, so that updating a job never copies its history or queue.
+final class JobRecord {
     let id: String
     let flow: CompiledFlow
     var state: JobState
@@ -26,6 +27,13 @@ struct JobRecord {
     var waiters: [ReplyTarget] = []
     var deadline: Double?
     var warnedNoWorker: Set<String> = []
+
+    init(id: String, flow: CompiledFlow, state: JobState, maxWorkers: Int) {
+        self.id = id
+        self.flow = flow
+        self.state = state
+        self.maxWorkers = maxWorkers
+    }
 
     /// Queued plus dispatched: the job completes when this reaches zero.
     var outstanding: Int { queue.count + inFlight }

@@ -52,7 +52,7 @@ public final class LocalCluster: Sendable {
             if link == .ipc { args += ["--bind", "ipc://\(directory.path)/worker-\(i).sock"] }
             p.arguments = args
             let log = directory.appendingPathComponent("worker-\(i).log")
-            FileManager.default.createFile(atPath: log.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
             let handle = try FileHandle(forWritingTo: log)
             p.standardOutput = handle
             p.standardError = handle
