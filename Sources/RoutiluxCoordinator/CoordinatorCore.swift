@@ -121,13 +121,14 @@ public final class CoordinatorCore {
 
     private func onJoin(_ j: JoinMessage, now: Double) {
         if let existing = workers[j.workerId] {
-            if existing.endpoint == j.endpoint {
+            if existing.session == j.session && existing.endpoint == j.endpoint {
                 // A repeated JOIN (the worker retried before our JOINED arrived): answer again, change nothing.
                 workers[j.workerId]!.lastSeen = now
                 actions.append(.send(workerId: j.workerId, .joined(JoinedMessage(workerId: j.workerId, coordinatorId: config.coordinatorId, heartbeatMs: config.heartbeatMs))))
                 return
             }
-            log(.info, "worker \(j.workerId) re-joined from \(j.endpoint)")
+            // A new session: the process restarted or re-joined, and has nothing of the old one's work.
+            log(.info, "worker \(j.workerId) re-joined from \(j.endpoint) (new session); re-queueing \(existing.inFlight.count) task(s)")
             removeWorker(j.workerId, now: now)
         }
         var problem: String?
@@ -138,12 +139,12 @@ public final class CoordinatorCore {
         actions.append(.connectWorker(id: j.workerId, endpoint: j.endpoint))
         if let problem {
             actions.append(.send(workerId: j.workerId, .reject(RejectMessage(workerId: j.workerId, reason: problem))))
-            actions.append(.disconnectWorker(id: j.workerId))
+            actions.append(.disconnectWorker(id: j.workerId, flush: true))
             log(.warning, "refused worker \(j.workerId) at \(j.endpoint): \(problem)")
             return
         }
         workers[j.workerId] = WorkerRecord(
-            id: j.workerId, endpoint: j.endpoint, types: Set(j.routineTypes), capacity: j.capacity,
+            id: j.workerId, session: j.session, endpoint: j.endpoint, types: Set(j.routineTypes), capacity: j.capacity,
             credit: j.credit, lastSeen: now, host: j.host, pid: j.pid)
         workerOrder.append(j.workerId)
         actions.append(.send(workerId: j.workerId, .joined(JoinedMessage(workerId: j.workerId, coordinatorId: config.coordinatorId, heartbeatMs: config.heartbeatMs))))
@@ -154,7 +155,7 @@ public final class CoordinatorCore {
     private func removeWorker(_ id: String, now: Double) {
         guard let w = workers.removeValue(forKey: id) else { return }
         workerOrder.removeAll { $0 == id }
-        actions.append(.disconnectWorker(id: id))
+        actions.append(.disconnectWorker(id: id, flush: false))
         // Re-queue in reverse task order so the oldest ends up first.
         for taskId in w.inFlight.sorted(by: >) {
             guard let entry = ledger.removeValue(forKey: taskId) else { continue }
@@ -277,12 +278,17 @@ public final class CoordinatorCore {
             return
         }
         workers[r.workerId]!.lastSeen = now
-        workers[r.workerId]!.credit += max(0, r.credit)
-        guard let entry = ledger[r.taskId], entry.workerId == r.workerId, entry.jobId == r.jobId else {
+        // Only the attempt the ledger holds counts; anything else was re-queued
+        // (worker declared dead, or re-joined) and its answer is stale. Its credit
+        // belonged to a registration that no longer exists, so it is not added.
+        guard let entry = ledger[r.taskId], entry.workerId == r.workerId, entry.jobId == r.jobId,
+            entry.task.attempt == r.attempt
+        else {
             counters.staleResults += 1
-            log(.debug, "ignored stale RESULT for task \(r.taskId) from \(r.workerId)")
+            log(.debug, "ignored stale RESULT for task \(r.taskId) attempt \(r.attempt) from \(r.workerId)")
             return
         }
+        workers[r.workerId]!.credit += max(0, r.credit)
         ledger.removeValue(forKey: r.taskId)
         workers[r.workerId]!.inFlight.remove(r.taskId)
         counters.resultsAccepted += 1

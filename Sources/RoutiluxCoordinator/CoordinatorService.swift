@@ -94,8 +94,8 @@ public final class CoordinatorService: Sendable {
             switch a {
             case .connectWorker(let id, let endpoint):
                 transport.connect(peer: "w:" + id, endpoint: endpoint)
-            case .disconnectWorker(let id):
-                transport.disconnect(peer: "w:" + id)
+            case .disconnectWorker(let id, let flush):
+                transport.disconnect(peer: "w:" + id, lingerMs: flush ? SocketOptions.lingering.lingerMs : 0)
             case .send(let id, let m):
                 transport.send(to: "w:" + id, frames: codec.encode(m))
             case .reply(.local(let id), let r):
@@ -105,7 +105,7 @@ public final class CoordinatorService: Sendable {
                 let peer = "r:" + requestId
                 transport.connect(peer: peer, endpoint: endpoint, options: .lingering)
                 transport.send(to: peer, frames: codec.encode(.reply(header, jobState: r.jobState.map { RawJSON($0.json) })))
-                transport.disconnect(peer: peer)
+                transport.disconnect(peer: peer, lingerMs: SocketOptions.lingering.lingerMs)
             case .jobFinished(let id, let status):
                 finishedHook.withLock { $0 }?(id, status)
             case .log(let level, let text):

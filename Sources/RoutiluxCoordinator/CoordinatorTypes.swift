@@ -80,8 +80,9 @@ public struct ControlReply: Sendable, Hashable {
 public enum CoordinatorAction: Sendable {
     /// Open the PUSH link to a worker's inbox.
     case connectWorker(id: String, endpoint: String)
-    /// Close the link, dropping whatever its queue holds.
-    case disconnectWorker(id: String)
+    /// Close the link. `flush`: give queued messages (a REJECT) time to leave;
+    /// otherwise whatever its queue holds is dropped.
+    case disconnectWorker(id: String, flush: Bool)
     case send(workerId: String, WireMessage)
     /// Answer a submit or query.
     case reply(ReplyTarget, ControlReply)

@@ -3,6 +3,8 @@ import RoutiluxCore
 /// A joined worker as the coordinator sees it.
 struct WorkerRecord {
     let id: String
+    /// The join session this registration belongs to.
+    let session: String
     let endpoint: String
     let types: Set<String>
     let capacity: Int

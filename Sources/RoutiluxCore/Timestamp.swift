@@ -10,9 +10,10 @@ public struct Timestamp: Sendable, Hashable, Comparable {
     public static func < (a: Timestamp, b: Timestamp) -> Bool { a.seconds < b.seconds }
 
     public var iso: String {
-        let whole = floor(seconds)
-        let micros = Int(((seconds - whole) * 1_000_000).rounded()) % 1_000_000
-        var t = time_t(whole)
+        // Round to whole microseconds first, so 0.9999996 s carries into the next second.
+        let total = Int64((seconds * 1_000_000).rounded())
+        let micros = Int(((total % 1_000_000) + 1_000_000) % 1_000_000)
+        var t = time_t((total - Int64(micros)) / 1_000_000)
         var tmv = tm()
         gmtime_r(&t, &tmv)
         func pad(_ v: Int32, _ n: Int) -> String {

@@ -22,7 +22,7 @@ public final class Transport: Sendable {
     enum Command: @unchecked Sendable {
         case bind(String, SocketOptions, CheckedContinuation<String, any Error>)
         case connect(peer: String, endpoint: String, SocketOptions)
-        case disconnect(peer: String)
+        case disconnect(peer: String, lingerMs: Int32?)
         case send(peer: String, frames: [[UInt8]])
         case stop(CheckedContinuation<Void, Never>?)
     }
@@ -63,8 +63,9 @@ public final class Transport: Sendable {
         post(.connect(peer: peer, endpoint: endpoint, options))
     }
 
-    /// Closes the link to `peer`, discarding what its queue still holds.
-    public func disconnect(peer: String) { post(.disconnect(peer: peer)) }
+    /// Closes the link to `peer`. With `lingerMs`, messages already queued get
+    /// that long to leave; otherwise the link's own linger applies.
+    public func disconnect(peer: String, lingerMs: Int32? = nil) { post(.disconnect(peer: peer, lingerMs: lingerMs)) }
 
     /// Queues a message for `peer`. Returns at once.
     public func send(to peer: String, frames: [[UInt8]]) { post(.send(peer: peer, frames: frames)) }
@@ -184,7 +185,11 @@ private final class IOLoop: @unchecked Sendable {
                         continue
                     }
                     peers[peer] = Peer(socket: s, endpoint: ep)
-                case .disconnect(let peer):
+                case .disconnect(let peer, let lingerMs):
+                    if let lingerMs, let s = peers[peer]?.socket {
+                        flushPending()
+                        zsock_set_linger(UnsafeMutableRawPointer(s), lingerMs)
+                    }
                     closePeer(peer)
                 case .send(let peer, let frames):
                     guard peers[peer] != nil else {

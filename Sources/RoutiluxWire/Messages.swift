@@ -3,6 +3,11 @@ import RoutiluxCore
 /// The protocol version every message carries (frame 0 and the header's `v`).
 public let protocolVersion = 1
 
+/// Every header carries the protocol version in `v`.
+public protocol VersionedHeader: Codable, Sendable {
+    var v: Int { get }
+}
+
 /// Message types on the wire.
 public enum MessageType: String, Sendable, CaseIterable, Codable {
     case join = "JOIN"
@@ -19,7 +24,7 @@ public enum MessageType: String, Sendable, CaseIterable, Codable {
 }
 
 /// Worker → coordinator: register, with the routine types hosted and an inbox endpoint.
-public struct JoinMessage: Codable, Sendable, Hashable {
+public struct JoinMessage: VersionedHeader, Hashable {
     public var v: Int = protocolVersion
     public var workerId: String
     public var routineTypes: [String]
@@ -30,13 +35,18 @@ public struct JoinMessage: Codable, Sendable, Hashable {
     /// Where the coordinator's PUSH for this worker connects.
     public var endpoint: String
     public var heartbeatMs: Int
+    /// Fresh for every join cycle of a worker process (start, or re-join after
+    /// coordinator silence). A JOIN with a new session replaces the old
+    /// registration: whatever the old one had in flight is re-queued.
+    public var session: String
     public var pid: Int?
     public var host: String?
 
     public init(
         workerId: String, routineTypes: [String], capacity: Int, credit: Int, endpoint: String,
-        heartbeatMs: Int = 1000, pid: Int? = nil, host: String? = nil
+        heartbeatMs: Int = 1000, session: String, pid: Int? = nil, host: String? = nil
     ) {
+        self.session = session
         self.workerId = workerId
         self.routineTypes = routineTypes
         self.capacity = capacity
@@ -49,7 +59,7 @@ public struct JoinMessage: Codable, Sendable, Hashable {
 }
 
 /// Coordinator → worker: accepted.
-public struct JoinedMessage: Codable, Sendable, Hashable {
+public struct JoinedMessage: VersionedHeader, Hashable {
     public var v: Int = protocolVersion
     public var workerId: String
     public var coordinatorId: String
@@ -62,7 +72,7 @@ public struct JoinedMessage: Codable, Sendable, Hashable {
 }
 
 /// Coordinator → worker (or requester): refused, with the reason.
-public struct RejectMessage: Codable, Sendable, Hashable {
+public struct RejectMessage: VersionedHeader, Hashable {
     public var v: Int = protocolVersion
     public var workerId: String
     public var reason: String
@@ -73,7 +83,7 @@ public struct RejectMessage: Codable, Sendable, Hashable {
 }
 
 /// Coordinator → worker: run one slot activation. Body frames: [payload, routine config].
-public struct TaskMessage: Codable, Sendable, Hashable {
+public struct TaskMessage: VersionedHeader, Hashable {
     public var v: Int = protocolVersion
     public var jobId: String
     public var taskId: UInt64
@@ -102,7 +112,7 @@ public struct TaskMessage: Codable, Sendable, Hashable {
 
 /// Worker → coordinator: a task's outcome. Body frames: one payload per
 /// emission (in `emissions` order), then one per output (in `outputs` order).
-public struct ResultMessage: Codable, Sendable, Hashable {
+public struct ResultMessage: VersionedHeader, Hashable {
     public enum Outcome: String, Codable, Sendable { case ok, error }
     public var v: Int = protocolVersion
     public var workerId: String
@@ -140,7 +150,7 @@ public struct ResultMessage: Codable, Sendable, Hashable {
 }
 
 /// Worker → coordinator: more credit, without a result.
-public struct CreditMessage: Codable, Sendable, Hashable {
+public struct CreditMessage: VersionedHeader, Hashable {
     public var v: Int = protocolVersion
     public var workerId: String
     public var credit: Int
@@ -151,14 +161,14 @@ public struct CreditMessage: Codable, Sendable, Hashable {
 }
 
 /// Either direction: I am alive. Any message counts as life too.
-public struct HeartbeatMessage: Codable, Sendable, Hashable {
+public struct HeartbeatMessage: VersionedHeader, Hashable {
     public var v: Int = protocolVersion
     public var senderId: String
     public init(senderId: String) { self.senderId = senderId }
 }
 
 /// Worker → coordinator: leaving; its in-flight tasks go back to the queue.
-public struct LeaveMessage: Codable, Sendable, Hashable {
+public struct LeaveMessage: VersionedHeader, Hashable {
     public var v: Int = protocolVersion
     public var workerId: String
     public var reason: String
@@ -170,7 +180,7 @@ public struct LeaveMessage: Codable, Sendable, Hashable {
 
 /// Client → coordinator: start a job. Body frames: [params, flow document?].
 /// Without a flow document, `flowId` names a flow the coordinator loaded.
-public struct SubmitMessage: Codable, Sendable, Hashable {
+public struct SubmitMessage: VersionedHeader, Hashable {
     public var v: Int = protocolVersion
     public var requestId: String
     /// The client's PULL endpoint for the REPLY.
@@ -196,7 +206,7 @@ public struct SubmitMessage: Codable, Sendable, Hashable {
 }
 
 /// Client → coordinator: a job's status now, or when it ends (`wait`).
-public struct QueryMessage: Codable, Sendable, Hashable {
+public struct QueryMessage: VersionedHeader, Hashable {
     public var v: Int = protocolVersion
     public var requestId: String
     public var replyTo: String
@@ -211,7 +221,7 @@ public struct QueryMessage: Codable, Sendable, Hashable {
 }
 
 /// Coordinator → client: the answer to SUBMIT or QUERY. Body frame: the JobState, when `ok`.
-public struct ReplyMessage: Codable, Sendable, Hashable {
+public struct ReplyMessage: VersionedHeader, Hashable {
     public var v: Int = protocolVersion
     public var requestId: String
     public var ok: Bool

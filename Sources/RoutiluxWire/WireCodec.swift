@@ -70,11 +70,11 @@ public final class WireCodec {
     public func decode(_ frames: [[UInt8]]) throws(WireError) -> WireMessage {
         guard let first = frames.first else { throw WireError(messageType: nil, reason: "empty message") }
         let tag = String(decoding: first, as: UTF8.self)
-        let parts = tag.split(separator: " ")
+        let parts = tag.split(separator: " ", omittingEmptySubsequences: false)
         guard parts.count == 2, parts[0].hasPrefix("RTX") else {
             throw WireError(messageType: nil, reason: "frame 0 is not a routilux tag (got \(tag.prefix(40).debugDescription))")
         }
-        guard let version = Int(parts[0].dropFirst(3)), version == protocolVersion else {
+        guard parts[0] == "RTX\(protocolVersion)" else {
             throw WireError(messageType: String(parts[1]), reason: "unsupported protocol version '\(parts[0])' (this build speaks RTX\(protocolVersion))")
         }
         guard let type = MessageType(rawValue: String(parts[1])) else {
@@ -82,18 +82,25 @@ public final class WireCodec {
         }
         guard frames.count >= 2 else { throw WireError(messageType: type.rawValue, reason: "missing header frame") }
         let body = Array(frames.dropFirst(2)).map { RawJSON(bytes: $0) }
-        func header<T: Decodable>(_: T.Type) throws(WireError) -> T {
+        func header<T: VersionedHeader>(_: T.Type) throws(WireError) -> T {
+            let h: T
             do {
-                return try decoder.decode(T.self, from: Data(frames[1]))
+                h = try decoder.decode(T.self, from: Data(frames[1]))
             } catch let DecodingError.keyNotFound(key, ctx) {
                 throw WireError(messageType: type.rawValue, reason: "header field '\(snake(ctx.codingPath + [key]))' is missing")
             } catch let DecodingError.typeMismatch(_, ctx) {
                 throw WireError(messageType: type.rawValue, reason: "header field '\(snake(ctx.codingPath))' has the wrong type")
             } catch let DecodingError.valueNotFound(_, ctx) {
                 throw WireError(messageType: type.rawValue, reason: "header field '\(snake(ctx.codingPath))' is null")
+            } catch let DecodingError.dataCorrupted(ctx) where !ctx.codingPath.isEmpty {
+                throw WireError(messageType: type.rawValue, reason: "header field '\(snake(ctx.codingPath))' has an invalid value")
             } catch {
                 throw WireError(messageType: type.rawValue, reason: "header is not valid JSON")
             }
+            guard h.v == protocolVersion else {
+                throw WireError(messageType: type.rawValue, reason: "header says protocol version \(h.v), the tag says \(protocolVersion)")
+            }
+            return h
         }
         func bodies(_ n: ClosedRange<Int>) throws(WireError) {
             guard n.contains(body.count) else {
@@ -143,10 +150,11 @@ public final class WireCodec {
 
 private func snake(_ path: [any CodingKey]) -> String {
     path.map { key in
+        if let i = key.intValue { return "[\(i)]" }
         var out = ""
         for c in key.stringValue {
             if c.isUppercase { out += "_" + c.lowercased() } else { out.append(c) }
         }
         return out
-    }.joined(separator: ".")
+    }.joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
 }

@@ -72,10 +72,11 @@ public final class WorkerRuntime: Sendable {
         var waiting: Deque<(TaskMessage, RawJSON, RawJSON)> = []
         var running = 0
         var failure: WorkerError?
-        let join = JoinMessage(
+        func newSession() -> String { UUID().uuidString.lowercased() }
+        var join = JoinMessage(
             workerId: options.workerId, routineTypes: registry.names, capacity: options.concurrency,
             credit: options.concurrency + options.prefetch, endpoint: endpoint, heartbeatMs: options.heartbeatMs,
-            pid: Int(getpid()), host: ProcessInfo.processInfo.hostName)
+            session: newSession(), pid: Int(getpid()), host: ProcessInfo.processInfo.hostName)
 
         func startTasks() {
             while running < options.concurrency, let (task, payload, config) = waiting.popFirst() {
@@ -114,6 +115,8 @@ public final class WorkerRuntime: Sendable {
                     if now.timeIntervalSince(lastHeard) * 1000 > Double(options.coordinatorTimeoutMs) {
                         logger.warning("no word from the coordinator for \(options.coordinatorTimeoutMs) ms; re-joining")
                         joined = false
+                        // A new session tells the coordinator to re-queue whatever it thought we held.
+                        join.session = newSession()
                         joinAttempts = 0
                         nextJoinAt = .distantPast
                         waiting.removeAll()

@@ -45,8 +45,16 @@ struct Start: AsyncParsableCommand {
             throw ExitCode(2)
         }
         var loaded: [FlowDefinition] = []
+        var fileOf: [String: String] = [:]
         for f in flows {
-            do { loaded.append(try FlowLoader.load(file: f, catalogue: catalogue)) } catch {
+            do {
+                let flow = try FlowLoader.load(file: f, catalogue: catalogue)
+                if let first = fileOf[flow.flowId] {
+                    throw FlowValidationError(file: f, path: "flow_id", message: "flow '\(flow.flowId)' is already defined by \(first)")
+                }
+                fileOf[flow.flowId] = f
+                loaded.append(flow)
+            } catch {
                 FileHandle.standardError.write(Data("routilux-coordinator: \(error)\n".utf8))
                 throw ExitCode(2)
             }

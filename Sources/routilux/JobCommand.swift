@@ -24,16 +24,20 @@ struct CoordinatorOptions: ParsableArguments {
     @Option(help: "Log level.")
     var logLevel: String = ProcessInfo.processInfo.environment["ROUTILUX_LOG_LEVEL"] ?? "warning"
 
-    func validate() throws {
-        if timeout <= 0 { throw ValidationError("--timeout must be positive") }
+    /// Bad option values are bad input: exit 2, like every other input error.
+    func check() throws {
+        if timeout <= 0 { throw fail("--timeout must be positive", code: Exit.badInput) }
     }
 }
 
 /// Sends one request, prints the answer, and maps the job's status to the exit code.
 /// `requireCompleted`: exit 1 unless the job completed (for verbs that wait for the end).
+@discardableResult
 func exchange(
-    _ options: CoordinatorOptions, requireCompleted: Bool, _ make: @escaping (String, String) -> WireMessage
-) async throws {
+    _ options: CoordinatorOptions, requireCompleted: Bool, print: Bool = true,
+    _ make: @escaping (String, String) -> WireMessage
+) async throws -> ReplyMessage {
+    try options.check()
     bootstrapLogging(options.logLevel)
     let client = CoordinatorClient(coordinator: options.coordinator)
     let answer: (ReplyMessage, JobState?)
@@ -44,7 +48,9 @@ func exchange(
     await client.close()
     let (reply, state) = answer
     guard reply.ok else { throw fail(reply.error ?? "the coordinator refused the request", code: Exit.badInput) }
-    if options.json, let state {
+    if !print {
+        return reply
+    } else if options.json, let state {
         writeStdout(state.json.jsonString(pretty: true))
     } else if let state {
         writeStdout(summarize(state, elapsed: nil))
@@ -52,6 +58,7 @@ func exchange(
         writeStdout("job \(reply.jobId ?? "?"): \(reply.status ?? "?")")
     }
     if requireCompleted && reply.status != JobStatus.completed.rawValue { throw Exit.notCompleted }
+    return reply
 }
 
 extension JobCommand {
@@ -74,12 +81,9 @@ extension JobCommand {
         @Flag(help: "Wait for the job to end.")
         var wait = false
 
-        func validate() throws {
-            if (flow == nil) == (flowFile == nil) { throw ValidationError("give exactly one of --flow ID or --flow-file FILE") }
-            if let m = maxWorkers, m < 1 { throw ValidationError("--max-workers must be at least 1") }
-        }
-
         func run() async throws {
+            if (flow == nil) == (flowFile == nil) { throw fail("give exactly one of --flow ID or --flow-file FILE", code: Exit.badInput) }
+            if let m = maxWorkers, m < 1 { throw fail("--max-workers must be at least 1", code: Exit.badInput) }
             let jobParams: JSONValue
             var document: RawJSON?
             do {
@@ -98,12 +102,18 @@ extension JobCommand {
             }
             let e = parseEntry(entry)
             let flowName = flow ?? flowFile.map(flowId(of:))
-            try await exchange(common, requireCompleted: wait) { [maxWorkers, wait] replyTo, requestId in
+            let submitted = try await exchange(common, requireCompleted: false, print: !wait) { [maxWorkers] replyTo, requestId in
                 .submit(
                     SubmitMessage(
                         requestId: requestId, replyTo: replyTo, flowId: flowName, entryRoutine: e?.routine,
-                        entrySlot: e?.slot, maxWorkers: maxWorkers, wait: wait),
+                        entrySlot: e?.slot, maxWorkers: maxWorkers, wait: false),
                     params: RawJSON(jobParams), flow: document)
+            }
+            guard wait, let jobId = submitted.jobId else { return }
+            // The id goes out first, so a --timeout that runs out never loses the job.
+            FileHandle.standardError.write(Data("routilux: job \(jobId) submitted; waiting for it to end\n".utf8))
+            try await exchange(common, requireCompleted: true) { replyTo, requestId in
+                .query(QueryMessage(requestId: requestId, replyTo: replyTo, jobId: jobId, wait: true))
             }
         }
 

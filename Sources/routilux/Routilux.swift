@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Synchronization
+
+private let loggingBootstrapped = Atomic<Bool>(false)
 
 @main
 struct Routilux: AsyncParsableCommand {
@@ -21,7 +24,9 @@ func fail(_ message: String, code: ExitCode) -> ExitCode {
     return code
 }
 
+/// Sets up swift-log once per process (a second bootstrap would trap).
 func bootstrapLogging(_ level: String) {
+    guard !loggingBootstrapped.exchange(true, ordering: .relaxed) else { return }
     let l = Logger.Level(rawValue: level) ?? .warning
     LoggingSystem.bootstrap { label in
         var h = StreamLogHandler.standardError(label: label)

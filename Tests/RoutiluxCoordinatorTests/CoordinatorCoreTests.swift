@@ -238,9 +238,31 @@ func splitEmissions(_ n: Int, tag: String = "x") -> [(String, JSONValue)] {
         #expect(again.allSatisfy { $0.header.attempt == 2 && $0.worker == "w2" })
     }
 
+    @Test func aJoinWithANewSessionRequeuesWhatTheOldOneHeld() throws {
+        let h = try CoreHarness(flow: fanOutFlow)
+        h.join("w1", credit: 4)
+        let job = h.submit(items(1))
+        let old = h.newTasks()
+        #expect(old.count == 1)
+        // The process restarted (same id, same endpoint): a new session.
+        h.join("w1", credit: 4, session: "s2")
+        let again = h.newTasks()
+        #expect(again.map(\.header.taskId) == old.map(\.header.taskId))
+        #expect(again[0].header.attempt == 2)
+        #expect(h.core.workerCredit("w1") == 3)
+        // The old session's answer is stale: no routing, no credit.
+        h.complete(old[0], emit: splitEmissions(1))
+        #expect(h.core.counters.staleResults == 1)
+        #expect(h.core.workerCredit("w1") == 3)
+        #expect(h.core.queuedCount(job: job) == 0)
+        h.complete(again[0], emit: splitEmissions(1))
+        #expect(h.core.workerCredit("w1") == 2, "one credit back, two new tasks out")
+        #expect(h.newTasks().count == 2)
+    }
+
     @Test func badJoinsAreRefusedWithAReason() throws {
         let h = try CoreHarness(flow: fanOutFlow)
-        h.feed(.message(.join(JoinMessage(workerId: "w0", routineTypes: ["Splitter"], capacity: 0, credit: 1, endpoint: "ipc:///tmp/x")), peer: nil))
+        h.feed(.message(.join(JoinMessage(workerId: "w0", routineTypes: ["Splitter"], capacity: 0, credit: 1, endpoint: "ipc:///tmp/x", session: "s")), peer: nil))
         guard case .reject(let r) = h.sent.last?.message else { Issue.record("expected REJECT"); return }
         #expect(r.reason.contains("capacity"))
         #expect(h.core.workerIds.isEmpty)

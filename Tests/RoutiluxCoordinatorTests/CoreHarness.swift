@@ -45,10 +45,10 @@ final class CoreHarness {
         return actions
     }
 
-    func join(_ id: String, credit: Int = 8, types: [String]? = nil) {
+    func join(_ id: String, credit: Int = 8, types: [String]? = nil, session: String = "s1") {
         feed(.message(.join(JoinMessage(
             workerId: id, routineTypes: types ?? Builtins.registry.names, capacity: max(1, credit), credit: credit,
-            endpoint: "ipc:///tmp/\(id).sock")), peer: nil))
+            endpoint: "ipc:///tmp/\(id).sock", session: session)), peer: nil))
     }
 
     /// Submits a job on the flow; returns its id.
