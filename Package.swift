@@ -109,7 +109,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "RoutiluxCoreTests", dependencies: ["RoutiluxCore", "RoutiluxBuiltins"], swiftSettings: strict),
-        .testTarget(name: "RoutiluxWireTests", dependencies: ["RoutiluxWire"], swiftSettings: strict),
+        .testTarget(name: "RoutiluxWireTests", dependencies: ["RoutiluxWire", "RoutiluxCore"], swiftSettings: strict),
         .testTarget(
             name: "RoutiluxCoordinatorTests",
             dependencies: ["RoutiluxCoordinator", "RoutiluxBuiltins"],

@@ -10,7 +10,8 @@ public enum Builtins {
 
 /// A routine that fails on purpose when its input says so, for tests and demos.
 /// Slot `input`; event `output` (passes input through). Config: `fail_when`
-/// (a field name; if the input has it and it is true, the handler raises).
+/// (a field name, default `fail`; if the input, or its extracted `data`, has it
+/// set to true, the handler raises `message`).
 public let failerType = RoutineType(
     "Failer", summary: "passes input through, or raises when `fail_when` is true in it"
 ) { config in
@@ -19,7 +20,9 @@ public let failerType = RoutineType(
     let message = try Config.string(config, "message", default: "scripted failure") ?? "scripted failure"
     var r = RoutineDefinition(config: config)
     let h: SlotHandler = { data, ctx in
-        if data[field]?.boolValue == true { throw RoutineError(message) }
+        if data[field]?.boolValue == true || extractInputData(data)[field].boolValue == true {
+            throw RoutineError(message)
+        }
         try ctx.emit("output", data)
     }
     r.slot("input", h)

@@ -44,8 +44,15 @@ public enum FlowLoader {
         }
         let text = String(decoding: bytes, as: UTF8.self)
         let node: Node?
-        do { node = try Yams.compose(yaml: text) } catch {
-            throw FlowValidationError(file: file, path: "", message: "bad YAML: \(error)")
+        do { node = try Yams.compose(yaml: text) } catch let YamlError.duplicatedKeysInMapping(duplicates, context) {
+            let keys = duplicates.sorted().map { "'\($0)'" }.joined(separator: ", ")
+            throw FlowValidationError(
+                file: file, path: "line \(context.mark.line), column \(context.mark.column)",
+                message: "duplicate key \(keys) in the mapping that starts here")
+        } catch {
+            // Yams's messages span lines; keep the error on one.
+            let text = "\(error)".split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+            throw FlowValidationError(file: file, path: "", message: "bad YAML: " + text.filter { !$0.isEmpty }.joined(separator: " "))
         }
         guard let node else { throw FlowValidationError(file: file, path: "", message: "the document is empty") }
         return try yamlToJSON(node, path: "", file: file)

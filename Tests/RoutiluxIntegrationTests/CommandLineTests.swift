@@ -1,0 +1,106 @@
+import Foundation
+import RoutiluxCore
+import Testing
+
+/// `routilux run` and `routilux flow validate`: exit codes and error messages.
+@Suite(.serialized) struct CommandLineTests {
+    @Test func runPrintsTheResultAndExitsZeroWhenTheJobCompletes() async throws {
+        let h = try ProcessHarness()
+        defer { Task { await h.shutdown() } }
+        let out = h.path("state.json")
+        let r = try await h.routilux([
+            "run", "Examples/pipeline.yaml", "--params", "@Examples/pipeline-params.json", "--max-workers", "4",
+            "--output", out,
+        ])
+        #expect(r.code == 0, "\(r.err)")
+        #expect(r.out.contains(": completed"))
+        #expect(r.out.contains("HELLO WORLD"))
+        let saved = try jobState(String(contentsOfFile: out, encoding: .utf8))
+        #expect(saved.status == .completed)
+        #expect(saved.outputLog.count == 5)
+    }
+
+    @Test func runOverTCPWithJSONOutputAndSequentialOrder() async throws {
+        let h = try ProcessHarness()
+        defer { Task { await h.shutdown() } }
+        let flow = try h.write("seq.yaml", pipeline4.replacingOccurrences(of: "{strategy: concurrent, max_workers: 6}", with: "{strategy: sequential}"))
+        let r = try await h.routilux(["run", flow, "--params", pipelineParams(30), "--json", "--link", "tcp"])
+        #expect(r.code == 0, "\(r.err)")
+        let state = try jobState(r.out)
+        #expect(state.status == .completed)
+        // One task at a time, FIFO: the sink sees items in order.
+        #expect(collectedIndexes(state) == Array(0..<30))
+    }
+
+    @Test func runExitsOneWhenTheJobFails() async throws {
+        let h = try ProcessHarness()
+        defer { Task { await h.shutdown() } }
+        let flow = try h.write("failing.yaml", """
+            routines:
+              source: {type: Splitter, config: {field: items}}
+              check: {type: Failer, config: {fail_when: bad, message: item is bad}}
+              sink: {type: Collector}
+            connections:
+              - {from: source.item, to: check.input, param_mapping: {item: data}}
+              - {from: check.output, to: sink.input}
+            """)
+        let r = try await h.routilux(["run", flow, "--params", #"{"items": [{"bad": false}, {"bad": true}]}"#])
+        #expect(r.code == 1, "\(r.out)\n\(r.err)")
+        #expect(r.out.contains(": failed"))
+        #expect(r.out.contains("item is bad"))
+    }
+
+    @Test(arguments: [
+        // (file name, content, expected message parts)
+        ("unknown-type.yaml", "routines:\n  a: {type: Nope}\n", ["unknown-type.yaml", "routines.a.type", "unknown routine type 'Nope'"]),
+        ("bad-slot.yaml", "routines:\n  a: {type: Splitter}\n  b: {type: Collector}\nconnections:\n  - {from: a.item, to: b.input}\n  - {from: a.item, to: b.inbox}\n",
+         ["connections[1].to", "unknown slot 'inbox' on routine 'b'"]),
+        ("bad-event.yaml", "routines:\n  a: {type: Splitter}\n  b: {type: Collector}\nconnections:\n  - {from: a.items, to: b.input}\n",
+         ["connections[0].from", "unknown event 'items'"]),
+        ("dup.yaml", "routines:\n  a: {type: Splitter}\n  a: {type: Collector}\n", ["dup.yaml", "line 2, column 3", "duplicate key 'a'"]),
+        ("bad.json", "{\"routines\": {\"a\": {\"type\": \"Splitter\"}},}", ["bad.json", "bad JSON"]),
+        ("dup.json", "{\"routines\": {\"a\": {\"type\": \"Splitter\"}, \"a\": {\"type\": \"Mapper\"}}}", ["dup.json", "duplicate"]),
+        ("entry.yaml", "routines:\n  a: {type: Collector}\nentry: {routine: a, slot: trigger}\n", ["entry", "has no slot 'trigger'"]),
+        ("config.yaml", "routines:\n  a: {type: Splitter, config: {feild: x}}\n", ["routines.a.config.feild", "unknown config key"]),
+        ("exec.yaml", "routines:\n  a: {type: Splitter}\nexecution: {strategy: sequential, max_workers: 3}\n", ["execution.max_workers"]),
+    ])
+    func invalidFlowsAreRefusedWithFilePathAndReason(_ c: (String, String, [String])) async throws {
+        let h = try ProcessHarness()
+        defer { Task { await h.shutdown() } }
+        let file = try h.write(c.0, c.1)
+        for verb in [["run", file], ["flow", "validate", file]] {
+            let r = try await h.routilux(verb)
+            #expect(r.code == 2, "\(verb[0]) \(c.0): exit code")
+            let line = r.err.split(separator: "\n").first.map(String.init) ?? ""
+            for part in c.2 { #expect(line.contains(part), "\(verb[0]) \(c.0): '\(line)' lacks '\(part)'") }
+            #expect(!r.out.contains("completed"), "nothing ran")
+        }
+    }
+
+    @Test func badParamsAndOptionsExitTwo() async throws {
+        let h = try ProcessHarness()
+        defer { Task { await h.shutdown() } }
+        let notJSON = try await h.routilux(["run", "Examples/pipeline.yaml", "--params", "{items: 1"])
+        #expect(notJSON.code == 2)
+        #expect(notJSON.err.contains("--params: bad JSON"))
+        let notObject = try await h.routilux(["run", "Examples/pipeline.yaml", "--params", "[1]"])
+        #expect(notObject.code == 2)
+        #expect(notObject.err.contains("must be a JSON object"))
+        let zero = try await h.routilux(["run", "Examples/pipeline.yaml", "--max-workers", "0"])
+        #expect(zero.code == 2)
+        let missing = try await h.routilux(["run", h.path("nope.yaml")])
+        #expect(missing.code == 2)
+        #expect(missing.err.contains("nope.yaml: cannot read file"))
+        let badEntry = try await h.routilux(["run", "Examples/pipeline.yaml", "--entry", "ghost"])
+        #expect(badEntry.code == 2)
+        #expect(badEntry.err.contains("unknown entry routine 'ghost'"))
+    }
+
+    @Test func validatePassesTheShippedExamples() async throws {
+        let h = try ProcessHarness()
+        defer { Task { await h.shutdown() } }
+        let r = try await h.routilux(["flow", "validate", "Examples/pipeline.yaml"])
+        #expect(r.code == 0, "\(r.err)")
+        #expect(r.out.contains("ok (flow pipeline: 4 routines, 3 connections)"))
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import RoutiluxCore
+import RoutiluxWire
+import Testing
+
+/// Protocol/ is the contract: every golden message decodes and re-encodes to
+/// the same thing, every invalid one is refused with the documented reason,
+/// and every message type has a schema and a golden example.
+let protocolDirectory = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Protocol")
+
+struct GoldenFile: CustomStringConvertible {
+    var name: String
+    var json: JSONValue
+    var description: String { name }
+
+    /// Frame 0 as UTF-8 text, every other frame as compact JSON.
+    var frames: [[UInt8]] {
+        let fs = json["frames"].arrayValue ?? []
+        return fs.enumerated().map { i, f in
+            if i == 0, let s = f.stringValue { return Array(s.utf8) }
+            return f.serialized()
+        }
+    }
+}
+
+func goldenFiles(_ sub: String) -> [GoldenFile] {
+    let dir = protocolDirectory.appendingPathComponent(sub)
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+    return names.filter { $0.hasSuffix(".json") }.sorted().map { name in
+        let data = FileManager.default.contents(atPath: dir.appendingPathComponent(name).path) ?? Data()
+        return GoldenFile(name: "\(sub)/\(name)", json: (try? JSONValue.parse(Array(data))) ?? .null)
+    }
+}
+
+/// Objects compared without regard to key order.
+func canonical(_ v: JSONValue) -> JSONValue {
+    switch v {
+    case .object(let o):
+        var out = JSONObject()
+        for k in o.keys.sorted() { out[k] = canonical(o[k]!) }
+        return .object(out)
+    case .array(let a): return .array(a.map(canonical))
+    default: return v
+    }
+}
+
+@Suite struct GoldenMessageTests {
+    @Test func thereIsAGoldenMessageAndASchemaForEveryType() throws {
+        let golden = goldenFiles("golden")
+        #expect(golden.count >= MessageType.allCases.count)
+        let tags = Set(golden.compactMap { $0.json["frames"].arrayValue?.first?.stringValue })
+        for t in MessageType.allCases {
+            #expect(tags.contains("RTX\(protocolVersion) \(t.rawValue)"), "no golden message for \(t.rawValue)")
+            let schema = protocolDirectory.appendingPathComponent("schema/\(t.rawValue).schema.json")
+            let data = try #require(FileManager.default.contents(atPath: schema.path), "no schema for \(t.rawValue)")
+            let s = try JSONValue.parse(Array(data))
+            #expect(s["title"].stringValue == t.rawValue)
+            #expect(s["properties"]["v"]["const"] == .int(protocolVersion))
+        }
+    }
+
+    @Test(arguments: goldenFiles("golden"))
+    func decodesAndReencodesUnchanged(_ file: GoldenFile) throws {
+        let codec = WireCodec()
+        let frames = file.frames
+        #expect(frames.count >= 2, "\(file): needs a tag and a header")
+        let message = try codec.decode(frames)
+        let again = codec.encode(message)
+        #expect(again[0] == frames[0], "\(file): tag")
+        #expect(canonical(try JSONValue.parse(again[1])) == canonical(try JSONValue.parse(frames[1])), "\(file): header")
+        #expect(again.count == frames.count, "\(file): body count")
+        for i in 2..<min(again.count, frames.count) {
+            #expect(try JSONValue.parse(again[i]) == JSONValue.parse(frames[i]), "\(file): body \(i - 2)")
+        }
+        // The header holds every field its schema requires, and nothing of the user's data.
+        let schemaURL = protocolDirectory.appendingPathComponent("schema/\(message.type.rawValue).schema.json")
+        let schema = try JSONValue.parse(Array(try #require(FileManager.default.contents(atPath: schemaURL.path))))
+        let header = try #require(try JSONValue.parse(frames[1]).objectValue)
+        for required in schema["required"].arrayValue ?? [] {
+            #expect(header[required.stringValue ?? ""] != nil, "\(file): required field \(required) missing")
+        }
+        for key in header.keys {
+            #expect(schema["properties"][key] != .null, "\(file): field '\(key)' is not in the schema")
+        }
+    }
+
+    @Test(arguments: goldenFiles("golden/invalid"))
+    func invalidMessagesAreRefusedWithTheirReason(_ file: GoldenFile) throws {
+        let expected = try #require(file.json["error"].stringValue, "\(file): needs an \"error\"")
+        do {
+            let m = try WireCodec().decode(file.frames)
+            Issue.record("\(file): decoded as \(m.type.rawValue), expected an error containing '\(expected)'")
+        } catch {
+            #expect(error.description.contains(expected), "\(file): got '\(error.description)'")
+        }
+    }
+
+    @Test func userDataNeverMixesWithControlFields() throws {
+        // A payload that looks like a header travels as its own frame, untouched.
+        let payload = RawJSON(["v": 99, "task_id": "not yours", "job_id": ["x": 1]])
+        let task = TaskMessage(jobId: "j", taskId: 1, flowId: "f", routineId: "r", routineType: "Mapper", slot: "input", attempt: 1)
+        let codec = WireCodec()
+        let frames = codec.encode(.task(task, payload: payload, config: RawJSON([:])))
+        guard case .task(let h, let p, _) = try codec.decode(frames) else { Issue.record("not a TASK"); return }
+        #expect(h == task)
+        #expect(p == payload)
+    }
+}
