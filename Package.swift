@@ -102,7 +102,7 @@ let package = Package(
         .executableTarget(
             name: "routilux-bench",
             dependencies: [
-                "RoutiluxCoordinator", "RoutiluxBuiltins",
+                "RoutiluxCoordinator", "RoutiluxBuiltins", "RoutiluxWorker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
