@@ -5,7 +5,8 @@ import RoutiluxWire
 import Testing
 
 /// Real `routilux-coordinator`, `routilux-worker` and `routilux job` processes over local sockets.
-@Suite(.serialized) struct ClusterTests {
+extension Integration {
+@Suite struct ClusterTests {
     @Test func tenThousandItemsThroughFourStagesOnThreeWorkersOverTCP() async throws {
         let h = try ProcessHarness()
         do {
@@ -173,4 +174,5 @@ import Testing
         await sender.shutdown()
         await h.shutdown()
     }
+}
 }

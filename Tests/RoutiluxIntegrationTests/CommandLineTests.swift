@@ -3,7 +3,8 @@ import RoutiluxCore
 import Testing
 
 /// `routilux run` and `routilux flow validate`: exit codes and error messages.
-@Suite(.serialized) struct CommandLineTests {
+extension Integration {
+@Suite struct CommandLineTests {
     @Test func runPrintsTheResultAndExitsZeroWhenTheJobCompletes() async throws {
         let h = try ProcessHarness()
         defer { Task { await h.shutdown() } }
@@ -103,4 +104,5 @@ import Testing
         #expect(r.code == 0, "\(r.err)")
         #expect(r.out.contains("ok (flow pipeline: 4 routines, 3 connections)"))
     }
+}
 }

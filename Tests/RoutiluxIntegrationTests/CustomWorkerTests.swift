@@ -1,0 +1,43 @@
+import Foundation
+import RoutiluxCore
+import Testing
+
+extension Integration {
+    /// Examples/custom-worker: a separate package depending on this one by path,
+    /// with its own routines, built and run for real.
+    @Suite struct CustomWorkerTests {
+        @Test func theCustomWorkerExampleBuildsAndRunsAFlowWithItsOwnRoutines() async throws {
+            let h = try ProcessHarness()
+            defer { Task { await h.shutdown() } }
+            let example = packageRoot.appendingPathComponent("Examples/custom-worker")
+            let build = try h.start(
+                "swift", ["swift", "build", "--package-path", example.path], executablePath: "/usr/bin/env")
+            let code = try await build.exitCode(timeout: 1200)
+            #expect(code == 0, "swift build of the example failed:\n\(build.stderr.suffix(3000))\n\(build.stdout.suffix(3000))")
+            guard code == 0 else { return }
+            let worker = example.appendingPathComponent(".build/debug/my-worker").path
+
+            let types = try h.start("my-worker", ["types", "--json"], executablePath: worker)
+            #expect(try await types.exitCode() == 0)
+            let catalogue = try JSONValue.parse(types.stdout)
+            let names = Set((catalogue.arrayValue ?? []).compactMap { $0["type"].stringValue })
+            #expect(names.isSuperset(of: ["WordCount", "Greeter", "Splitter", "Collector"]))
+
+            let r = try await h.routilux([
+                "run", example.appendingPathComponent("flow.yaml").path, "--worker", worker, "--json",
+                "--params", #"{"items": [{"text": "hello distributed world"}, {"text": "routines"}]}"#,
+            ])
+            #expect(r.code == 0, "\(r.err)")
+            let state = try jobState(r.out)
+            #expect(state.status == .completed)
+            let messages = Set(state.outputLog.compactMap { $0["data"]["message"].stringValue })
+            #expect(messages == ["Hi, hello distributed world!", "Hi, routines!"])
+            #expect(Set(state.outputLog.compactMap { $0["data"]["words"].intValue }) == [3, 1])
+
+            // The stock worker does not host WordCount: the flow is refused before anything starts.
+            let stock = try await h.routilux(["run", example.appendingPathComponent("flow.yaml").path])
+            #expect(stock.code == 2)
+            #expect(stock.err.contains("routines.count.type: unknown routine type 'WordCount'"))
+        }
+    }
+}
