@@ -31,11 +31,13 @@ public final class CoordinatorClient: Sendable {
             await transport.shutdown()
         }
         defer { timer.cancel() }
-        for await m in stream {
-            guard case .reply(let r, let js) = try? codec.decode(m.frames), r.requestId == requestId else { continue }
-            var state: JobState?
-            if let js { state = try JobState(json: try js.value()) }
-            return (r, state)
+        for await batch in stream {
+            for m in batch {
+                guard case .reply(let r, let js) = try? codec.decode(m.frames), r.requestId == requestId else { continue }
+                var state: JobState?
+                if let js { state = try JobState(json: try js.value()) }
+                return (r, state)
+            }
         }
         throw ClientError(description: "no reply from the coordinator at \(coordinator) within \(Int(timeout)) s")
     }

@@ -10,7 +10,7 @@ import Synchronization
 /// transport. One task owns the core; everything reaches it through one stream.
 public final class CoordinatorService: Sendable {
     enum Input: Sendable {
-        case inbound(InboundMessage)
+        case inbound([InboundMessage])
         case local(CoordinatorInput, CheckedContinuation<ControlReply, Never>?)
         case tick
         case stop
@@ -29,8 +29,11 @@ public final class CoordinatorService: Sendable {
 
     /// `makeCore` builds the core on the service's own task (the core is not shared).
     public init(logger: Logger = Logger(label: "routilux.coordinator"), makeCore: @escaping @Sendable () -> CoordinatorCore) {
-        transport = Transport(name: "coordinator")
-        (inputs, inputContinuation) = AsyncStream.makeStream(of: Input.self, bufferingPolicy: .unbounded)
+        let (inputs, inputContinuation) = AsyncStream.makeStream(of: Input.self, bufferingPolicy: .unbounded)
+        self.inputs = inputs
+        self.inputContinuation = inputContinuation
+        // Received batches go straight into the core's input stream.
+        transport = Transport(name: "coordinator") { batch in inputContinuation.yield(.inbound(batch)) }
         self.logger = logger
         self.makeCore = makeCore
     }
@@ -49,9 +52,6 @@ public final class CoordinatorService: Sendable {
     public func run() async {
         if started.exchange(true, ordering: .relaxed) { return }
         let core = makeCore()
-        let forward = Task { [transport, inputContinuation] in
-            for await m in transport.inbound { inputContinuation.yield(.inbound(m)) }
-        }
         let ticker = Task { [inputContinuation] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(100))
@@ -62,13 +62,16 @@ public final class CoordinatorService: Sendable {
         var waiting: [UInt64: CheckedContinuation<ControlReply, Never>] = [:]
         loop: for await input in inputs {
             let now = Date().timeIntervalSince1970
-            let actions: [CoordinatorAction]
+            var actions: [CoordinatorAction]
             switch input {
-            case .inbound(let m):
-                do {
-                    actions = core.handle(.message(try codec.decode(m.frames), peer: m.peerAddress), now: now)
-                } catch {
-                    actions = core.handle(.malformed(error, peer: m.peerAddress), now: now)
+            case .inbound(let batch):
+                actions = []
+                for m in batch {
+                    do {
+                        actions += core.handle(.message(try codec.decode(m.frames), peer: m.peerAddress), now: now)
+                    } catch {
+                        actions += core.handle(.malformed(error, peer: m.peerAddress), now: now)
+                    }
                 }
             case .local(let i, let cont):
                 if let cont, case .submit(_, .local(let id)) = i { waiting[id] = cont }
@@ -84,7 +87,6 @@ public final class CoordinatorService: Sendable {
             workerCountBox.withLock { $0 = core.workerIds.count }
         }
         ticker.cancel()
-        forward.cancel()
         for (_, c) in waiting { c.resume(returning: .failure("coordinator stopped")) }
         await transport.shutdown()
     }

@@ -27,8 +27,11 @@ public final class Transport: Sendable {
         case stop(CheckedContinuation<Void, Never>?)
     }
 
-    public let inbound: AsyncStream<InboundMessage>
-    private let inboundContinuation: AsyncStream<InboundMessage>.Continuation
+    /// Received messages, in batches (everything one wake-up of the I/O thread
+    /// found). Empty when the transport was made with a `sink`.
+    public let inbound: AsyncStream<[InboundMessage]>
+    private let inboundContinuation: AsyncStream<[InboundMessage]>.Continuation
+    private let sink: (@Sendable ([InboundMessage]) -> Void)?
     private let queue = Mutex<Deque<Command>>([])
     private let signalled = Atomic<Bool>(false)
     private let wakeRead: Int32
@@ -36,16 +39,19 @@ public final class Transport: Sendable {
     private let stopped = Atomic<Bool>(false)
     private let name: String
 
-    public init(name: String) {
+    /// `sink`, if given, receives every batch directly on the I/O thread (it
+    /// must not block: typically it yields into the owner's own stream, saving a hop).
+    public init(name: String, sink: (@Sendable ([InboundMessage]) -> Void)? = nil) {
         _ = ZMQRuntime.initialized
         self.name = name
+        self.sink = sink
         var fds: [Int32] = [0, 0]
         if pipe(&fds) != 0 { fatalError("pipe() failed: \(errno)") }
         _ = fcntl(fds[0], F_SETFL, O_NONBLOCK)
         _ = fcntl(fds[1], F_SETFL, O_NONBLOCK)
         wakeRead = fds[0]
         wakeWrite = fds[1]
-        (inbound, inboundContinuation) = AsyncStream.makeStream(of: InboundMessage.self, bufferingPolicy: .unbounded)
+        (inbound, inboundContinuation) = AsyncStream.makeStream(of: [InboundMessage].self, bufferingPolicy: .unbounded)
         let loop = IOLoop(transport: self)
         let thread = Thread { loop.run() }
         thread.name = "routilux-io-\(name)"
@@ -99,7 +105,9 @@ public final class Transport: Sendable {
         }
     }
 
-    fileprivate func deliver(_ m: InboundMessage) { inboundContinuation.yield(m) }
+    fileprivate func deliver(_ batch: [InboundMessage]) {
+        if let sink { sink(batch) } else { inboundContinuation.yield(batch) }
+    }
     fileprivate func finish() {
         inboundContinuation.finish()
         close(wakeRead)
@@ -264,6 +272,8 @@ private final class IOLoop: @unchecked Sendable {
     }
 
     func receiveAll(_ s: OpaquePointer?) {
+        var batch: [InboundMessage] = []
+        defer { if !batch.isEmpty { transport.deliver(batch) } }
         for _ in 0..<4096 {
             var msg: OpaquePointer? = zmsg_recv(UnsafeMutableRawPointer(s))
             guard msg != nil else { return }
@@ -282,7 +292,7 @@ private final class IOLoop: @unchecked Sendable {
                 f = zmsg_next(msg)
             }
             zmsg_destroy(&msg)
-            transport.deliver(InboundMessage(frames: frames, peerAddress: peer))
+            batch.append(InboundMessage(frames: frames, peerAddress: peer))
         }
     }
 }

@@ -17,7 +17,7 @@ public struct WorkerError: Error, CustomStringConvertible, Sendable {
 /// coordinator goes silent. One task owns all of its state.
 public final class WorkerRuntime: Sendable {
     enum Input: Sendable {
-        case inbound(InboundMessage)
+        case inbound([InboundMessage])
         case done(WireMessage)
         case tick
         case stop
@@ -26,7 +26,7 @@ public final class WorkerRuntime: Sendable {
     public let options: WorkerOptions
     private let registry: RoutineRegistry
     private let logger: Logger
-    private let transport = Transport(name: "worker")
+    private let transport: Transport
     private let inputs: AsyncStream<Input>
     private let inputContinuation: AsyncStream<Input>.Continuation
 
@@ -34,7 +34,10 @@ public final class WorkerRuntime: Sendable {
         self.registry = registry
         self.options = options
         self.logger = logger
-        (inputs, inputContinuation) = AsyncStream.makeStream(of: Input.self, bufferingPolicy: .unbounded)
+        let (inputs, inputContinuation) = AsyncStream.makeStream(of: Input.self, bufferingPolicy: .unbounded)
+        self.inputs = inputs
+        self.inputContinuation = inputContinuation
+        transport = Transport(name: "worker") { batch in inputContinuation.yield(.inbound(batch)) }
     }
 
     /// Asks the worker to leave: it tells the coordinator (which re-queues
@@ -48,19 +51,13 @@ public final class WorkerRuntime: Sendable {
         transport.connect(peer: "coordinator", endpoint: options.coordinator, options: .lingering)
         logger.info("worker \(options.workerId) inbox \(bound) (advertised as \(endpoint)); joining \(options.coordinator)")
 
-        let forward = Task { [transport, inputContinuation] in
-            for await m in transport.inbound { inputContinuation.yield(.inbound(m)) }
-        }
         let ticker = Task { [inputContinuation] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(100))
                 inputContinuation.yield(.tick)
             }
         }
-        defer {
-            ticker.cancel()
-            forward.cancel()
-        }
+        defer { ticker.cancel() }
 
         let codec = WireCodec()
         var host = RoutineHost(registry: registry)
@@ -127,28 +124,30 @@ public final class WorkerRuntime: Sendable {
                 running -= 1
                 transport.send(to: "coordinator", frames: codec.encode(result))
                 startTasks()
-            case .inbound(let m):
-                let message: WireMessage
-                do { message = try codec.decode(m.frames) } catch {
-                    logger.warning("dropped malformed message from \(m.peerAddress ?? "unknown peer"): \(error)")
-                    continue
-                }
-                lastHeard = now
-                switch message {
-                case .joined(let j):
-                    if !joined { logger.info("joined coordinator \(j.coordinatorId)") }
-                    joined = true
-                case .reject(let r):
-                    logger.error("the coordinator refused this worker: \(r.reason)")
-                    failure = WorkerError(description: "refused by the coordinator: \(r.reason)")
-                    break loop
-                case .task(let t, let payload, let config):
-                    waiting.append((t, payload, config))
-                    startTasks()
-                case .heartbeat:
-                    break
-                default:
-                    logger.warning("dropped unexpected \(message.type.rawValue) from \(m.peerAddress ?? "unknown peer")")
+            case .inbound(let batch):
+                for m in batch {
+                    let message: WireMessage
+                    do { message = try codec.decode(m.frames) } catch {
+                        logger.warning("dropped malformed message from \(m.peerAddress ?? "unknown peer"): \(error)")
+                        continue
+                    }
+                    lastHeard = now
+                    switch message {
+                    case .joined(let j):
+                        if !joined { logger.info("joined coordinator \(j.coordinatorId)") }
+                        joined = true
+                    case .reject(let r):
+                        logger.error("the coordinator refused this worker: \(r.reason)")
+                        failure = WorkerError(description: "refused by the coordinator: \(r.reason)")
+                        break loop
+                    case .task(let t, let payload, let config):
+                        waiting.append((t, payload, config))
+                        startTasks()
+                    case .heartbeat:
+                        break
+                    default:
+                        logger.warning("dropped unexpected \(message.type.rawValue) from \(m.peerAddress ?? "unknown peer")")
+                    }
                 }
             }
         }
