@@ -1,4 +1,3 @@
-import Foundation
 import RoutiluxCore
 
 /// Why a message was refused; says which message type and what is wrong.
@@ -17,28 +16,19 @@ public struct WireError: Error, CustomStringConvertible, Sendable {
 /// Encodes and decodes messages to and from ZeroMQ frames.
 ///
 /// Frame 0 is the tag `RTX<version> <TYPE>`; frame 1 the JSON header (snake_case
-/// keys, with `v`); frames 2+ are bodies: user JSON, never mixed with control fields.
-/// Not thread-safe: each thread or loop owns one codec (it reuses its coders).
-public final class WireCodec {
-    private let encoder: JSONEncoder
-    private let decoder: JSONDecoder
-    public static let maxBodies = 1_000_000
-
-    public init() {
-        encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.sortedKeys]
-        decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-    }
+/// fields, with `v`); frames 2+ are bodies: user JSON, never mixed with control fields.
+/// Stateless; one per thread or loop is customary.
+public final class WireCodec: Sendable {
+    public init() {}
 
     static func tag(_ t: MessageType) -> [UInt8] { Array("RTX\(protocolVersion) \(t.rawValue)".utf8) }
 
     public func encode(_ message: WireMessage) -> [[UInt8]] {
         var frames: [[UInt8]] = [Self.tag(message.type)]
-        func header<T: Encodable>(_ h: T) {
-            // Encoding our own plain structs cannot fail.
-            frames.append(Array(try! encoder.encode(h)))
+        func header(_ h: some HeaderCoding) {
+            var w = HeaderWriter()
+            h.write(&w)
+            frames.append(w.bytes)
         }
         switch message {
         case .join(let h): header(h)
@@ -82,21 +72,12 @@ public final class WireCodec {
         }
         guard frames.count >= 2 else { throw WireError(messageType: type.rawValue, reason: "missing header frame") }
         let body = Array(frames.dropFirst(2)).map { RawJSON(bytes: $0) }
-        func header<T: VersionedHeader>(_: T.Type) throws(WireError) -> T {
-            let h: T
-            do {
-                h = try decoder.decode(T.self, from: Data(frames[1]))
-            } catch let DecodingError.keyNotFound(key, ctx) {
-                throw WireError(messageType: type.rawValue, reason: "header field '\(snake(ctx.codingPath + [key]))' is missing")
-            } catch let DecodingError.typeMismatch(_, ctx) {
-                throw WireError(messageType: type.rawValue, reason: "header field '\(snake(ctx.codingPath))' has the wrong type")
-            } catch let DecodingError.valueNotFound(_, ctx) {
-                throw WireError(messageType: type.rawValue, reason: "header field '\(snake(ctx.codingPath))' is null")
-            } catch let DecodingError.dataCorrupted(ctx) where !ctx.codingPath.isEmpty {
-                throw WireError(messageType: type.rawValue, reason: "header field '\(snake(ctx.codingPath))' has an invalid value")
-            } catch {
-                throw WireError(messageType: type.rawValue, reason: "header is not valid JSON")
+        func header<T: VersionedHeader & HeaderCoding>(_: T.Type) throws(WireError) -> T {
+            let value: JSONValue
+            do { value = try JSONValue.parse(frames[1]) } catch {
+                throw WireError(messageType: type.rawValue, reason: "header is not valid JSON (\(error))")
             }
+            let h = try T(HeaderFields(value, type: type))
             guard h.v == protocolVersion else {
                 throw WireError(messageType: type.rawValue, reason: "header says protocol version \(h.v), the tag says \(protocolVersion)")
             }
@@ -146,15 +127,4 @@ public final class WireCodec {
         }
         return message
     }
-}
-
-private func snake(_ path: [any CodingKey]) -> String {
-    path.map { key in
-        if let i = key.intValue { return "[\(i)]" }
-        var out = ""
-        for c in key.stringValue {
-            if c.isUppercase { out += "_" + c.lowercased() } else { out.append(c) }
-        }
-        return out
-    }.joined(separator: ".").replacingOccurrences(of: ".[", with: "[")
 }

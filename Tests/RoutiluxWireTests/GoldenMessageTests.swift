@@ -86,6 +86,33 @@ func canonical(_ v: JSONValue) -> JSONValue {
         }
     }
 
+    @Test(arguments: goldenFiles("golden"))
+    func theCodableConformanceWritesTheSameHeader(_ file: GoldenFile) throws {
+        let message = try WireCodec().decode(file.frames)
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let golden = canonical(try JSONValue.parse(file.frames[1]))
+        func check<T: Codable & Equatable>(_ h: T) throws {
+            #expect(canonical(try JSONValue.parse(Array(encoder.encode(h)))) == golden, "\(file): Codable encoding differs")
+            #expect(try decoder.decode(T.self, from: Data(file.frames[1])) == h, "\(file): Codable decoding differs")
+        }
+        switch message {
+        case .join(let h): try check(h)
+        case .joined(let h): try check(h)
+        case .reject(let h): try check(h)
+        case .task(let h, _, _): try check(h)
+        case .result(let h, _): try check(h)
+        case .credit(let h): try check(h)
+        case .heartbeat(let h): try check(h)
+        case .leave(let h): try check(h)
+        case .submit(let h, _, _): try check(h)
+        case .query(let h): try check(h)
+        case .reply(let h, _): try check(h)
+        }
+    }
+
     @Test(arguments: goldenFiles("golden/invalid"))
     func invalidMessagesAreRefusedWithTheirReason(_ file: GoldenFile) throws {
         let expected = try #require(file.json["error"].stringValue, "\(file): needs an \"error\"")

@@ -1,0 +1,123 @@
+import RoutiluxCore
+
+/// Reads a header's fields with errors that name the field (snake_case) and
+/// the fault. A null optional field counts as absent; unknown fields are ignored.
+public struct HeaderFields {
+    let object: JSONObject
+    let type: MessageType
+
+    init(_ value: JSONValue, type: MessageType) throws(WireError) {
+        guard case .object(let o) = value else {
+            throw WireError(messageType: type.rawValue, reason: "header has the wrong type: expected a JSON object, got \(value.typeName)")
+        }
+        object = o
+        self.type = type
+    }
+
+    private func fault(_ field: String, _ what: String) -> WireError {
+        WireError(messageType: type.rawValue, reason: "header field '\(field)' \(what)")
+    }
+
+    private func present(_ field: String) -> JSONValue? {
+        guard let v = object[field], v != .null else { return nil }
+        return v
+    }
+
+    private func required(_ field: String) throws(WireError) -> JSONValue {
+        guard let v = object[field] else { throw fault(field, "is missing") }
+        if v == .null { throw fault(field, "is null") }
+        return v
+    }
+
+    func string(_ field: String) throws(WireError) -> String {
+        guard let s = try required(field).stringValue else { throw fault(field, "has the wrong type") }
+        return s
+    }
+
+    func optionalString(_ field: String) throws(WireError) -> String? {
+        guard let v = present(field) else { return nil }
+        guard let s = v.stringValue else { throw fault(field, "has the wrong type") }
+        return s
+    }
+
+    func int(_ field: String) throws(WireError) -> Int {
+        try integer(required(field), field)
+    }
+
+    func optionalInt(_ field: String) throws(WireError) -> Int? {
+        guard let v = present(field) else { return nil }
+        return try integer(v, field)
+    }
+
+    private func integer(_ v: JSONValue, _ field: String) throws(WireError) -> Int {
+        switch v {
+        case .int(let i): return i
+        case .double: throw fault(field, "has an invalid value (expected an integer)")
+        default: throw fault(field, "has the wrong type")
+        }
+    }
+
+    func uint64(_ field: String) throws(WireError) -> UInt64 {
+        let i = try int(field)
+        guard i >= 0 else { throw fault(field, "has an invalid value (expected a non-negative integer)") }
+        return UInt64(i)
+    }
+
+    func bool(_ field: String) throws(WireError) -> Bool {
+        guard let b = try required(field).boolValue else { throw fault(field, "has the wrong type") }
+        return b
+    }
+
+    func strings(_ field: String) throws(WireError) -> [String] {
+        guard let a = try required(field).arrayValue else { throw fault(field, "has the wrong type") }
+        var out: [String] = []
+        out.reserveCapacity(a.count)
+        for (i, e) in a.enumerated() {
+            guard let s = e.stringValue else { throw fault("\(field)[\(i)]", "has the wrong type") }
+            out.append(s)
+        }
+        return out
+    }
+
+    func optionalPairs(_ field: String) throws(WireError) -> [[String]]? {
+        guard let v = present(field) else { return nil }
+        guard let a = v.arrayValue else { throw fault(field, "has the wrong type") }
+        var out: [[String]] = []
+        for (i, e) in a.enumerated() {
+            guard let pair = e.arrayValue else { throw fault("\(field)[\(i)]", "has the wrong type") }
+            var strings: [String] = []
+            for (j, s) in pair.enumerated() {
+                guard let t = s.stringValue else { throw fault("\(field)[\(i)][\(j)]", "has the wrong type") }
+                strings.append(t)
+            }
+            out.append(strings)
+        }
+        return out
+    }
+
+    func outcome(_ field: String) throws(WireError) -> ResultMessage.Outcome {
+        let s = try string(field)
+        guard let o = ResultMessage.Outcome(rawValue: s) else {
+            throw fault(field, "has an invalid value '\(s)' (expected ok or error)")
+        }
+        return o
+    }
+}
+
+/// Builds a header object in field order; nil optionals are left out.
+struct HeaderWriter {
+    var object = JSONObject()
+
+    mutating func put(_ field: String, _ v: String) { object[field] = .string(v) }
+    mutating func put(_ field: String, _ v: String?) { if let v { object[field] = .string(v) } }
+    mutating func put(_ field: String, _ v: Int) { object[field] = .int(v) }
+    mutating func put(_ field: String, _ v: Int?) { if let v { object[field] = .int(v) } }
+    mutating func put(_ field: String, _ v: UInt64) { object[field] = .int(Int(truncatingIfNeeded: v)) }
+    mutating func put(_ field: String, _ v: Bool) { object[field] = .bool(v) }
+    mutating func put(_ field: String, _ v: [String]) { object[field] = .array(v.map { .string($0) }) }
+    mutating func put(_ field: String, _ v: [[String]]?) {
+        if let v { object[field] = .array(v.map { .array($0.map { .string($0) }) }) }
+    }
+
+    var bytes: [UInt8] { JSONValue.object(object).serialized() }
+}
