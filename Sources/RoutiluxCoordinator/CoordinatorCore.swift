@@ -373,8 +373,9 @@ public final class CoordinatorCore {
         log(.info, "job \(jobId) \(job.state.status.rawValue)")
         finished.append(jobId)
         while finished.count > config.finishedJobsKept {
-            let old = finished.removeFirst()
-            if jobs[old]?.inFlight == 0 { jobs.removeValue(forKey: old) }
+            // Results still in flight for a forgotten job are dropped when they
+            // arrive: the ledger knows them, the job is gone.
+            jobs.removeValue(forKey: finished.removeFirst())
         }
     }
 

@@ -69,6 +69,7 @@ public final class WorkerRuntime: Sendable {
         var waiting: Deque<(TaskMessage, RawJSON, RawJSON)> = []
         var running = 0
         var failure: WorkerError?
+        var malformed = 0
         func newSession() -> String { UUID().uuidString.lowercased() }
         var join = JoinMessage(
             workerId: options.workerId, routineTypes: registry.names, capacity: options.concurrency,
@@ -128,7 +129,8 @@ public final class WorkerRuntime: Sendable {
                 for m in batch {
                     let message: WireMessage
                     do { message = try codec.decode(m.frames) } catch {
-                        logger.warning("dropped malformed message from \(m.peerAddress ?? "unknown peer"): \(error)")
+                        malformed += 1
+                        logger.warning("dropped malformed message from \(m.peerAddress ?? "unknown peer"): \(error) (\(malformed) so far)")
                         continue
                     }
                     lastHeard = now

@@ -337,3 +337,23 @@ func splitEmissions(_ n: Int, tag: String = "x") -> [(String, JSONValue)] {
         #expect(h.replies.last?.reply.error == "unknown job 'nope'")
     }
 }
+
+@Suite struct RetentionTests {
+    @Test func finishedJobsAreForgottenBeyondTheLimitEvenWithResultsOutstanding() throws {
+        let h = try CoreHarness(flow: fanOutFlow, finishedJobsKept: 1)
+        h.join("w1", credit: 100)
+        let j1 = h.submit(items(2))
+        h.complete(h.newTasks()[0], emit: splitEmissions(2))
+        let outstanding = h.newTasks()
+        h.fail(outstanding[0], error: "boom")
+        #expect(h.status(j1) == .failed)
+        let j2 = h.submit(["items": []])
+        h.complete(h.newTasks()[0], emit: [("empty", ["data": []])])
+        #expect(h.status(j2) == .completed)
+        #expect(h.core.jobState(j1) == nil, "only the last finished job is kept")
+        // A late result for the forgotten job is harmless.
+        h.complete(outstanding[1])
+        #expect(h.core.ledgerCount == 2)
+        #expect(h.core.workerCredit("w1")! > 0)
+    }
+}

@@ -18,12 +18,14 @@ final class CoreHarness {
     private var nextReply: UInt64 = 1
     private let ids: JobIds
 
-    init(flow yaml: String, workerTimeoutMs: Int = 5000) throws {
+    init(flow yaml: String, workerTimeoutMs: Int = 5000, finishedJobsKept: Int = 1000) throws {
         let catalogue = Builtins.registry.catalogue
         let ids = JobIds()
         self.ids = ids
         core = CoordinatorCore(
-            config: CoordinatorConfig(coordinatorId: "test-coordinator", heartbeatMs: 1000, workerTimeoutMs: workerTimeoutMs),
+            config: CoordinatorConfig(
+                coordinatorId: "test-coordinator", heartbeatMs: 1000, workerTimeoutMs: workerTimeoutMs,
+                finishedJobsKept: finishedJobsKept),
             catalogue: catalogue,
             jobIds: { ids.next() })
         let doc = try FlowLoader.parseDocument(Array(yaml.utf8), isJSON: false, file: nil)
