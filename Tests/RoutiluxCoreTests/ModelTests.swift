@@ -1,0 +1,169 @@
+import Foundation
+import RoutiluxBuiltins
+import RoutiluxCore
+import Testing
+
+@Suite struct ParamMappingTests {
+    // routilux 0.10 §2.6, each example as the reference states it.
+    @Test func theSourceKeyIsKeptAsWellAsTheRenamedOne() {
+        let m = ParamMapping([("a", "b")])
+        #expect(m.apply(to: ["a": 1, "c": 2]) == ["b": 1, "a": 1, "c": 2])
+        #expect(Array(m.apply(to: ["a": 1, "c": 2]).keys) == ["b", "a", "c"])
+    }
+
+    @Test func aMappedValueWinsOverAnExistingKey() {
+        #expect(ParamMapping([("a", "c")]).apply(to: ["a": 1, "c": 2]) == ["c": 1, "a": 1])
+    }
+
+    @Test func absentSourcesAddNothingAndIdentityPassesThrough() {
+        #expect(ParamMapping([("zzz", "b")]).apply(to: ["a": 1]) == ["a": 1])
+        #expect(ParamMapping([("x", "x")]).apply(to: ["x": 1, "y": 2]) == ["x": 1, "y": 2])
+        #expect(ParamMapping().apply(to: ["q": true]) == ["q": true])
+    }
+}
+
+@Suite struct JSONTests {
+    @Test func parseAndSerializeRoundTripKeepingKeyOrderAndIntegers() throws {
+        let text = #"{"z":1,"a":[true,false,null,1.5,-3,"é\n\"x\""],"m":{"k":9007199254740993}}"#
+        let v = try JSONValue.parse(text)
+        #expect(Array(v.objectValue!.keys) == ["z", "a", "m"])
+        #expect(v["m"]["k"] == .int(9_007_199_254_740_993))
+        #expect(try JSONValue.parse(v.serialized()) == v)
+    }
+
+    @Test func errorsSayWhere() {
+        #expect(throws: JSONParseError.self) { try JSONValue.parse(#"{"a": }"#) }
+        do { _ = try JSONValue.parse(#"{"a": 1,}"#) } catch { #expect(error.description.contains("byte")) }
+        #expect(throws: JSONParseError.self) { try JSONValue.parse(#"{"a":1,"a":2}"#.utf8.map { $0 }, rejectDuplicateKeys: true) }
+    }
+}
+
+@Suite struct TimestampTests {
+    @Test func isoLikePythonAndBack() throws {
+        let t = Timestamp(seconds: 1_764_000_000.123456)
+        #expect(t.iso == "2025-11-24T16:00:00.123456")
+        let back = try #require(Timestamp(iso: t.iso))
+        #expect(abs(back.seconds - t.seconds) < 1e-6)
+        #expect(Timestamp(iso: "2025-11-24T16:00:00+01:00")?.seconds == 1_763_996_400)
+    }
+
+    @Test func roundingCarriesIntoTheNextSecond() {
+        #expect(Timestamp(seconds: 1_764_000_000.9999996).iso == "2025-11-24T16:00:01.000000")
+    }
+}
+
+@Suite struct JobStateTests {
+    @Test func serializesWithRoutiluxFieldNamesAndLoadsBack() throws {
+        var s = JobState(flowId: "F", jobId: "J", now: Timestamp(seconds: 1_764_000_000))
+        s.status = .running
+        s.currentRoutineId = "src"
+        s.record("src", "start", RawJSON(["x": 1]), at: Timestamp(seconds: 1_764_000_001))
+        s.setRoutineState("src", ["status": "completed"], at: Timestamp(seconds: 1_764_000_002))
+        s.sendOutput(routineId: "sink", outputType: "item", data: ["v": 2], at: Timestamp(seconds: 1_764_000_003))
+        let json = s.json
+        #expect(json["_type"] == "JobState")
+        #expect(json["execution_history"].arrayValue?.first?["_type"] == "ExecutionRecord")
+        for key in ["flow_id", "job_id", "status", "current_routine_id", "routine_states", "execution_history", "created_at",
+                    "updated_at", "pause_points", "pending_tasks", "deferred_events", "shared_data", "shared_log", "output_log"] {
+            #expect(json.objectValue?[key] != nil, "field \(key)")
+        }
+        let back = try JobState(json: try JSONValue.parse(json.serialized()))
+        #expect(back == s)
+    }
+
+    @Test func refusesWhatIsNotAJobState() {
+        #expect(throws: RoutineError.self) { try JobState(json: ["_type": "Flow"]) }
+        #expect(throws: RoutineError.self) { try JobState(json: ["_type": "JobState", "flow_id": "f", "status": "weird"]) }
+    }
+}
+
+@Suite struct FlowLoaderTests {
+    let catalogue = Builtins.registry.catalogue
+
+    func load(_ yaml: String) throws(FlowValidationError) -> FlowDefinition {
+        let doc = try FlowLoader.parseDocument(Array(yaml.utf8), isJSON: false, file: "f.yaml")
+        return try FlowLoader.build(doc, file: "f.yaml", defaultFlowId: "f", catalogue: catalogue)
+    }
+
+    @Test func readsTheDSLAndExportsItBack() throws {
+        let flow = try load("""
+            flow_id: demo
+            routines:
+              s: {class: Splitter, config: {field: items}}
+              m: {type: DataTransformer, error_handler: {strategy: continue}}
+            connections:
+              - {from: s.item, to: m.input, param_mapping: {item: data}}
+            execution: {strategy: concurrent, max_workers: 3, timeout: 10}
+            entry: s
+            """)
+        #expect(flow.flowId == "demo")
+        #expect(flow.routines.map(\.type) == ["Splitter", "DataTransformer"])
+        #expect(flow.execution.maxWorkers == 3 && flow.execution.timeout == 10)
+        #expect(flow.entry == EntryPoint(routine: "s", slot: "trigger"))
+        #expect(flow.connections[0].paramMapping.pairs.map(\.target) == ["data"])
+        let again = try FlowLoader.build(flow.dslJSON, file: nil, defaultFlowId: "x", catalogue: catalogue)
+        #expect(again == flow)
+    }
+
+    @Test func sequentialMeansOneAtATime() throws {
+        #expect(try load("routines: {a: {type: Splitter}}").execution.maxWorkers == 1)
+        #expect(try load("routines: {a: {type: Splitter}}\nexecution: {strategy: concurrent}").execution.maxWorkers == 5)
+    }
+
+    @Test(arguments: [
+        ("routines: {a: {type: Nope}}", "routines.a.type"),
+        ("routines: {a: {type: Splitter}}\nconnections: [{from: a.item, to: b.input}]", "connections[0].to"),
+        ("routines: {a: {type: Splitter}}\nconnections: [{from: a, to: a.input}]", "connections[0].from"),
+        ("routines: {a: {type: Splitter}}\nexecution: {max_workers: 0}", "execution.max_workers"),
+        ("routines: {a: {type: Splitter}}\nexecution: {timeout: -1}", "execution.timeout"),
+        ("routines: {a: {type: Splitter}}\nextra: 1", "extra"),
+        ("routines: {a: {type: Mapper, config: {mappings: {x: {transform: shout, path: y}}}}}", "routines.a.config.mappings.x.transform"),
+        ("routines: {a: {type: Collector}}\nentry: {routine: zz}", "entry"),
+    ])
+    func errorsNameThePath(_ c: (String, String)) {
+        do {
+            _ = try load(c.0)
+            Issue.record("\(c.0) loaded")
+        } catch {
+            #expect(error.path == c.1, "\(error)")
+            #expect(error.file == "f.yaml")
+        }
+    }
+}
+
+@Suite struct BuiltinTests {
+    func run(_ type: RoutineType, config: JSONObject = [:], slot: String = "input", _ data: JSONObject) async throws -> HandlerContext {
+        let r = try type.make(config: config)
+        let ctx = HandlerContext(jobId: "j", routineId: "r", slot: slot, config: config, events: Set(r.events))
+        try await r.slotNamed(slot)!.handler!(data, ctx)
+        return ctx
+    }
+
+    @Test func splitterEmitsOneItemPerElement() async throws {
+        let ctx = try await run(splitterType, config: ["field": "items"], slot: "trigger", ["items": [10, 20]])
+        #expect(ctx.emissions.map(\.event) == ["item", "item"])
+        #expect(ctx.emissions[1].data == ["item": 20, "index": 1, "count": 2])
+        let empty = try await run(splitterType, config: ["field": "items"], ["items": []])
+        #expect(empty.emissions.map(\.event) == ["empty"])
+    }
+
+    @Test func mapperAddsAndTransformsFields() async throws {
+        let ctx = try await run(mapperType, config: ["mappings": ["n": ["path": "text", "transform": "length"], "k": ["value": 1]]],
+                                ["data": ["text": "hello"]])
+        #expect(ctx.emissions[0].data["mapped_data"] == ["text": "hello", "n": 5, "k": 1])
+        await #expect(throws: RoutineError.self) {
+            _ = try await run(mapperType, config: ["mappings": ["n": ["path": "text", "transform": "int"]]], ["data": ["text": "x"]])
+        }
+    }
+
+    @Test func collectorSendsOutput() async throws {
+        let ctx = try await run(collectorType, config: ["output_type": "row"], ["data": ["a": 1]])
+        #expect(ctx.outputs == [OutputRecord(outputType: "row", data: ["a": 1])])
+    }
+
+    @Test func anUndeclaredEventIsAnError() async throws {
+        let r = try splitterType.make(config: [:])
+        let ctx = HandlerContext(jobId: "j", routineId: "r", slot: "input", config: [:], events: Set(r.events))
+        #expect(throws: RoutineError.self) { try ctx.emit("nope", [:]) }
+    }
+}
