@@ -8,20 +8,31 @@ public enum Builtins {
     public static var registry: RoutineRegistry { RoutineRegistry(types) }
 }
 
-/// A routine that fails on purpose when its input says so, for tests and demos.
-/// Slot `input`; event `output` (passes input through). Config: `fail_when`
-/// (a field name, default `fail`; if the input, or its extracted `data`, has it
-/// set to true, the handler raises `message`).
+/// A routine that fails on purpose, for tests and demos.
+///
+/// Slots `input` and `trigger`; event `output` (passes the input through).
+/// Config:
+/// - `fail_when` (default `fail`): a field name; if the input, or its extracted
+///   `data`, has it set to true, the handler raises.
+/// - `fail_attempts` (default 0): raise on delivery attempts 1…N whatever the
+///   input says, then succeed (scripted retries).
+/// - `message` (default "scripted failure"), `error_type` (default "RoutineError").
 public let failerType = RoutineType(
-    "Failer", summary: "passes input through, or raises when `fail_when` is true in it"
+    "Failer", summary: "passes input through, or raises when told to"
 ) { config in
-    try Config.allowOnly(config, ["fail_when", "message"])
+    try Config.allowOnly(config, ["fail_when", "fail_attempts", "message", "error_type"])
     let field = try Config.string(config, "fail_when", default: "fail") ?? "fail"
     let message = try Config.string(config, "message", default: "scripted failure") ?? "scripted failure"
+    let errorType = try Config.string(config, "error_type", default: "RoutineError") ?? "RoutineError"
+    let failAttempts = config["fail_attempts"].map { $0 == .null ? 0 : ($0.intValue ?? -1) } ?? 0
+    guard failAttempts >= 0 else { throw RoutineConfigError(key: "fail_attempts", "must be a non-negative integer") }
     var r = RoutineDefinition(config: config)
     let h: SlotHandler = { data, ctx in
+        if ctx.attempt <= failAttempts {
+            throw RoutineError("\(message) (attempt \(ctx.attempt))", type: errorType)
+        }
         if data[field]?.boolValue == true || extractInputData(data)[field].boolValue == true {
-            throw RoutineError(message)
+            throw RoutineError(message, type: errorType)
         }
         try ctx.emit("output", data)
     }

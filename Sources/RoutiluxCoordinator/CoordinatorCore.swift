@@ -172,6 +172,7 @@ public final class CoordinatorCore {
     }
 
     private func onTick(now: Double) {
+        releaseDueRetries(now: now)
         let timeout = Double(config.workerTimeoutMs) / 1000
         for id in workerOrder where now - (workers[id]?.lastSeen ?? now) > timeout {
             counters.workersLost += 1
@@ -313,30 +314,83 @@ public final class CoordinatorCore {
             for (i, outputType) in r.outputs.enumerated() {
                 job.state.sendOutput(routineId: rid, outputType: outputType, data: bodies[r.emissions.count + i].valueOrError, at: ts)
             }
-            if job.state.routineStates[rid]?["status"].stringValue != "completed" {
-                job.state.setRoutineState(rid, ["status": "completed"], at: ts)
+            // A routine's state says how its activations went: "completed" until one
+            // of them ends error_continued, skipped or failed, which is not overwritten.
+            let current = job.state.routineStates[rid]
+            let status = current?["status"].stringValue
+            if status == nil || status == "running" || (status == "completed" && entry.task.retries > current!["retry_count"].intValue ?? 0) {
+                var st: JSONObject = ["status": "completed"]
+                if let n = current?["retry_count"].intValue ?? (entry.task.retries > 0 ? entry.task.retries : nil) {
+                    st["retry_count"] = .int(max(n, entry.task.retries))
+                }
+                job.state.setRoutineState(rid, st, at: ts)
             }
             if !job.queue.isEmpty { markRunnable(r.jobId) }
             if job.outstanding == 0 { complete(r.jobId, now: now) }
             return
         }
-        // A routine error: the error-handling strategies (issue 3) decide; this slice
-        // applies routilux's default (no handler = STOP) unless the routine says continue/skip.
+        onError(r, task: entry.task, job: job, now: now)
+    }
+
+    /// A failed activation: the routine's error policy (else the flow's, else
+    /// stop) decides. Whatever the failed attempt emitted was never sent, so
+    /// nothing of it is routed.
+    private func onError(_ r: ResultMessage, task: PendingTask, job: JobRecord, now: Double) {
+        let rid = task.routineId
+        let ts = Timestamp(seconds: now)
         let message = r.error ?? "unknown error"
-        job.state.record(rid, "error", RawJSON(["slot": .string(entry.task.slot), "error": .string(message)]), at: ts)
-        let strategy = job.flow.definition.routine(rid)?.errorHandler?["strategy"].stringValue ?? "stop"
-        switch strategy {
-        case "continue":
-            job.state.record(rid, "error_continued", RawJSON(["error": .string(message), "error_type": .string(r.errorType ?? "RoutineError")]), at: ts)
-            job.state.setRoutineState(rid, ["status": "error_continued", "error": .string(message)], at: ts)
-        case "skip":
-            job.state.setRoutineState(rid, ["status": "skipped", "error": .string(message)], at: ts)
-        default:
-            fail(r.jobId, error: message, errorType: r.errorType ?? "RoutineError", routineId: rid, now: now)
+        let errorType = r.errorType ?? "RoutineError"
+        let policy = job.flow.definition.errorPolicy(for: rid)
+        var record: JSONObject = [
+            "slot": .string(task.slot), "error": .string(message), "error_type": .string(errorType), "attempt": .int(task.attempt),
+        ]
+        switch policy?.strategy ?? .stop {
+        case .stop:
+            job.state.record(rid, "error", RawJSON(.object(record)), at: ts)
+            fail(job.id, error: message, errorType: errorType, routineId: rid, now: now)
             return
+        case .continue:
+            job.state.record(rid, "error", RawJSON(.object(record)), at: ts)
+            job.state.record(rid, "error_continued", RawJSON(["error": .string(message), "error_type": .string(errorType)]), at: ts)
+            job.state.setRoutineState(rid, ["status": "error_continued", "error": .string(message)], at: ts)
+        case .skip:
+            job.state.record(rid, "error", RawJSON(.object(record)), at: ts)
+            job.state.setRoutineState(rid, ["status": "skipped", "error": .string(message)], at: ts)
+        case .retry:
+            let policy = policy!
+            guard policy.retries(errorType), task.retries < policy.maxRetries else {
+                let why = policy.retries(errorType)
+                    ? "retries exhausted after \(task.retries) of \(policy.maxRetries)"
+                    : "error type \(errorType) is not retryable (retryable: \(policy.retryableErrors.joined(separator: ", ")))"
+                record["retry"] = .string(why)
+                job.state.record(rid, "error", RawJSON(.object(record)), at: ts)
+                fail(job.id, error: "\(message) (\(why))", errorType: errorType, routineId: rid, now: now)
+                return
+            }
+            var again = task
+            again.retries += 1
+            again.attempt += 1
+            let delay = policy.delay(beforeRetry: again.retries)
+            record["retry"] = ["retry": .int(again.retries), "of": .int(policy.maxRetries), "delay": .double(delay)]
+            job.state.record(rid, "error", RawJSON(.object(record)), at: ts)
+            job.retrying.append(ScheduledRetry(due: now + delay, task: again))
+            counters.retriesScheduled += 1
+            actions.append(.wakeAt(now + delay))
+            log(.info, "job \(job.id): \(rid).\(task.slot) failed (\(message)); retry \(again.retries) of \(policy.maxRetries) in \(delay) s")
         }
-        if !job.queue.isEmpty { markRunnable(r.jobId) }
-        if job.outstanding == 0 { complete(r.jobId, now: now) }
+        if !job.queue.isEmpty { markRunnable(job.id) }
+        if job.outstanding == 0 { complete(job.id, now: now) }
+    }
+
+    /// Moves retries whose time has come to the back of their jobs' queues.
+    private func releaseDueRetries(now: Double) {
+        for (id, job) in jobs where !job.retrying.isEmpty && !job.state.status.isTerminal {
+            let due = job.retrying.filter { $0.due <= now }
+            guard !due.isEmpty else { continue }
+            job.retrying.removeAll { $0.due <= now }
+            for r in due { job.queue.append(r.task) }
+            markRunnable(id)
+        }
     }
 
     private func complete(_ jobId: String, now: Double) {
@@ -359,6 +413,7 @@ public final class CoordinatorCore {
         job.state.updatedAt = ts
         // Queued work is dropped; results of in-flight tasks are ignored when they come.
         job.queue.removeAll()
+        job.retrying.removeAll()
         log(.warning, "job \(jobId) failed: \(error)")
         finish(jobId)
     }
@@ -407,6 +462,9 @@ public final class CoordinatorCore {
             }
             idle = 0
             job.queue.removeFirst()
+            if job.state.routineStates[task.routineId] == nil {
+                job.state.setRoutineState(task.routineId, ["status": "running"], at: Timestamp(seconds: now))
+            }
             job.inFlight += 1
             workers[workerId]!.credit -= 1
             workers[workerId]!.inFlight.insert(task.taskId)

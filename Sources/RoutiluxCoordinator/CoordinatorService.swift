@@ -108,6 +108,12 @@ public final class CoordinatorService: Sendable {
                 transport.connect(peer: peer, endpoint: endpoint, options: .lingering)
                 transport.send(to: peer, frames: codec.encode(.reply(header, jobState: r.jobState.map { RawJSON($0.json) })))
                 transport.disconnect(peer: peer, lingerMs: SocketOptions.lingering.lingerMs)
+            case .wakeAt(let time):
+                let delay = max(0, time - Date().timeIntervalSince1970)
+                Task { [inputContinuation] in
+                    try? await Task.sleep(for: .milliseconds(Int(delay * 1000) + 1))
+                    inputContinuation.yield(.tick)
+                }
             case .jobFinished(let id, let status):
                 finishedHook.withLock { $0 }?(id, status)
             case .log(let level, let text):

@@ -88,6 +88,8 @@ public enum CoordinatorAction: Sendable {
     case reply(ReplyTarget, ControlReply)
     /// A job reached a final status.
     case jobFinished(jobId: String, status: JobStatus)
+    /// Feed the core a `.tick` at (or soon after) this time: a retry falls due.
+    case wakeAt(Double)
     case log(LogLevel, String)
 }
 
@@ -104,4 +106,5 @@ public struct CoordinatorCounters: Sendable, Hashable {
     public var deliveries = 0
     public var workersLost = 0
     public var tasksRequeued = 0
+    public var retriesScheduled = 0
 }

@@ -8,7 +8,16 @@ struct PendingTask: Sendable {
     var slot: String
     var payload: RawJSON
     var mapping: [[String]]?
+    /// Delivery attempt (1 first; +1 per retry and per re-dispatch after a worker loss).
     var attempt: Int
+    /// Retries the error policy has granted this activation so far.
+    var retries = 0
+}
+
+/// A failed activation waiting for its retry time.
+struct ScheduledRetry: Sendable {
+    var due: Double
+    var task: PendingTask
 }
 
 /// Everything the coordinator keeps for one job. Nothing in here is shared
@@ -22,6 +31,8 @@ final class JobRecord {
     var queue: Deque<PendingTask> = []
     /// Tasks sent to workers and not yet answered.
     var inFlight = 0
+    /// Failed activations waiting to run again, in the order they failed.
+    var retrying: [ScheduledRetry] = []
     /// Bound on `inFlight` (execution.max_workers).
     let maxWorkers: Int
     var waiters: [ReplyTarget] = []
@@ -35,6 +46,6 @@ final class JobRecord {
         self.maxWorkers = maxWorkers
     }
 
-    /// Queued plus dispatched: the job completes when this reaches zero.
-    var outstanding: Int { queue.count + inFlight }
+    /// Queued plus dispatched plus waiting to retry: the job completes when this reaches zero.
+    var outstanding: Int { queue.count + inFlight + retrying.count }
 }

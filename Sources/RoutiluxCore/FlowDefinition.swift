@@ -4,10 +4,10 @@ public struct RoutineNode: Sendable, Hashable {
     public var id: String
     public var type: String
     public var config: JSONObject
-    /// The routine-level error handler, kept as written (applied in a later slice).
-    public var errorHandler: JSONValue?
+    /// The routine-level error policy; it overrides the flow's.
+    public var errorHandler: ErrorPolicy?
 
-    public init(id: String, type: String, config: JSONObject = [:], errorHandler: JSONValue? = nil) {
+    public init(id: String, type: String, config: JSONObject = [:], errorHandler: ErrorPolicy? = nil) {
         self.id = id
         self.type = type
         self.config = config
@@ -70,19 +70,27 @@ public struct FlowDefinition: Sendable, Hashable {
     public var connections: [Connection]
     public var execution: ExecutionSettings
     public var entry: EntryPoint?
+    /// The flow-level error policy, for routines without their own; none means stop.
+    public var errorHandler: ErrorPolicy?
 
     public init(
         flowId: String, routines: [RoutineNode], connections: [Connection] = [],
-        execution: ExecutionSettings = ExecutionSettings(), entry: EntryPoint? = nil
+        execution: ExecutionSettings = ExecutionSettings(), entry: EntryPoint? = nil, errorHandler: ErrorPolicy? = nil
     ) {
         self.flowId = flowId
         self.routines = routines
         self.connections = connections
         self.execution = execution
         self.entry = entry
+        self.errorHandler = errorHandler
     }
 
     public func routine(_ id: String) -> RoutineNode? { routines.first { $0.id == id } }
+
+    /// The policy that applies to `routine`'s errors: its own, else the flow's, else nil (stop).
+    public func errorPolicy(for routine: String) -> ErrorPolicy? {
+        self.routine(routine)?.errorHandler ?? errorHandler
+    }
 
     /// Connections leaving `routine.event`, in connection order. A repeated
     /// connect of the same event and slot keeps its first position and the last mapping.

@@ -94,7 +94,7 @@ public enum FlowLoader {
             FlowValidationError(file: file, path: path, message: message)
         }
         guard let top = doc.objectValue else { throw fail("", "the document must be a mapping, not \(doc.typeName)") }
-        let knownKeys: Set<String> = ["flow_id", "routines", "connections", "execution", "entry"]
+        let knownKeys: Set<String> = ["flow_id", "routines", "connections", "execution", "entry", "error_handler"]
         for k in top.keys where !knownKeys.contains(k) {
             throw fail(k, "unknown key (expected one of: \(knownKeys.sorted().joined(separator: ", ")))")
         }
@@ -129,9 +129,9 @@ public enum FlowLoader {
                 guard let co = c.objectValue else { throw fail("\(base).config", "must be a mapping, not \(c.typeName)") }
                 config = co
             }
-            let handler = o["error_handler"].flatMap { $0 == .null ? nil : $0 }
-            if let handler, handler.objectValue == nil {
-                throw fail("\(base).error_handler", "must be a mapping, not \(handler.typeName)")
+            var handler: ErrorPolicy?
+            if let h = o["error_handler"], h != .null {
+                handler = try ErrorPolicy.parse(h, path: "\(base).error_handler", file: file)
             }
             if let catalogue {
                 do {
@@ -231,7 +231,13 @@ public enum FlowLoader {
                 throw fail("entry", "must be a routine id or {routine, slot}")
             }
         }
-        var flow = FlowDefinition(flowId: flowId, routines: routines, connections: connections, execution: execution, entry: entry)
+        var flowHandler: ErrorPolicy?
+        if let h = top["error_handler"], h != .null {
+            flowHandler = try ErrorPolicy.parse(h, path: "error_handler", file: file)
+        }
+        var flow = FlowDefinition(
+            flowId: flowId, routines: routines, connections: connections, execution: execution, entry: entry,
+            errorHandler: flowHandler)
         try checkEntry(&flow, entry: entry, portsById: portsById, file: file, path: "entry")
         return flow
     }
@@ -268,7 +274,7 @@ extension FlowDefinition {
         for r in routines {
             var o: JSONObject = ["type": .string(r.type)]
             if !r.config.isEmpty { o["config"] = .object(r.config) }
-            if let h = r.errorHandler { o["error_handler"] = h }
+            if let h = r.errorHandler { o["error_handler"] = h.json }
             routinesObj[r.id] = .object(o)
         }
         var conns: [JSONValue] = []
@@ -289,6 +295,7 @@ extension FlowDefinition {
             "execution": .object(exec),
         ]
         if let e = entry { top["entry"] = ["routine": .string(e.routine), "slot": .string(e.slot)] }
+        if let h = errorHandler { top["error_handler"] = h.json }
         return .object(top)
     }
 }

@@ -23,9 +23,15 @@ public struct OutputRecord: Sendable, Hashable {
 }
 
 /// An error a routine raises on purpose; its message reaches the JobState.
+/// `type` is the error type name that `retryable_errors` matches (default
+/// "RoutineError"), like a Python exception class name.
 public struct RoutineError: Error, CustomStringConvertible, Sendable {
     public var message: String
-    public init(_ message: String) { self.message = message }
+    public var type: String
+    public init(_ message: String, type: String = "RoutineError") {
+        self.message = message
+        self.type = type
+    }
     public var description: String { message }
 }
 

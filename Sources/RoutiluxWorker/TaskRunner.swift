@@ -12,7 +12,7 @@ enum TaskRunner {
             let elapsed = ContinuousClock.now - start
             let type: String
             switch error {
-            case is RoutineError: type = "RoutineError"
+            case let e as RoutineError: type = e.type
             case is JSONParseError: type = "PayloadError"
             default: type = String(describing: Swift.type(of: error))
             }

@@ -14,6 +14,8 @@ final class CoreHarness {
     var replies: [(target: ReplyTarget, reply: ControlReply)] = []
     var finished: [(job: String, status: JobStatus)] = []
     var logs: [String] = []
+    /// Times the core asked to be woken at.
+    var wakeups: [Double] = []
     private var delivered = 0
     private var nextReply: UInt64 = 1
     private let ids: JobIds
@@ -41,6 +43,7 @@ final class CoreHarness {
             case .reply(let t, let r): replies.append((t, r))
             case .jobFinished(let j, let s): finished.append((j, s))
             case .log(_, let text): logs.append(text)
+            case .wakeAt(let t): wakeups.append(t)
             case .connectWorker, .disconnectWorker: break
             }
         }
@@ -81,10 +84,10 @@ final class CoreHarness {
         feed(.message(.result(header, bodies: emit.map { RawJSON($0.1) } + outputs.map { RawJSON($0.1) }), peer: nil))
     }
 
-    func fail(_ t: Dispatched, error: String) {
+    func fail(_ t: Dispatched, error: String, type: String = "RoutineError") {
         let header = ResultMessage(
             workerId: t.worker, jobId: t.header.jobId, taskId: t.header.taskId, attempt: t.header.attempt, outcome: .error,
-            error: error, errorType: "RoutineError")
+            error: error, errorType: type)
         feed(.message(.result(header, bodies: []), peer: nil))
     }
 

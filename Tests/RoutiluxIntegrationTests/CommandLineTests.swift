@@ -51,6 +51,56 @@ extension Integration {
         #expect(r.out.contains("item is bad"))
     }
 
+    @Test func retriesWaitTheirDelaysAcrossProcessesAndThenSucceed() async throws {
+        let h = try ProcessHarness()
+        defer { Task { await h.shutdown() } }
+        let flow = try h.write("flaky.yaml", """
+            routines:
+              source: {type: Splitter, config: {field: items}}
+              flaky:
+                type: Failer
+                config: {fail_attempts: 2, error_type: TimeoutError}
+                error_handler: {strategy: retry, max_retries: 3, retry_delay: 0.3, retry_backoff: 2, retryable_errors: [TimeoutError]}
+              sink: {type: Collector}
+            connections:
+              - {from: source.item, to: flaky.input}
+              - {from: flaky.output, to: sink.input, param_mapping: {item: data}}
+            execution: {strategy: concurrent, max_workers: 2}
+            """)
+        let r = try await h.routilux(["run", flow, "--params", #"{"items": [{"n": 1}]}"#, "--json"])
+        #expect(r.code == 0, "\(r.err)")
+        let state = try jobState(r.out)
+        #expect(state.status == .completed)
+        #expect(state.routineStates["flaky"] == ["status": "completed", "retry_count": 2])
+        let errors = state.executionHistory.filter { $0.routineId == "flaky" && $0.eventName == "error" }
+        #expect(errors.map { $0.data.valueOrError["attempt"] } == [1, 2])
+        let output = try #require(state.executionHistory.first { $0.routineId == "flaky" && $0.eventName == "output" })
+        // The second attempt waits at least retry_delay, the third at least delay × backoff.
+        #expect(errors[1].timestamp.seconds - errors[0].timestamp.seconds >= 0.29)
+        #expect(output.timestamp.seconds - errors[1].timestamp.seconds >= 0.59)
+        #expect(state.outputLog.count == 1)
+    }
+
+    @Test func exhaustedRetriesFailTheRunWithTheReason() async throws {
+        let h = try ProcessHarness()
+        defer { Task { await h.shutdown() } }
+        let flow = try h.write("hopeless.yaml", """
+            routines:
+              source: {type: Splitter, config: {field: items}}
+              flaky:
+                type: Failer
+                config: {fail_attempts: 99}
+            connections:
+              - {from: source.item, to: flaky.input}
+            error_handler: {strategy: retry, max_retries: 2, retry_delay: 0.05}
+            """)
+        let r = try await h.routilux(["run", flow, "--params", #"{"items": [1]}"#, "--json"])
+        #expect(r.code == 1)
+        let state = try jobState(r.out)
+        #expect(state.status == .failed)
+        #expect(state.routineStates["flaky"]?["error"].stringValue?.contains("retries exhausted after 2 of 2") == true)
+    }
+
     @Test(arguments: [
         // (file name, content, expected message parts)
         ("unknown-type.yaml", "routines:\n  a: {type: Nope}\n", ["unknown-type.yaml", "routines.a.type", "unknown routine type 'Nope'"]),
