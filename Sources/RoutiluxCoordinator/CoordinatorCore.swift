@@ -43,7 +43,8 @@ public final class CoordinatorCore {
     /// Registers (or replaces) a validated flow.
     public func addFlow(_ flow: FlowDefinition) { flows[flow.flowId] = CompiledFlow(flow) }
     public var flowIds: [String] { flows.keys.sorted() }
-    public func jobState(_ id: String) -> JobState? { jobs[id]?.state }
+    /// A job's state as clients see it (with its pending tasks while paused).
+    public func jobState(_ id: String) -> JobState? { jobs[id]?.exportedState }
     public var workerIds: [String] { workerOrder }
     public func workerCredit(_ id: String) -> Int? { workers[id]?.credit }
     public func inFlight(worker id: String) -> Set<UInt64> { workers[id]?.inFlight ?? [] }
@@ -63,6 +64,7 @@ public final class CoordinatorCore {
             log(.warning, "dropped malformed message from \(peer ?? "unknown peer"): \(e)")
         case .submit(let req, let reply): onSubmit(req, reply: reply, now: now)
         case .query(let jobId, let wait, let reply): onQuery(jobId: jobId, wait: wait, reply: reply)
+        case .control(let request, let reply): onControl(request, reply: reply, now: now)
         case .tick: onTick(now: now)
         }
         dispatch(now: now)
@@ -239,8 +241,13 @@ public final class CoordinatorCore {
         var maxWorkers = def.execution.maxWorkers
         if let m = req.maxWorkers { maxWorkers = max(1, m) }
         let job = JobRecord(id: jobId, flow: flow, state: state, maxWorkers: maxWorkers)
-        if let t = def.execution.timeout { job.deadline = now + t }
-        job.queue.append(PendingTask(taskId: takeTaskId(), routineId: entry.routine, slot: entry.slot, payload: req.params, mapping: nil, attempt: 1))
+        if let t = def.execution.timeout {
+            job.deadline = now + t
+            actions.append(.wakeAt(now + t))
+        }
+        job.queue.append(PendingTask(
+            taskId: takeTaskId(), routineId: entry.routine, slot: entry.slot, payload: req.params, mapping: nil, attempt: 1,
+            source: nil, createdAt: now))
         if req.wait { job.waiters.append(reply) }
         jobs[jobId] = job
         markRunnable(jobId)
@@ -259,7 +266,112 @@ public final class CoordinatorCore {
             jobs[jobId]!.waiters.append(reply)
             return
         }
-        actions.append(.reply(reply, ControlReply(ok: true, error: nil, jobId: jobId, status: job.state.status, jobState: job.state)))
+        actions.append(.reply(reply, ControlReply(ok: true, error: nil, jobId: jobId, status: job.state.status, jobState: job.exportedState)))
+    }
+
+    // MARK: - Pause, resume, cancel
+
+    private func onControl(_ request: JobControl, reply: ReplyTarget, now: Double) {
+        if case .resumeFrom(let saved, let flow) = request.operation {
+            return resumeSaved(saved, flow: flow, reply: reply, now: now)
+        }
+        guard let job = jobs[request.jobId] else {
+            actions.append(.reply(reply, .failure("unknown job '\(request.jobId)'")))
+            return
+        }
+        do {
+            switch request.operation {
+            case .pause(let reason, let checkpoint): try pause(job, reason: reason, checkpoint: checkpoint, now: now)
+            case .resume: try resume(job, now: now)
+            case .cancel(let reason): try cancel(job, reason: reason, now: now)
+            case .resumeFrom: break
+            }
+        } catch {
+            actions.append(.reply(reply, .failure(error.description)))
+            return
+        }
+        actions.append(.reply(reply, ControlReply(ok: true, error: nil, jobId: job.id, status: job.state.status, jobState: job.exportedState)))
+    }
+
+    /// Stops dispatching the job's tasks. In-flight ones finish; what they emit is
+    /// queued (parked) with the rest, and shows in the JobState's pending_tasks.
+    private func pause(_ job: JobRecord, reason: String, checkpoint: JSONValue?, now: Double) throws(JobStatusError) {
+        let ts = Timestamp(seconds: now)
+        try job.state.transition(to: .paused, at: ts)
+        job.state.pausePoints.append([
+            "timestamp": .string(ts.iso), "reason": .string(reason), "current_routine_id": job.state.currentRoutineId.map { .string($0) } ?? .null,
+            "checkpoint": checkpoint ?? .object([:]), "pending_tasks_count": .int(job.queue.count + job.retrying.count),
+            "active_tasks_count": .int(job.inFlight), "queue_size": .int(job.queue.count),
+        ])
+        log(.info, "job \(job.id) paused\(reason.isEmpty ? "" : ": \(reason)") (\(job.queue.count) queued, \(job.inFlight) in flight)")
+    }
+
+    /// Releases a paused job's pending tasks, exactly once.
+    private func resume(_ job: JobRecord, now: Double) throws(JobStatusError) {
+        try job.state.transition(to: .running, at: Timestamp(seconds: now))
+        job.state.pendingTasks = []
+        log(.info, "job \(job.id) resumed with \(job.queue.count) pending task(s)")
+        if !job.queue.isEmpty { markRunnable(job.id) }
+        if job.outstanding == 0 { complete(job.id, now: now) }
+    }
+
+    /// Drops the job's queued work; results still arriving are ignored.
+    private func cancel(_ job: JobRecord, reason: String, now: Double) throws(JobStatusError) {
+        let ts = Timestamp(seconds: now)
+        try job.state.transition(to: .cancelled, at: ts)
+        job.state.record(job.state.currentRoutineId ?? "", "cancelled", RawJSON([
+            "reason": .string(reason), "dropped_tasks": .int(job.queue.count + job.retrying.count), "in_flight": .int(job.inFlight),
+        ]), at: ts)
+        job.queue.removeAll()
+        job.retrying.removeAll()
+        job.state.pendingTasks = []
+        finish(job.id)
+    }
+
+    /// Continues a saved paused JobState (from this or another coordinator):
+    /// its pending tasks become the new job's queue, with the same job id.
+    private func resumeSaved(_ saved: JobState, flow reference: FlowReference?, reply: ReplyTarget, now: Double) {
+        func refuse(_ why: String) { actions.append(.reply(reply, .failure("cannot resume job \(saved.jobId): \(why)"))) }
+        guard saved.status == .paused else { return refuse("its saved status is \(saved.status.rawValue), not paused") }
+        if let existing = jobs[saved.jobId], !existing.state.status.isTerminal {
+            return refuse("this coordinator already runs it (status \(existing.state.status.rawValue)); use resume JOB_ID")
+        }
+        let flow: CompiledFlow
+        switch reference {
+        case .document(let doc, let name):
+            do { flow = CompiledFlow(try FlowLoader.build(doc, file: name, defaultFlowId: saved.flowId, catalogue: catalogue)) } catch {
+                return refuse("\(error)")
+            }
+        case .id(let id):
+            guard let f = flows[id] else { return refuse("unknown flow '\(id)'") }
+            flow = f
+        case nil:
+            guard let f = flows[saved.flowId] else {
+                return refuse("flow '\(saved.flowId)' is not loaded here (loaded: \(flowIds.joined(separator: ", "))); start the coordinator with it or send it along")
+            }
+            flow = f
+        }
+        guard flow.definition.flowId == saved.flowId else {
+            return refuse("it belongs to flow '\(saved.flowId)', not '\(flow.definition.flowId)'")
+        }
+        var tasks: [PendingTask] = []
+        for (i, entry) in saved.pendingTasks.enumerated() {
+            do { tasks.append(try PendingTask(saved: entry, flow: flow.definition, taskId: takeTaskId(), now: now)) } catch {
+                return refuse("pending_tasks[\(i)]: \(error)")
+            }
+        }
+        var state = saved
+        state.pendingTasks = []
+        let job = JobRecord(id: saved.jobId, flow: flow, state: state, maxWorkers: flow.definition.execution.maxWorkers)
+        job.queue.append(contentsOf: tasks)
+        jobs[job.id] = job
+        if let t = flow.definition.execution.timeout {
+            job.deadline = now + t
+            actions.append(.wakeAt(now + t))
+        }
+        do { try resume(job, now: now) } catch { return refuse(error.description) }
+        log(.info, "job \(job.id) resumed from a saved state on flow \(flow.definition.flowId) with \(tasks.count) pending task(s)")
+        actions.append(.reply(reply, ControlReply(ok: true, error: nil, jobId: job.id, status: job.state.status, jobState: job.exportedState)))
     }
 
     private func takeTaskId() -> UInt64 {
@@ -307,7 +419,9 @@ public final class CoordinatorCore {
                 // An emit is recorded before its deliveries are queued (causal order).
                 job.state.record(rid, event, payload, at: ts)
                 for route in job.flow.routes(from: rid, event: event) {
-                    job.queue.append(PendingTask(taskId: takeTaskId(), routineId: route.targetRoutine, slot: route.targetSlot, payload: payload, mapping: route.mapping, attempt: 1))
+                    job.queue.append(PendingTask(
+                        taskId: takeTaskId(), routineId: route.targetRoutine, slot: route.targetSlot, payload: payload,
+                        mapping: route.mapping, attempt: 1, source: TaskSource(routine: rid, event: event), createdAt: now))
                     counters.deliveries += 1
                 }
             }
@@ -393,11 +507,11 @@ public final class CoordinatorCore {
         }
     }
 
+    /// Ends a running job whose work ran out (a paused job completes only after resume).
     private func complete(_ jobId: String, now: Double) {
-        guard let job = jobs[jobId], !job.state.status.isTerminal else { return }
+        guard let job = jobs[jobId], job.state.status == .running else { return }
         let failedRoutine = job.state.routineStates.values.contains { $0["status"].stringValue == "failed" }
-        job.state.status = failedRoutine ? .failed : .completed
-        job.state.updatedAt = Timestamp(seconds: now)
+        try? job.state.transition(to: failedRoutine ? .failed : .completed, at: Timestamp(seconds: now))
         finish(jobId)
     }
 
@@ -409,8 +523,7 @@ public final class CoordinatorCore {
         } else {
             job.state.record(job.state.currentRoutineId ?? "", "error", RawJSON(["error": .string(error), "error_type": .string(errorType)]), at: ts)
         }
-        job.state.status = .failed
-        job.state.updatedAt = ts
+        try? job.state.transition(to: .failed, at: ts)
         // Queued work is dropped; results of in-flight tasks are ignored when they come.
         job.queue.removeAll()
         job.retrying.removeAll()
@@ -421,7 +534,7 @@ public final class CoordinatorCore {
     private func finish(_ jobId: String) {
         guard let job = jobs[jobId] else { return }
         for w in job.waiters {
-            actions.append(.reply(w, ControlReply(ok: true, error: nil, jobId: jobId, status: job.state.status, jobState: job.state)))
+            actions.append(.reply(w, ControlReply(ok: true, error: nil, jobId: jobId, status: job.state.status, jobState: job.exportedState)))
         }
         jobs[jobId]!.waiters = []
         actions.append(.jobFinished(jobId: jobId, status: job.state.status))
@@ -441,7 +554,8 @@ public final class CoordinatorCore {
         var idle = 0
         while !runnable.isEmpty && idle < runnable.count {
             let jobId = runnable.removeFirst()
-            guard let job = jobs[jobId], !job.queue.isEmpty, !job.state.status.isTerminal else {
+            guard let job = jobs[jobId], !job.queue.isEmpty, job.state.status == .running else {
+                // Paused jobs become runnable again on resume; finished ones never.
                 runnableSet.remove(jobId)
                 continue
             }

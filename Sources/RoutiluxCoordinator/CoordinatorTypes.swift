@@ -51,6 +51,24 @@ public struct SubmitRequest: Sendable, Hashable {
     }
 }
 
+/// A request to change a job's course.
+public struct JobControl: Sendable {
+    public enum Operation: Sendable {
+        case pause(reason: String, checkpoint: JSONValue?)
+        case resume
+        case cancel(reason: String)
+        /// Continue a saved paused JobState; the flow is the loaded one with its
+        /// flow_id unless given.
+        case resumeFrom(JobState, flow: FlowReference?)
+    }
+    public var jobId: String
+    public var operation: Operation
+    public init(jobId: String, operation: Operation) {
+        self.jobId = jobId
+        self.operation = operation
+    }
+}
+
 /// What the core is fed: messages, requests and the passing of time.
 public enum CoordinatorInput: Sendable {
     /// A decoded wire message and the peer address it came from.
@@ -59,6 +77,8 @@ public enum CoordinatorInput: Sendable {
     case malformed(WireError, peer: String?)
     case submit(SubmitRequest, reply: ReplyTarget)
     case query(jobId: String, wait: Bool, reply: ReplyTarget)
+    /// Pause, resume or cancel a job, or resume a saved one.
+    case control(JobControl, reply: ReplyTarget)
     /// Time passed (heartbeats, worker expiry, job timeouts).
     case tick
 }

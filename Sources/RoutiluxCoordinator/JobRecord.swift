@@ -1,6 +1,12 @@
 import DequeModule
 import RoutiluxCore
 
+/// The emission a task delivers: which routine's which event.
+struct TaskSource: Sendable, Hashable {
+    var routine: String
+    var event: String
+}
+
 /// One slot activation waiting to run or running.
 struct PendingTask: Sendable {
     var taskId: UInt64
@@ -12,6 +18,69 @@ struct PendingTask: Sendable {
     var attempt: Int
     /// Retries the error policy has granted this activation so far.
     var retries = 0
+    /// The emission it delivers; nil for the job's entry task.
+    var source: TaskSource?
+    /// When it was queued (seconds since 1970).
+    var createdAt: Double
+
+    init(
+        taskId: UInt64, routineId: String, slot: String, payload: RawJSON, mapping: [[String]]?, attempt: Int,
+        retries: Int = 0, source: TaskSource?, createdAt: Double
+    ) {
+        self.taskId = taskId
+        self.routineId = routineId
+        self.slot = slot
+        self.payload = payload
+        self.mapping = mapping
+        self.attempt = attempt
+        self.retries = retries
+        self.source = source
+        self.createdAt = createdAt
+    }
+
+    /// The JobState `pending_tasks` entry: routilux's keys, with flow routine
+    /// ids (not internal ids) and the job id, so a saved job resumes anywhere.
+    func saved(jobId: String) -> JSONValue {
+        var o: JSONObject = [
+            "job_id": .string(jobId), "slot_routine_id": .string(routineId), "slot_name": .string(slot),
+            "data": payload.valueOrError,
+            "connection_source_routine_id": source.map { .string($0.routine) } ?? .null,
+            "connection_source_event_name": source.map { .string($0.event) } ?? .null,
+            "connection_target_routine_id": .string(routineId), "connection_target_slot_name": .string(slot),
+            "param_mapping": .object(JSONObject(uniqueKeysWithValues: (mapping ?? []).compactMap { $0.count == 2 ? ($0[0], JSONValue.string($0[1])) : nil })),
+            "priority": 2, "retry_count": .int(retries), "attempt": .int(attempt),
+            "created_at": .string(Timestamp(seconds: createdAt).iso),
+        ]
+        if source == nil { o["param_mapping"] = .object([:]) }
+        return .object(o)
+    }
+
+    /// Rebuilds a task from a saved `pending_tasks` entry, checked against the flow.
+    /// The connection's current mapping is used when the entry names one.
+    init(saved v: JSONValue, flow: FlowDefinition, taskId: UInt64, now: Double) throws(RoutineError) {
+        guard let rid = v["slot_routine_id"].stringValue, let slot = v["slot_name"].stringValue else {
+            throw RoutineError("needs slot_routine_id and slot_name")
+        }
+        guard flow.routine(rid) != nil else {
+            throw RoutineError("routine '\(rid)' is not in flow '\(flow.flowId)' (routines: \(flow.routines.map(\.id).joined(separator: ", ")))")
+        }
+        guard case .object = v["data"] else { throw RoutineError("data must be a JSON object") }
+        var source: TaskSource?
+        var mapping: [[String]]?
+        if let sr = v["connection_source_routine_id"].stringValue, let se = v["connection_source_event_name"].stringValue {
+            source = TaskSource(routine: sr, event: se)
+            guard let c = flow.targets(of: sr, event: se).first(where: { $0.targetRoutine == rid && $0.targetSlot == slot }) else {
+                throw RoutineError("no connection \(sr).\(se) -> \(rid).\(slot) in flow '\(flow.flowId)'")
+            }
+            mapping = c.paramMapping.isEmpty ? nil : c.paramMapping.pairs.map { [$0.source, $0.target] }
+        } else if let m = v["param_mapping"].objectValue, !m.isEmpty {
+            mapping = m.compactMap { k, t in t.stringValue.map { [k, $0] } }
+        }
+        self.init(
+            taskId: taskId, routineId: rid, slot: slot, payload: RawJSON(v["data"]), mapping: mapping,
+            attempt: v["attempt"].intValue ?? 1, retries: v["retry_count"].intValue ?? 0, source: source,
+            createdAt: v["created_at"].stringValue.flatMap { Timestamp(iso: $0)?.seconds } ?? now)
+    }
 }
 
 /// A failed activation waiting for its retry time.
@@ -44,6 +113,15 @@ final class JobRecord {
         self.flow = flow
         self.state = state
         self.maxWorkers = maxWorkers
+    }
+
+    /// The state clients see: while paused, `pending_tasks` lists what waits
+    /// (queued tasks, then those waiting for a retry).
+    var exportedState: JobState {
+        guard state.status == .paused else { return state }
+        var s = state
+        s.pendingTasks = queue.map { $0.saved(jobId: id) } + retrying.map { $0.task.saved(jobId: id) }
+        return s
     }
 
     /// Queued plus dispatched plus waiting to retry: the job completes when this reaches zero.

@@ -5,6 +5,33 @@ public enum JobStatus: String, Sendable, Hashable, CaseIterable {
 
     /// Completed, failed and cancelled are final.
     public var isTerminal: Bool { self == .completed || self == .failed || self == .cancelled }
+
+    /// The transitions a job may make: pending → running → completed | failed |
+    /// cancelled, running ⇄ paused, paused → failed | cancelled (a timeout or a
+    /// cancel while paused). Nothing leaves a terminal status.
+    public func canBecome(_ next: JobStatus) -> Bool {
+        switch (self, next) {
+        case (.pending, .running), (.pending, .cancelled), (.pending, .failed): return true
+        case (.running, .paused), (.running, .completed), (.running, .failed), (.running, .cancelled): return true
+        case (.paused, .running), (.paused, .failed), (.paused, .cancelled): return true
+        default: return false
+        }
+    }
+}
+
+/// A status change the job's state machine does not allow.
+public struct JobStatusError: Error, CustomStringConvertible, Sendable, Equatable {
+    public var jobId: String
+    public var from: JobStatus
+    public var to: JobStatus
+    public var description: String {
+        switch to {
+        case .paused: return "job \(jobId) is \(from.rawValue): only a running job can be paused"
+        case .running where from != .pending: return "job \(jobId) is \(from.rawValue): only a paused job can be resumed"
+        case .cancelled: return "job \(jobId) is already \(from.rawValue)"
+        default: return "job \(jobId) cannot go from \(from.rawValue) to \(to.rawValue)"
+        }
+    }
 }
 
 /// One history record (routilux `ExecutionRecord`).
@@ -67,6 +94,13 @@ public struct JobState: Sendable, Hashable {
         sharedData = [:]
         sharedLog = []
         outputLog = []
+    }
+
+    /// Moves to `next` if the state machine allows it; otherwise throws and changes nothing.
+    public mutating func transition(to next: JobStatus, at now: Timestamp) throws(JobStatusError) {
+        guard status.canBecome(next) else { throw JobStatusError(jobId: jobId, from: status, to: next) }
+        status = next
+        updatedAt = now
     }
 
     /// Appends a history record.
