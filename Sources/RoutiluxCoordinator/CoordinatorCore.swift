@@ -109,6 +109,13 @@ public final class CoordinatorCore {
                 reply: .remote(endpoint: s.replyTo, requestId: s.requestId), now: now)
         case .query(let q):
             onQuery(jobId: q.jobId, wait: q.wait, reply: .remote(endpoint: q.replyTo, requestId: q.requestId))
+        case .control(let c, let bodies):
+            let reply = ReplyTarget.remote(endpoint: c.replyTo, requestId: c.requestId)
+            do {
+                onControl(try JobControl(c, bodies: bodies), reply: reply, now: now)
+            } catch {
+                actions.append(.reply(reply, .failure("CONTROL \(c.op.rawValue): \(error)")))
+            }
         case .joined, .reject, .task, .reply:
             unexpected(m, peer: peer, why: "the coordinator does not accept \(m.type.rawValue)")
         }

@@ -76,6 +76,7 @@ public final class CoordinatorService: Sendable {
             case .local(let i, let cont):
                 if let cont, case .submit(_, .local(let id)) = i { waiting[id] = cont }
                 if let cont, case .query(_, _, .local(let id)) = i { waiting[id] = cont }
+                if let cont, case .control(_, .local(let id)) = i { waiting[id] = cont }
                 actions = core.handle(i, now: now)
             case .tick:
                 actions = core.handle(.tick, now: now)
@@ -140,6 +141,14 @@ public final class CoordinatorService: Sendable {
         let id = localIds.add(1, ordering: .relaxed).oldValue
         return await withCheckedContinuation { c in
             inputContinuation.yield(.local(.query(jobId: jobId, wait: wait, reply: .local(id)), c))
+        }
+    }
+
+    /// Pauses, resumes or cancels a job from this process.
+    public func control(_ request: JobControl) async -> ControlReply {
+        let id = localIds.add(1, ordering: .relaxed).oldValue
+        return await withCheckedContinuation { c in
+            inputContinuation.yield(.local(.control(request, reply: .local(id)), c))
         }
     }
 

@@ -69,6 +69,33 @@ public struct JobControl: Sendable {
     }
 }
 
+extension JobControl {
+    /// From a CONTROL message; a body that does not parse is an error naming it.
+    init(_ c: ControlMessage, bodies: [RawJSON]) throws {
+        switch c.op {
+        case .pause:
+            operation = .pause(reason: c.reason ?? "", checkpoint: try bodies.first.map { try $0.value() })
+        case .resume:
+            operation = .resume
+        case .cancel:
+            operation = .cancel(reason: c.reason ?? "")
+        case .resumeFrom:
+            let state: JobState
+            do { state = try JobState(json: try bodies[0].value()) } catch { throw RoutineError("the saved JobState: \(error)") }
+            var flow: FlowReference?
+            if bodies.count > 1 {
+                do { flow = .document(try bodies[1].value(), name: c.flowId ?? state.flowId) } catch {
+                    throw RoutineError("the flow document: \(error)")
+                }
+            } else if let id = c.flowId {
+                flow = .id(id)
+            }
+            operation = .resumeFrom(state, flow: flow)
+        }
+        jobId = c.jobId
+    }
+}
+
 /// What the core is fed: messages, requests and the passing of time.
 public enum CoordinatorInput: Sendable {
     /// A decoded wire message and the peer address it came from.

@@ -122,6 +122,19 @@ extension QueryMessage: HeaderCoding {
     }
 }
 
+extension ControlMessage: HeaderCoding {
+    init(_ f: HeaderFields) throws(WireError) {
+        self.init(
+            requestId: try f.string("request_id"), replyTo: try f.string("reply_to"), jobId: try f.string("job_id"),
+            op: try f.controlOperation("op"), reason: try f.optionalString("reason"), flowId: try f.optionalString("flow_id"))
+        v = try f.int("v")
+    }
+    func write(_ w: inout HeaderWriter) {
+        w.put("v", v); w.put("request_id", requestId); w.put("reply_to", replyTo); w.put("job_id", jobId)
+        w.put("op", op.rawValue); w.put("reason", reason); w.put("flow_id", flowId)
+    }
+}
+
 extension ReplyMessage: HeaderCoding {
     init(_ f: HeaderFields) throws(WireError) {
         self.init(

@@ -95,6 +95,14 @@ public struct HeaderFields {
         return out
     }
 
+    func controlOperation(_ field: String) throws(WireError) -> ControlMessage.Operation {
+        let s = try string(field)
+        guard let o = ControlMessage.Operation(rawValue: s) else {
+            throw fault(field, "has an invalid value '\(s)' (expected pause, resume, cancel or resume_from)")
+        }
+        return o
+    }
+
     func outcome(_ field: String) throws(WireError) -> ResultMessage.Outcome {
         let s = try string(field)
         guard let o = ResultMessage.Outcome(rawValue: s) else {

@@ -20,6 +20,7 @@ public enum MessageType: String, Sendable, CaseIterable, Codable {
     case leave = "LEAVE"
     case submit = "SUBMIT"
     case query = "QUERY"
+    case control = "CONTROL"
     case reply = "REPLY"
 }
 
@@ -220,6 +221,33 @@ public struct QueryMessage: VersionedHeader, Hashable {
     }
 }
 
+/// Client → coordinator: change a job's course. Body frames by `op`:
+/// `pause` [checkpoint?], `resume` and `cancel` none, `resume_from`
+/// [saved JobState, flow document?]. Answered with a REPLY holding the JobState.
+public struct ControlMessage: VersionedHeader, Hashable {
+    public enum Operation: String, Codable, Sendable, CaseIterable {
+        case pause, resume, cancel
+        case resumeFrom = "resume_from"
+    }
+    public var v: Int = protocolVersion
+    public var requestId: String
+    public var replyTo: String
+    /// The job (for `resume_from`, the saved state's job id, informative).
+    public var jobId: String
+    public var op: Operation
+    public var reason: String?
+    /// For `resume_from` without a flow document: the loaded flow to use (default: the state's flow_id).
+    public var flowId: String?
+    public init(requestId: String, replyTo: String, jobId: String, op: Operation, reason: String? = nil, flowId: String? = nil) {
+        self.requestId = requestId
+        self.replyTo = replyTo
+        self.jobId = jobId
+        self.op = op
+        self.reason = reason
+        self.flowId = flowId
+    }
+}
+
 /// Coordinator → client: the answer to SUBMIT or QUERY. Body frame: the JobState, when `ok`.
 public struct ReplyMessage: VersionedHeader, Hashable {
     public var v: Int = protocolVersion
@@ -249,6 +277,7 @@ public enum WireMessage: Sendable, Hashable {
     case leave(LeaveMessage)
     case submit(SubmitMessage, params: RawJSON, flow: RawJSON?)
     case query(QueryMessage)
+    case control(ControlMessage, bodies: [RawJSON])
     case reply(ReplyMessage, jobState: RawJSON?)
 
     public var type: MessageType {
@@ -263,6 +292,7 @@ public enum WireMessage: Sendable, Hashable {
         case .leave: .leave
         case .submit: .submit
         case .query: .query
+        case .control: .control
         case .reply: .reply
         }
     }

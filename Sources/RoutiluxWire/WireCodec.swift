@@ -49,6 +49,9 @@ public final class WireCodec: Sendable {
             frames.append(params.bytes)
             if let flow { frames.append(flow.bytes) }
         case .query(let h): header(h)
+        case .control(let h, let bodies):
+            header(h)
+            for b in bodies { frames.append(b.bytes) }
         case .reply(let h, let js):
             header(h)
             if let js { frames.append(js.bytes) }
@@ -121,6 +124,14 @@ public final class WireCodec: Sendable {
         case .query:
             try bodies(0...0)
             message = .query(try header(QueryMessage.self))
+        case .control:
+            let h = try header(ControlMessage.self)
+            switch h.op {
+            case .pause: try bodies(0...1)
+            case .resume, .cancel: try bodies(0...0)
+            case .resumeFrom: try bodies(1...2)
+            }
+            message = .control(h, bodies: body)
         case .reply:
             try bodies(0...1)
             message = .reply(try header(ReplyMessage.self), jobState: body.first)

@@ -10,7 +10,7 @@ struct JobCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "job",
         abstract: "Submit jobs to a running coordinator and follow them.",
-        subcommands: [Submit.self, Status.self, Wait.self])
+        subcommands: [Submit.self, Status.self, Wait.self, Pause.self, Resume.self, Cancel.self])
 }
 
 /// Options every `job` verb shares.
@@ -21,6 +21,8 @@ struct CoordinatorOptions: ParsableArguments {
     var timeout: Double = 30
     @Flag(help: "Print the JobState as JSON (for scripts).")
     var json = false
+    @Option(help: "Also write the JobState as JSON to this file (e.g. to resume it elsewhere with `resume --from`).")
+    var output: String?
     @Option(help: "Log level.")
     var logLevel: String = ProcessInfo.processInfo.environment["ROUTILUX_LOG_LEVEL"] ?? "warning"
 
@@ -48,6 +50,11 @@ func exchange(
     await client.close()
     let (reply, state) = answer
     guard reply.ok else { throw fail(reply.error ?? "the coordinator refused the request", code: Exit.badInput) }
+    if let path = options.output, let state {
+        do { try Data(state.json.jsonString(pretty: true).utf8).write(to: URL(fileURLWithPath: path)) } catch {
+            throw fail("--output \(path): \(error)", code: Exit.notCompleted)
+        }
+    }
     if !print {
         return reply
     } else if options.json, let state {
@@ -146,6 +153,102 @@ extension JobCommand {
         func run() async throws {
             try await exchange(common, requireCompleted: true) { [jobId] replyTo, requestId in
                 .query(QueryMessage(requestId: requestId, replyTo: replyTo, jobId: jobId, wait: true))
+            }
+        }
+    }
+}
+
+extension JobCommand {
+    struct Pause: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Pause a running job: nothing more of it is dispatched; in-flight tasks finish and their output waits.",
+            discussion: "Prints the paused JobState; with --output it is saved for `resume --from`.")
+        @OptionGroup var common: CoordinatorOptions
+        @Argument(help: "The job id.")
+        var jobId: String
+        @Option(help: "Why (recorded in the pause point).")
+        var reason: String = ""
+        @Option(help: "A JSON checkpoint to record with the pause point.")
+        var checkpoint: String?
+
+        func run() async throws {
+            var body: [RawJSON] = []
+            if let checkpoint {
+                do { body = [RawJSON(try JSONValue.parse(checkpoint))] } catch {
+                    throw fail("--checkpoint: bad JSON: \(error)", code: Exit.badInput)
+                }
+            }
+            try await exchange(common, requireCompleted: false) { [jobId, reason] replyTo, requestId in
+                .control(ControlMessage(requestId: requestId, replyTo: replyTo, jobId: jobId, op: .pause, reason: reason), bodies: body)
+            }
+        }
+    }
+
+    struct Resume: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Resume a paused job, or continue a saved paused JobState (--from) on this coordinator.")
+        @OptionGroup var common: CoordinatorOptions
+        @Argument(help: "The job id (omit with --from).")
+        var jobId: String?
+        @Option(help: "A saved paused JobState (from `job pause --output` or `job status --output`).")
+        var from: String?
+        @Option(help: "With --from: the loaded flow to run it on (default: the state's flow_id).")
+        var flow: String?
+        @Option(help: "With --from: a flow file to send along.")
+        var flowFile: String?
+
+        func run() async throws {
+            if (jobId == nil) == (from == nil) { throw fail("give a job id or --from FILE", code: Exit.badInput) }
+            guard let from else {
+                try await exchange(common, requireCompleted: false) { [jobId] replyTo, requestId in
+                    .control(ControlMessage(requestId: requestId, replyTo: replyTo, jobId: jobId!, op: .resume), bodies: [])
+                }
+                return
+            }
+            var bodies: [RawJSON] = []
+            let state: JobState
+            do {
+                guard let data = FileManager.default.contents(atPath: from) else {
+                    throw FlowValidationError(file: from, path: "", message: "cannot read file")
+                }
+                do { state = try JobState(json: try JSONValue.parse(Array(data))) } catch {
+                    throw FlowValidationError(file: from, path: "", message: "\(error)")
+                }
+                guard state.status == .paused else {
+                    throw FlowValidationError(file: from, path: "status", message: "is \(state.status.rawValue); only a paused job can be resumed")
+                }
+                bodies.append(RawJSON(state.json))
+                if let flowFile {
+                    guard let d = FileManager.default.contents(atPath: flowFile) else {
+                        throw FlowValidationError(file: flowFile, path: "", message: "cannot read file")
+                    }
+                    let doc = try FlowLoader.parseDocument(Array(d), isJSON: flowFile.lowercased().hasSuffix(".json"), file: flowFile)
+                    _ = try FlowLoader.build(doc, file: flowFile, defaultFlowId: state.flowId, catalogue: nil)
+                    bodies.append(RawJSON(doc))
+                }
+            } catch {
+                throw fail("\(error)", code: Exit.badInput)
+            }
+            try await exchange(common, requireCompleted: false) { [flow] replyTo, requestId in
+                .control(
+                    ControlMessage(requestId: requestId, replyTo: replyTo, jobId: state.jobId, op: .resumeFrom, flowId: flow),
+                    bodies: bodies)
+            }
+        }
+    }
+
+    struct Cancel: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Cancel a job: its queued work is dropped and results still arriving are ignored.")
+        @OptionGroup var common: CoordinatorOptions
+        @Argument(help: "The job id.")
+        var jobId: String
+        @Option(help: "Why (recorded in the job's history).")
+        var reason: String = ""
+
+        func run() async throws {
+            try await exchange(common, requireCompleted: false) { [jobId, reason] replyTo, requestId in
+                .control(ControlMessage(requestId: requestId, replyTo: replyTo, jobId: jobId, op: .cancel, reason: reason), bodies: [])
             }
         }
     }

@@ -109,6 +109,7 @@ func canonical(_ v: JSONValue) -> JSONValue {
         case .leave(let h): try check(h)
         case .submit(let h, _, _): try check(h)
         case .query(let h): try check(h)
+        case .control(let h, _): try check(h)
         case .reply(let h, _): try check(h)
         }
     }
