@@ -108,7 +108,10 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "RoutiluxCoreTests", dependencies: ["RoutiluxCore", "RoutiluxBuiltins"], swiftSettings: strict),
+        .testTarget(
+            name: "RoutiluxCoreTests", dependencies: ["RoutiluxCore", "RoutiluxBuiltins"],
+            exclude: ["Fixtures"],  // read by path, with the script that made them
+            swiftSettings: strict),
         .testTarget(name: "RoutiluxWireTests", dependencies: ["RoutiluxWire", "RoutiluxCore"], swiftSettings: strict),
         .testTarget(
             name: "RoutiluxCoordinatorTests",

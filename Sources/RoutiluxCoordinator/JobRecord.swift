@@ -62,7 +62,11 @@ struct PendingTask: Sendable {
             throw RoutineError("needs slot_routine_id and slot_name")
         }
         guard flow.routine(rid) != nil else {
-            throw RoutineError("routine '\(rid)' is not in flow '\(flow.flowId)' (routines: \(flow.routines.map(\.id).joined(separator: ", ")))")
+            var why = "routine '\(rid)' is not in flow '\(flow.flowId)' (routines: \(flow.routines.map(\.id).joined(separator: ", ")))"
+            if rid.hasPrefix("0x") {
+                why += "; routilux 0.10 saved its internal routine ids instead of flow ids in pending_tasks, so its paused jobs cannot be matched to routines (see docs/routilux-0.10-bugs.md, item 2)"
+            }
+            throw RoutineError(why)
         }
         guard case .object = v["data"] else { throw RoutineError("data must be a JSON object") }
         var source: TaskSource?

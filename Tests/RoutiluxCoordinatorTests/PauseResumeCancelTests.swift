@@ -1,3 +1,4 @@
+import Foundation
 import RoutiluxCoordinator
 import RoutiluxCore
 import RoutiluxWire
@@ -138,6 +139,25 @@ extension CoreHarness {
         s.status = .paused
         s.flowId = "other"
         #expect(fresh.control("", .resumeFrom(s, flow: nil)).error?.contains("flow 'other' is not loaded here") == true)
+    }
+
+    @Test func aPausedJobSavedByRoutilux010IsRefusedWithTheReason() throws {
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("RoutiluxCoreTests/Fixtures/routilux-0.10/paused.json")
+        let saved = try JobState(json: JSONValue.parse(Array(try #require(FileManager.default.contents(atPath: fixture.path)))))
+        let h = try CoreHarness(flow: """
+            flow_id: py_pipeline
+            routines:
+              source: {type: Splitter}
+              double: {type: Mapper}
+              sink: {type: Collector}
+            connections:
+              - {from: source.item, to: double.input}
+              - {from: double.output, to: sink.input}
+            """)
+        let r = h.control("", .resumeFrom(saved, flow: nil))
+        #expect(r.ok == false)
+        #expect(r.error?.contains("routilux 0.10 saved its internal routine ids") == true)
     }
 
     @Test func aJobTimesOutWhilePausedOrRunning() throws {
