@@ -13,8 +13,15 @@ struct CompiledFlow: Sendable {
     private let routes: [String: [String: [Route]]]
     let types: [String: String]
     let configs: [String: RawJSON]
+    /// Merge strategy of each stateful slot, by routine id then slot.
+    private let merges: [String: [String: String]]
 
-    init(_ flow: FlowDefinition) {
+    init(_ flow: FlowDefinition, catalogue: RoutineCatalogue) {
+        var merges: [String: [String: String]] = [:]
+        for r in flow.routines {
+            if let ports = try? catalogue.ports(of: r.type, config: r.config), !ports.merges.isEmpty { merges[r.id] = ports.merges }
+        }
+        self.merges = merges
         definition = flow
         var routes: [String: [String: [Route]]] = [:]
         var types: [String: String] = [:]
@@ -38,6 +45,9 @@ struct CompiledFlow: Sendable {
         self.types = types
         self.configs = configs
     }
+
+    /// The merge strategy of `routine.slot` if it keeps state (append, custom), else nil.
+    func merge(_ routine: String, _ slot: String) -> String? { merges[routine]?[slot] }
 
     /// Targets of `routine.event`, in connection order.
     func routes(from routine: String, event: String) -> [Route] {

@@ -21,7 +21,8 @@ public final class CoordinatorCore {
     /// Jobs with queued tasks, in turn order.
     private var runnable: Deque<String> = []
     private var runnableSet: Set<String> = []
-    private var finished: Deque<String> = []
+    /// Finished jobs, oldest first, as (id, run) so a later run under the same id is never evicted by mistake.
+    private var finished: Deque<(id: String, run: UInt64)> = []
     private var workers: [String: WorkerRecord] = [:]
     private var workerOrder: [String] = []
     private var ledger: [UInt64: LedgerEntry] = [:]
@@ -41,7 +42,7 @@ public final class CoordinatorCore {
     // MARK: - Queries
 
     /// Registers (or replaces) a validated flow.
-    public func addFlow(_ flow: FlowDefinition) { flows[flow.flowId] = CompiledFlow(flow) }
+    public func addFlow(_ flow: FlowDefinition) { flows[flow.flowId] = CompiledFlow(flow, catalogue: catalogue) }
     public var flowIds: [String] { flows.keys.sorted() }
     /// A job's state as clients see it (with its pending tasks while paused).
     public func jobState(_ id: String) -> JobState? { jobs[id]?.exportedState }
@@ -168,8 +169,9 @@ public final class CoordinatorCore {
         // Re-queue in reverse task order so the oldest ends up first.
         for taskId in w.inFlight.sorted(by: >) {
             guard let entry = ledger.removeValue(forKey: taskId) else { continue }
-            guard let job = jobs[entry.jobId] else { continue }
+            guard let job = jobs[entry.jobId], job.run == entry.run else { continue }
             job.inFlight -= 1
+            job.busySlots.remove(entry.task.slotKey)
             if !job.state.status.isTerminal {
                 var t = entry.task
                 t.attempt += 1
@@ -215,7 +217,7 @@ public final class CoordinatorCore {
         case .document(let doc, let name):
             do {
                 let def = try FlowLoader.build(doc, file: name, defaultFlowId: name, catalogue: catalogue)
-                flow = CompiledFlow(def)
+                flow = CompiledFlow(def, catalogue: catalogue)
             } catch {
                 actions.append(.reply(reply, .failure("\(error)")))
                 return
@@ -229,7 +231,7 @@ public final class CoordinatorCore {
                     ports[e.routine] = p
                 }
                 try FlowLoader.checkEntry(&def, entry: e, portsById: ports, file: nil, path: "entry")
-                flow = CompiledFlow(def)
+                flow = CompiledFlow(def, catalogue: catalogue)
             } catch {
                 actions.append(.reply(reply, .failure("\(error)")))
                 return
@@ -247,7 +249,7 @@ public final class CoordinatorCore {
         state.record(entry.routine, "start", req.params, at: Timestamp(seconds: now))
         var maxWorkers = def.execution.maxWorkers
         if let m = req.maxWorkers { maxWorkers = max(1, m) }
-        let job = JobRecord(id: jobId, flow: flow, state: state, maxWorkers: maxWorkers)
+        let job = JobRecord(id: jobId, run: takeRun(), flow: flow, state: state, maxWorkers: maxWorkers)
         if let t = def.execution.timeout {
             job.deadline = now + t
             actions.append(.wakeAt(now + t))
@@ -346,7 +348,7 @@ public final class CoordinatorCore {
         let flow: CompiledFlow
         switch reference {
         case .document(let doc, let name):
-            do { flow = CompiledFlow(try FlowLoader.build(doc, file: name, defaultFlowId: saved.flowId, catalogue: catalogue)) } catch {
+            do { flow = CompiledFlow(try FlowLoader.build(doc, file: name, defaultFlowId: saved.flowId, catalogue: catalogue), catalogue: catalogue) } catch {
                 return refuse("\(error)")
             }
         case .id(let id):
@@ -369,7 +371,9 @@ public final class CoordinatorCore {
         }
         var state = saved
         state.pendingTasks = []
-        let job = JobRecord(id: saved.jobId, flow: flow, state: state, maxWorkers: flow.definition.execution.maxWorkers)
+        state.slotStates = [:]
+        let job = JobRecord(id: saved.jobId, run: takeRun(), flow: flow, state: state, maxWorkers: flow.definition.execution.maxWorkers)
+        for (k, v) in saved.slotStates { job.slotStates[k] = RawJSON(v) }
         job.queue.append(contentsOf: tasks)
         jobs[job.id] = job
         if let t = flow.definition.execution.timeout {
@@ -379,6 +383,11 @@ public final class CoordinatorCore {
         do { try resume(job, now: now) } catch { return refuse(error.description) }
         log(.info, "job \(job.id) resumed from a saved state on flow \(flow.definition.flowId) with \(tasks.count) pending task(s)")
         actions.append(.reply(reply, ControlReply(ok: true, error: nil, jobId: job.id, status: job.state.status, jobState: job.exportedState)))
+    }
+
+    private func takeRun() -> UInt64 {
+        defer { nextJobSeq += 1 }
+        return nextJobSeq
     }
 
     private func takeTaskId() -> UInt64 {
@@ -412,8 +421,13 @@ public final class CoordinatorCore {
         ledger.removeValue(forKey: r.taskId)
         workers[r.workerId]!.inFlight.remove(r.taskId)
         counters.resultsAccepted += 1
-        guard let job = jobs[r.jobId] else { return }
+        // A result for a run that is gone (the id now belongs to a resumed run) changes nothing.
+        guard let job = jobs[r.jobId], job.run == entry.run else { return }
         job.inFlight -= 1
+        if job.busySlots.remove(entry.task.slotKey) != nil {
+            if r.outcome == .ok, r.slotState == true, let state = bodies.last { job.slotStates[entry.task.slotKey] = state }
+            markRunnable(job.id)
+        }
         if job.state.status.isTerminal {
             return
         }
@@ -546,11 +560,12 @@ public final class CoordinatorCore {
         jobs[jobId]!.waiters = []
         actions.append(.jobFinished(jobId: jobId, status: job.state.status))
         log(.info, "job \(jobId) \(job.state.status.rawValue)")
-        finished.append(jobId)
+        finished.append((jobId, job.run))
         while finished.count > config.finishedJobsKept {
             // Results still in flight for a forgotten job are dropped when they
             // arrive: the ledger knows them, the job is gone.
-            jobs.removeValue(forKey: finished.removeFirst())
+            let old = finished.removeFirst()
+            if jobs[old.id]?.run == old.run { jobs.removeValue(forKey: old.id) }
         }
     }
 
@@ -568,6 +583,13 @@ public final class CoordinatorCore {
             }
             guard job.inFlight < job.maxWorkers, let task = job.queue.first else {
                 // At its limit: it becomes runnable again when a result frees a slot.
+                runnableSet.remove(jobId)
+                continue
+            }
+            let merge = job.flow.merge(task.routineId, task.slot)
+            if merge != nil, job.busySlots.contains(task.slotKey) {
+                // A stateful slot takes one delivery at a time (its state is the
+                // previous delivery's result); the job waits, in FIFO order.
                 runnableSet.remove(jobId)
                 continue
             }
@@ -589,12 +611,18 @@ public final class CoordinatorCore {
             job.inFlight += 1
             workers[workerId]!.credit -= 1
             workers[workerId]!.inFlight.insert(task.taskId)
-            ledger[task.taskId] = LedgerEntry(jobId: jobId, workerId: workerId, task: task, sentAt: now)
+            ledger[task.taskId] = LedgerEntry(jobId: jobId, run: job.run, workerId: workerId, task: task, sentAt: now)
             counters.tasksDispatched += 1
+            var state: RawJSON?
+            if merge != nil {
+                job.busySlots.insert(task.slotKey)
+                state = job.slotStates[task.slotKey] ?? RawJSON(.object([:]))
+            }
             let header = TaskMessage(
                 jobId: jobId, taskId: task.taskId, flowId: job.flow.definition.flowId, routineId: task.routineId,
-                routineType: type, slot: task.slot, attempt: task.attempt, paramMapping: task.mapping)
-            actions.append(.send(workerId: workerId, .task(header, payload: task.payload, config: job.flow.configs[task.routineId] ?? RawJSON(.object([:])))))
+                routineType: type, slot: task.slot, attempt: task.attempt, paramMapping: task.mapping, merge: merge)
+            let config = job.flow.configs[task.routineId] ?? RawJSON(.object([:]))
+            actions.append(.send(workerId: workerId, .task(header, payload: task.payload, config: config, slotState: state)))
             if job.queue.isEmpty { runnableSet.remove(jobId) } else { runnable.append(jobId) }
         }
     }

@@ -18,6 +18,8 @@ struct PendingTask: Sendable {
     var attempt: Int
     /// Retries the error policy has granted this activation so far.
     var retries = 0
+    /// `routine.slot`, the key of the slot's merge state.
+    var slotKey: String { routineId + "." + slot }
     /// The emission it delivers; nil for the job's entry task.
     var source: TaskSource?
     /// When it was queued (seconds since 1970).
@@ -98,6 +100,8 @@ struct ScheduledRetry: Sendable {
 /// A class, so that updating a job never copies its history or queue.
 final class JobRecord {
     let id: String
+    /// Which run of this id (a saved job resumed here after finishing here is a new run).
+    let run: UInt64
     let flow: CompiledFlow
     var state: JobState
     /// Tasks not yet dispatched, in FIFO enqueue order.
@@ -106,14 +110,19 @@ final class JobRecord {
     var inFlight = 0
     /// Failed activations waiting to run again, in the order they failed.
     var retrying: [ScheduledRetry] = []
+    /// Merge state of the job's stateful slots, by `routine.slot` (never shared between jobs).
+    var slotStates: [String: RawJSON] = [:]
+    /// Stateful slots with a delivery in flight.
+    var busySlots: Set<String> = []
     /// Bound on `inFlight` (execution.max_workers).
     let maxWorkers: Int
     var waiters: [ReplyTarget] = []
     var deadline: Double?
     var warnedNoWorker: Set<String> = []
 
-    init(id: String, flow: CompiledFlow, state: JobState, maxWorkers: Int) {
+    init(id: String, run: UInt64, flow: CompiledFlow, state: JobState, maxWorkers: Int) {
         self.id = id
+        self.run = run
         self.flow = flow
         self.state = state
         self.maxWorkers = maxWorkers
@@ -122,8 +131,9 @@ final class JobRecord {
     /// The state clients see: while paused, `pending_tasks` lists what waits
     /// (queued tasks, then those waiting for a retry).
     var exportedState: JobState {
-        guard state.status == .paused else { return state }
         var s = state
+        for (k, v) in slotStates.sorted(by: { $0.key < $1.key }) { s.slotStates[k] = v.valueOrError }
+        guard state.status == .paused else { return s }
         s.pendingTasks = queue.map { $0.saved(jobId: id) } + retrying.map { $0.task.saved(jobId: id) }
         return s
     }

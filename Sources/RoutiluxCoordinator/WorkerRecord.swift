@@ -20,6 +20,8 @@ struct WorkerRecord {
 /// The in-flight ledger: the record of outstanding work (never ZeroMQ's queues).
 struct LedgerEntry {
     var jobId: String
+    /// The job's run when sent (see `JobRecord.run`).
+    var run: UInt64
     var workerId: String
     var task: PendingTask
     var sentAt: Double

@@ -78,6 +78,10 @@ public struct JobState: Sendable, Hashable {
     public var sharedData: JSONObject
     public var sharedLog: [JSONValue]
     public var outputLog: [JSONValue]
+    /// Merge state of stateful slots (append, custom), by `routine.slot`. An
+    /// addition to routilux's fields (which kept it on the routine, shared by
+    /// all jobs); written as `slot_states` only when not empty.
+    public var slotStates: JSONObject
 
     public init(flowId: String, jobId: String, now: Timestamp = .now()) {
         self.flowId = flowId
@@ -94,6 +98,7 @@ public struct JobState: Sendable, Hashable {
         sharedData = [:]
         sharedLog = []
         outputLog = []
+        slotStates = [:]
     }
 
     /// Moves to `next` if the state machine allows it; otherwise throws and changes nothing.
@@ -134,7 +139,7 @@ public struct JobState: Sendable, Hashable {
 
     /// The serialized JobState, as routilux's `serialize()` writes it.
     public var json: JSONValue {
-        [
+        var o: JSONObject = [
             "_type": "JobState",
             "flow_id": .string(flowId),
             "job_id": .string(jobId),
@@ -151,6 +156,8 @@ public struct JobState: Sendable, Hashable {
             "shared_log": .array(sharedLog),
             "output_log": .array(outputLog),
         ]
+        if !slotStates.isEmpty { o["slot_states"] = .object(slotStates) }
+        return .object(o)
     }
 
     /// Reads a serialized JobState (ours or one written by routilux 0.10).
@@ -183,5 +190,6 @@ public struct JobState: Sendable, Hashable {
         sharedData = o["shared_data"]?.objectValue ?? [:]
         sharedLog = o["shared_log"]?.arrayValue ?? []
         outputLog = o["output_log"]?.arrayValue ?? []
+        slotStates = o["slot_states"]?.objectValue ?? [:]
     }
 }

@@ -40,7 +40,11 @@ public struct RoutineDefinition: Sendable {
     public func slotNamed(_ name: String) -> SlotDefinition? { slots.first { $0.name == name } }
 
     /// The names a flow may connect to.
-    public var ports: RoutinePorts { RoutinePorts(slots: slots.map(\.name), events: events) }
+    public var ports: RoutinePorts {
+        var merges: [String: String] = [:]
+        for s in slots where s.merge.isStateful { merges[s.name] = s.merge.description }
+        return RoutinePorts(slots: slots.map(\.name), events: events, merges: merges)
+    }
 }
 
 /// An error in a routine's configuration, reported at flow load.
@@ -79,12 +83,16 @@ public struct RoutineType: Sendable {
 }
 
 /// The slot and event names a routine exposes; nil means "any" (ports that
-/// are only known at run time).
+/// are only known at run time). `merges` names the slots whose deliveries are
+/// merged with earlier ones (strategy other than override), so the coordinator
+/// keeps their state per job.
 public struct RoutinePorts: Sendable, Hashable {
     public var slots: [String]?
     public var events: [String]?
-    public init(slots: [String]?, events: [String]?) {
+    public var merges: [String: String]
+    public init(slots: [String]?, events: [String]?, merges: [String: String] = [:]) {
         self.slots = slots
         self.events = events
+        self.merges = merges
     }
 }

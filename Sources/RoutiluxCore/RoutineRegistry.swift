@@ -3,6 +3,7 @@ import OrderedCollections
 public struct RoutineRegistry: Sendable {
     private var types: [String: RoutineType] = [:]
     private var order: [String] = []
+    private var merges: [String: MergeFunction] = [:]
 
     public init(_ types: [RoutineType] = []) {
         for t in types { register(t) }
@@ -14,6 +15,14 @@ public struct RoutineRegistry: Sendable {
         types[type.name] = type
         for a in type.aliases { types[a] = type }
     }
+
+    /// Registers a custom merge strategy, used by slots declared with `.custom(name)`.
+    public mutating func registerMerge(_ name: String, _ function: @escaping MergeFunction) {
+        merges[name] = function
+    }
+
+    /// The custom merge registered under `name`.
+    public func merge(_ name: String) -> MergeFunction? { merges[name] }
 
     /// The type registered under `name` or one of its aliases.
     public func lookup(_ name: String) -> RoutineType? { types[name] }
@@ -77,6 +86,9 @@ public struct RoutineCatalogue: Sendable {
             }
             o["slots"] = ports?.slots.map { .array($0.map { .string($0) }) } ?? .null
             o["events"] = ports?.events.map { .array($0.map { .string($0) }) } ?? .null
+            if let m = ports?.merges, !m.isEmpty {
+                o["merges"] = .object(JSONObject(uniqueKeysWithValues: m.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))
+            }
             out.append(.object(o))
         }
         return .array(out)
@@ -90,7 +102,9 @@ public struct RoutineCatalogue: Sendable {
             guard let name = e["type"].stringValue else { throw RoutineError("catalogue[\(i)].type missing") }
             let slots = e["slots"].arrayValue?.compactMap(\.stringValue)
             let events = e["events"].arrayValue?.compactMap(\.stringValue)
-            c.add(name, .fixed(RoutinePorts(slots: slots, events: events)))
+            var merges: [String: String] = [:]
+            for (slot, strategy) in e["merges"].objectValue ?? [:] { merges[slot] = strategy.stringValue }
+            c.add(name, .fixed(RoutinePorts(slots: slots, events: events, merges: merges)))
         }
         return c
     }

@@ -68,6 +68,12 @@ public struct HeaderFields {
         return b
     }
 
+    func optionalBool(_ field: String) throws(WireError) -> Bool? {
+        guard let v = present(field) else { return nil }
+        guard let b = v.boolValue else { throw fault(field, "has the wrong type") }
+        return b
+    }
+
     func strings(_ field: String) throws(WireError) -> [String] {
         guard let a = try required(field).arrayValue else { throw fault(field, "has the wrong type") }
         var out: [String] = []
@@ -122,6 +128,7 @@ struct HeaderWriter {
     mutating func put(_ field: String, _ v: Int?) { if let v { object[field] = .int(v) } }
     mutating func put(_ field: String, _ v: UInt64) { object[field] = .int(Int(truncatingIfNeeded: v)) }
     mutating func put(_ field: String, _ v: Bool) { object[field] = .bool(v) }
+    mutating func put(_ field: String, _ v: Bool?) { if let v { object[field] = .bool(v) } }
     mutating func put(_ field: String, _ v: [String]) { object[field] = .array(v.map { .string($0) }) }
     mutating func put(_ field: String, _ v: [[String]]?) {
         if let v { object[field] = .array(v.map { .array($0.map { .string($0) }) }) }

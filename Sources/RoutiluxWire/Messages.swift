@@ -83,7 +83,8 @@ public struct RejectMessage: VersionedHeader, Hashable {
     }
 }
 
-/// Coordinator → worker: run one slot activation. Body frames: [payload, routine config].
+/// Coordinator → worker: run one slot activation. Body frames: [payload,
+/// routine config], then the slot's merge state when `merge` is set.
 public struct TaskMessage: VersionedHeader, Hashable {
     public var v: Int = protocolVersion
     public var jobId: String
@@ -95,11 +96,15 @@ public struct TaskMessage: VersionedHeader, Hashable {
     public var attempt: Int
     /// The connection's mapping, `[[event_param, slot_param], ...]` in order; applied by the worker.
     public var paramMapping: [[String]]?
+    /// The slot's merge strategy when it keeps state (append or a custom name);
+    /// the state travels as the third body frame and comes back in the RESULT.
+    public var merge: String?
 
     public init(
         jobId: String, taskId: UInt64, flowId: String, routineId: String, routineType: String, slot: String,
-        attempt: Int, paramMapping: [[String]]? = nil
+        attempt: Int, paramMapping: [[String]]? = nil, merge: String? = nil
     ) {
+        self.merge = merge
         self.jobId = jobId
         self.taskId = taskId
         self.flowId = flowId
@@ -112,7 +117,8 @@ public struct TaskMessage: VersionedHeader, Hashable {
 }
 
 /// Worker → coordinator: a task's outcome. Body frames: one payload per
-/// emission (in `emissions` order), then one per output (in `outputs` order).
+/// emission (in `emissions` order), then one per output (in `outputs` order),
+/// then the slot's new merge state when `slotState` is true.
 public struct ResultMessage: VersionedHeader, Hashable {
     public enum Outcome: String, Codable, Sendable { case ok, error }
     public var v: Int = protocolVersion
@@ -131,11 +137,15 @@ public struct ResultMessage: VersionedHeader, Hashable {
     public var handlerUs: Int
     /// Credit granted back with this result.
     public var credit: Int
+    /// The last body frame is the slot's new merge state (stateful slots, ok outcome).
+    public var slotState: Bool?
 
     public init(
         workerId: String, jobId: String, taskId: UInt64, attempt: Int, outcome: Outcome, error: String? = nil,
-        errorType: String? = nil, emissions: [String] = [], outputs: [String] = [], handlerUs: Int = 0, credit: Int = 1
+        errorType: String? = nil, emissions: [String] = [], outputs: [String] = [], handlerUs: Int = 0, credit: Int = 1,
+        slotState: Bool? = nil
     ) {
+        self.slotState = slotState
         self.workerId = workerId
         self.jobId = jobId
         self.taskId = taskId
@@ -270,7 +280,7 @@ public enum WireMessage: Sendable, Hashable {
     case join(JoinMessage)
     case joined(JoinedMessage)
     case reject(RejectMessage)
-    case task(TaskMessage, payload: RawJSON, config: RawJSON)
+    case task(TaskMessage, payload: RawJSON, config: RawJSON, slotState: RawJSON?)
     case result(ResultMessage, bodies: [RawJSON])
     case credit(CreditMessage)
     case heartbeat(HeartbeatMessage)

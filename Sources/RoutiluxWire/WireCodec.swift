@@ -34,10 +34,11 @@ public final class WireCodec: Sendable {
         case .join(let h): header(h)
         case .joined(let h): header(h)
         case .reject(let h): header(h)
-        case .task(let h, let payload, let config):
+        case .task(let h, let payload, let config, let state):
             header(h)
             frames.append(payload.bytes)
             frames.append(config.bytes)
+            if let state { frames.append(state.bytes) }
         case .result(let h, let bodies):
             header(h)
             for b in bodies { frames.append(b.bytes) }
@@ -103,11 +104,13 @@ public final class WireCodec: Sendable {
             try bodies(0...0)
             message = .reject(try header(RejectMessage.self))
         case .task:
-            try bodies(2...2)
-            message = .task(try header(TaskMessage.self), payload: body[0], config: body[1])
+            let h = try header(TaskMessage.self)
+            if h.merge != nil { try bodies(3...3) } else { try bodies(2...2) }
+            message = .task(h, payload: body[0], config: body[1], slotState: body.count > 2 ? body[2] : nil)
         case .result:
             let h = try header(ResultMessage.self)
-            try bodies((h.emissions.count + h.outputs.count)...(h.emissions.count + h.outputs.count))
+            let n = h.emissions.count + h.outputs.count + (h.slotState == true ? 1 : 0)
+            try bodies(n...n)
             message = .result(h, bodies: body)
         case .credit:
             try bodies(0...0)

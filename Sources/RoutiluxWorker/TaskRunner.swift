@@ -5,7 +5,8 @@ import RoutiluxWire
 /// Runs one slot activation: decode, map, call the handler, package the result.
 enum TaskRunner {
     static func run(
-        task: TaskMessage, payload: RawJSON, routine: Result<RoutineDefinition, any Error>, workerId: String
+        task: TaskMessage, payload: RawJSON, slotState: RawJSON?, routine: Result<RoutineDefinition, any Error>,
+        merges: RoutineRegistry, workerId: String
     ) async -> WireMessage {
         let start = ContinuousClock.now
         func failure(_ error: any Error) -> WireMessage {
@@ -32,6 +33,17 @@ enum TaskRunner {
             if let m = task.paramMapping {
                 data = ParamMapping(m.compactMap { $0.count == 2 ? ($0[0], $0[1]) : nil }).apply(to: data)
             }
+            // Stateful slots: merge with the state the coordinator keeps for this
+            // (job, routine, slot); the new state goes back only if the handler succeeds.
+            var newState: JSONObject?
+            if slot.merge.isStateful {
+                guard task.merge == slot.merge.description else {
+                    throw RoutineError("slot \(task.routineId).\(task.slot) merges with '\(slot.merge)' here but the coordinator expects '\(task.merge ?? "override")' (worker and coordinator catalogues differ)")
+                }
+                var state = try slotState?.value().objectValue ?? [:]
+                data = try slot.merge.merge(state: &state, new: data, custom: merges.merge)
+                newState = state
+            }
             let ctx = HandlerContext(
                 jobId: task.jobId, routineId: task.routineId, slot: task.slot, attempt: task.attempt,
                 config: routine.config, events: Set(routine.events))
@@ -42,10 +54,11 @@ enum TaskRunner {
             bodies.reserveCapacity(emissions.count + outputs.count)
             for e in emissions { bodies.append(RawJSON(bytes: JSONValue.object(e.data).serialized())) }
             for o in outputs { bodies.append(RawJSON(bytes: o.data.serialized())) }
+            if let newState { bodies.append(RawJSON(.object(newState))) }
             let header = ResultMessage(
                 workerId: workerId, jobId: task.jobId, taskId: task.taskId, attempt: task.attempt, outcome: .ok,
                 emissions: emissions.map(\.event), outputs: outputs.map(\.outputType),
-                handlerUs: micros(ContinuousClock.now - start))
+                handlerUs: micros(ContinuousClock.now - start), slotState: newState == nil ? nil : true)
             return .result(header, bodies: bodies)
         } catch {
             return failure(error)

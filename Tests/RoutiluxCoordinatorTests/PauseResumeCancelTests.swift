@@ -127,6 +127,25 @@ extension CoreHarness {
         #expect(fresh.control("", .resumeFrom(file, flow: nil)).error?.contains("already runs it") == true)
     }
 
+    @Test func lateResultsOfAnEndedRunDoNotCountInALaterRunOfTheSameJob() throws {
+        let h = try CoreHarness(flow: fanOutFlow)
+        h.join("w1", credit: 1)
+        let job = h.submit(items(2))
+        h.complete(h.newTasks()[0], emit: splitEmissions(2))
+        let old = h.newTasks()
+        #expect(old.count == 1)
+        h.control(job, .pause(reason: "save", checkpoint: nil))
+        let saved = try #require(h.core.jobState(job))
+        h.control(job, .cancel(reason: "moving on"))
+        #expect(h.control("", .resumeFrom(saved, flow: nil)).ok)
+        #expect(h.core.inFlightCount(job: job) == 0)
+        #expect(h.core.queuedCount(job: job) == 3)
+        // The old run's answer arrives: its credit returns, nothing of it enters the new run.
+        h.complete(old[0], emit: [("output", ["mapped_data": 1])])
+        #expect(h.core.queuedCount(job: job) + h.core.inFlightCount(job: job) == 3)
+        #expect(h.status(job) == .running)
+    }
+
     @Test func resumeFromRefusesWhatItCannotRunWithAReason() throws {
         let fresh = try CoreHarness(flow: fanOutFlow)
         var s = JobState(flowId: "test", jobId: "j-1")

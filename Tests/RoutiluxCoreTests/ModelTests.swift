@@ -167,3 +167,38 @@ import Testing
         #expect(throws: RoutineError.self) { try ctx.emit("nope", [:]) }
     }
 }
+
+@Suite struct MergeStrategyTests {
+    func merge(_ m: MergeStrategy, _ state: JSONObject, _ new: JSONObject) throws -> (JSONObject, JSONObject) {
+        var s = state
+        let sum: MergeFunction = { old, new in ["total": .int((old["total"]?.intValue ?? 0) + (new["n"]?.intValue ?? 0))] }
+        let out = try m.merge(state: &s, new: new, custom: { name in name == "sum" ? sum : nil })
+        return (out, s)
+    }
+
+    // routilux 0.10 §2.7, its documented examples.
+    @Test func overrideHandsOverExactlyTheNewData() throws {
+        let (out, state) = try merge(.override, ["a": 1, "b": 2], ["a": 10, "c": 3])
+        #expect(out == ["a": 10, "c": 3])
+        #expect(state == ["a": 10, "c": 3])
+    }
+
+    @Test func appendAccumulatesListsAndHandsOverOnlyThisDeliverysKeys() throws {
+        let (out1, s1) = try merge(.append, [:], ["a": 1, "b": "x"])
+        #expect(out1 == ["a": [1], "b": ["x"]])
+        let (out2, s2) = try merge(.append, s1, ["a": 2])
+        #expect(out2 == ["a": [1, 2]], "only the keys present in this delivery")
+        #expect(s2 == ["a": [1, 2], "b": ["x"]])
+        #expect(try merge(.append, ["key": [1, 2]], ["key": 3]).0 == ["key": [1, 2, 3]])
+        #expect(try merge(.append, ["key": "string"], ["key": "new"]).0 == ["key": ["string", "new"]], "a scalar is wrapped")
+        #expect(try merge(.append, ["k": [1]], ["k": [2, 3]]).0 == ["k": [1, [2, 3]]], "a list value is one element")
+        #expect(try merge(.append, ["k": [1]], [:]).0 == [:])
+        #expect(try merge(.append, [:], ["k": nil]).0 == ["k": [nil]])
+    }
+
+    @Test func customMergesAreLookedUpByName() throws {
+        let (out, state) = try merge(.custom("sum"), ["total": 5], ["n": 2])
+        #expect(out == ["total": 7] && state == ["total": 7])
+        #expect(throws: RoutineError.self) { try merge(.custom("nope"), [:], [:]) }
+    }
+}
