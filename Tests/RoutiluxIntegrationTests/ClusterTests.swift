@@ -76,6 +76,45 @@ extension Integration {
         await h.shutdown()
     }
 
+    @Test func appendSlotsAccumulatePerJobAcrossWorkerProcesses() async throws {
+        let h = try ProcessHarness()
+        do {
+            let flow = try h.write("gather.yaml", """
+                flow_id: gather
+                routines:
+                  source: {type: Splitter, config: {field: items}}
+                  gather: {type: Collector, config: {merge: append, output_type: so_far}}
+                connections:
+                  - {from: source.item, to: gather.input, param_mapping: {item: data}}
+                execution: {strategy: concurrent, max_workers: 8}
+                """)
+            let c = try await h.coordinator(flows: [flow])
+            _ = try await h.workers(3, coordinator: c)
+            var ids: [String: String] = [:]
+            for tag in ["red", "blue"] {
+                let params = try h.write("\(tag).json", pipelineParams(25, tag: tag))
+                let r = try await h.routilux(["job", "submit", "--coordinator", c.1, "--flow", "gather", "--params", "@\(params)", "--json"])
+                ids[tag] = try jobState(r.out).jobId
+            }
+            for tag in ["red", "blue"] {
+                let r = try await h.routilux(["job", "wait", ids[tag]!, "--coordinator", c.1, "--json", "--timeout", "60"])
+                #expect(r.code == 0, "\(r.err)")
+                let s = try jobState(r.out)
+                // The n-th delivery sees n accumulated values, all of its own job, in FIFO order.
+                let sizes = s.outputLog.map { $0["data"]["index"].arrayValue?.count ?? -1 }
+                #expect(sizes == Array(1...25))
+                let last = try #require(s.outputLog.last?["data"])
+                #expect(last["index"] == .array((0..<25).map { .int($0) }))
+                #expect(last["data"].arrayValue?.allSatisfy { $0["tag"].stringValue == tag } == true)
+                #expect(s.slotStates["gather.input"]?["index"].arrayValue?.count == 25)
+            }
+        } catch {
+            await h.shutdown()
+            throw error
+        }
+        await h.shutdown()
+    }
+
     @Test func aKilledWorkersTasksAreRunByAnotherAndNothingIsLost() async throws {
         let h = try ProcessHarness()
         do {
