@@ -2,7 +2,7 @@ import RoutiluxCore
 
 /// The routines the stock `routilux-worker` hosts.
 public enum Builtins {
-    public static let types: [RoutineType] = [splitterType, mapperType, collectorType, failerType, delayType]
+    public static let types: [RoutineType] = [splitterType, mapperType, collectorType, failerType, delayType, execType]
 
     /// A registry holding every builtin.
     public static var registry: RoutineRegistry { RoutineRegistry(types) }

@@ -257,7 +257,7 @@ public final class CoordinatorCore {
         job.queue.append(PendingTask(
             taskId: takeTaskId(), routineId: entry.routine, slot: entry.slot, payload: req.params, mapping: nil, attempt: 1,
             source: nil, createdAt: now))
-        if req.wait { job.waiters.append(reply) }
+        if req.wait { job.waiters.append((reply, req.untilPaused)) }
         jobs[jobId] = job
         markRunnable(jobId)
         log(.info, "job \(jobId) started on flow \(def.flowId) at \(entry.routine).\(entry.slot) (max_workers \(maxWorkers))")
@@ -272,7 +272,7 @@ public final class CoordinatorCore {
             return
         }
         if wait && !job.state.status.isTerminal {
-            jobs[jobId]!.waiters.append(reply)
+            jobs[jobId]!.waiters.append((reply, false))
             return
         }
         actions.append(.reply(reply, ControlReply(ok: true, error: nil, jobId: jobId, status: job.state.status, jobState: job.exportedState)))
@@ -313,12 +313,36 @@ public final class CoordinatorCore {
             "active_tasks_count": .int(job.inFlight), "queue_size": .int(job.queue.count),
         ])
         log(.info, "job \(job.id) paused\(reason.isEmpty ? "" : ": \(reason)") (\(job.queue.count) queued, \(job.inFlight) in flight)")
+        answerPausedWaiters(job)
+    }
+
+    /// Once a paused job has nothing in flight, its state is complete: answer
+    /// those waiting for it to end or pause (`routilux run`).
+    private func answerPausedWaiters(_ job: JobRecord) {
+        guard job.state.status == .paused, job.inFlight == 0, job.waiters.contains(where: \.untilPaused) else { return }
+        for w in job.waiters where w.untilPaused {
+            actions.append(.reply(w.target, ControlReply(ok: true, error: nil, jobId: job.id, status: .paused, jobState: job.exportedState)))
+        }
+        job.waiters.removeAll { $0.untilPaused }
     }
 
     /// Releases a paused job's pending tasks, exactly once.
     private func resume(_ job: JobRecord, now: Double) throws(JobStatusError) {
-        try job.state.transition(to: .running, at: Timestamp(seconds: now))
+        let ts = Timestamp(seconds: now)
+        try job.state.transition(to: .running, at: ts)
         job.state.pendingTasks = []
+        // Deferred events are emitted now, inside the job: recorded, then routed.
+        for d in job.state.deferredEvents {
+            guard let rid = d["routine_id"].stringValue, let event = d["event_name"].stringValue else { continue }
+            let payload = RawJSON(d["data"].objectValue.map { JSONValue.object($0) } ?? .object([:]))
+            job.state.record(rid, event, payload, at: ts)
+            for route in job.flow.routes(from: rid, event: event) {
+                job.queue.append(PendingTask(
+                    taskId: takeTaskId(), routineId: route.targetRoutine, slot: route.targetSlot, payload: payload,
+                    mapping: route.mapping, attempt: 1, source: TaskSource(routine: rid, event: event), createdAt: now))
+            }
+        }
+        job.state.deferredEvents = []
         log(.info, "job \(job.id) resumed with \(job.queue.count) pending task(s)")
         if !job.queue.isEmpty { markRunnable(job.id) }
         if job.outstanding == 0 { complete(job.id, now: now) }
@@ -425,12 +449,13 @@ public final class CoordinatorCore {
         guard let job = jobs[r.jobId], job.run == entry.run else { return }
         job.inFlight -= 1
         if job.busySlots.remove(entry.task.slotKey) != nil {
-            if r.outcome == .ok, r.slotState == true, let state = bodies.last { job.slotStates[entry.task.slotKey] = state }
+            if r.outcome == .ok, r.slotState == true { job.slotStates[entry.task.slotKey] = bodies[r.emissions.count + r.outputs.count] }
             markRunnable(job.id)
         }
         if job.state.status.isTerminal {
             return
         }
+        defer { answerPausedWaiters(job) }
         let rid = entry.task.routineId
         let ts = Timestamp(seconds: now)
         if r.outcome == .ok {
@@ -449,6 +474,9 @@ public final class CoordinatorCore {
             for (i, outputType) in r.outputs.enumerated() {
                 job.state.sendOutput(routineId: rid, outputType: outputType, data: bodies[r.emissions.count + i].valueOrError, at: ts)
             }
+            if r.effects == true {
+                apply(bodies[bodies.count - 1], of: rid, to: job, now: now)
+            }
             // A routine's state says how its activations went: "completed" until one
             // of them ends error_continued, skipped or failed, which is not overwritten.
             let current = job.state.routineStates[rid]
@@ -465,6 +493,32 @@ public final class CoordinatorCore {
             return
         }
         onError(r, task: entry.task, job: job, now: now)
+    }
+
+    /// A handler's shared-data updates, shared-log entries, deferred events and
+    /// pause request, in that order. Bad effects are logged, never fatal.
+    private func apply(_ body: RawJSON, of rid: String, to job: JobRecord, now: Double) {
+        let ts = Timestamp(seconds: now)
+        let effects: HandlerEffects
+        do { effects = try HandlerEffects(json: try body.value()) } catch {
+            counters.malformedMessages += 1
+            log(.warning, "job \(job.id): ignored the effects of \(rid): \(error)")
+            return
+        }
+        for u in effects.sharedUpdates { job.state.sharedData[u.key] = u.value }
+        for var entry in effects.sharedLog {
+            if entry["timestamp"] == nil { entry["timestamp"] = .string(ts.iso) }
+            job.state.sharedLog.append(.object(entry))
+        }
+        for d in effects.deferred {
+            job.state.deferredEvents.append([
+                "routine_id": .string(rid), "event_name": .string(d.event), "data": .object(d.data), "timestamp": .string(ts.iso),
+            ])
+        }
+        job.state.updatedAt = ts
+        if let p = effects.pause, job.state.status == .running {
+            try? pause(job, reason: p.reason, checkpoint: p.checkpoint, now: now)
+        }
     }
 
     /// A failed activation: the routine's error policy (else the flow's, else
@@ -555,7 +609,7 @@ public final class CoordinatorCore {
     private func finish(_ jobId: String) {
         guard let job = jobs[jobId] else { return }
         for w in job.waiters {
-            actions.append(.reply(w, ControlReply(ok: true, error: nil, jobId: jobId, status: job.state.status, jobState: job.exportedState)))
+            actions.append(.reply(w.target, ControlReply(ok: true, error: nil, jobId: jobId, status: job.state.status, jobState: job.exportedState)))
         }
         jobs[jobId]!.waiters = []
         actions.append(.jobFinished(jobId: jobId, status: job.state.status))
@@ -618,11 +672,14 @@ public final class CoordinatorCore {
                 job.busySlots.insert(task.slotKey)
                 state = job.slotStates[task.slotKey] ?? RawJSON(.object([:]))
             }
+            // Handlers read the job's shared data as of now (sent only when there is some).
+            let shared = job.state.sharedData.isEmpty ? nil : RawJSON(.object(job.state.sharedData))
             let header = TaskMessage(
                 jobId: jobId, taskId: task.taskId, flowId: job.flow.definition.flowId, routineId: task.routineId,
-                routineType: type, slot: task.slot, attempt: task.attempt, paramMapping: task.mapping, merge: merge)
+                routineType: type, slot: task.slot, attempt: task.attempt, paramMapping: task.mapping, merge: merge,
+                shared: shared == nil ? nil : true)
             let config = job.flow.configs[task.routineId] ?? RawJSON(.object([:]))
-            actions.append(.send(workerId: workerId, .task(header, payload: task.payload, config: config, slotState: state)))
+            actions.append(.send(workerId: workerId, .task(header, payload: task.payload, config: config, slotState: state, shared: shared)))
             if job.queue.isEmpty { runnableSet.remove(jobId) } else { runnable.append(jobId) }
         }
     }

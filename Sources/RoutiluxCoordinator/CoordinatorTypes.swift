@@ -41,8 +41,14 @@ public struct SubmitRequest: Sendable, Hashable {
     public var maxWorkers: Int?
     /// Answer when the job ends rather than when it starts.
     public var wait: Bool
+    /// With `wait`: answer when the job pauses too (`routilux run` cannot resume it).
+    public var untilPaused: Bool
 
-    public init(flow: FlowReference, params: RawJSON, entry: EntryPoint? = nil, maxWorkers: Int? = nil, wait: Bool = false) {
+    public init(
+        flow: FlowReference, params: RawJSON, entry: EntryPoint? = nil, maxWorkers: Int? = nil, wait: Bool = false,
+        untilPaused: Bool = false
+    ) {
+        self.untilPaused = untilPaused
         self.flow = flow
         self.params = params
         self.entry = entry

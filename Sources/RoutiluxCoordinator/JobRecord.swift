@@ -116,7 +116,8 @@ final class JobRecord {
     var busySlots: Set<String> = []
     /// Bound on `inFlight` (execution.max_workers).
     let maxWorkers: Int
-    var waiters: [ReplyTarget] = []
+    /// Who waits for the job to end; `untilPaused` ones are answered when it pauses too.
+    var waiters: [(target: ReplyTarget, untilPaused: Bool)] = []
     var deadline: Double?
     var warnedNoWorker: Set<String> = []
 

@@ -48,7 +48,8 @@ public final class LocalCluster: Sendable {
         for i in 0..<workerCount {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: workerExecutable)
-            var args = ["join", endpoint, "--concurrency", "\(concurrency)", "--id", "local-\(getpid())-w\(i)"]
+            // Local workers run the user's own flow: Exec is allowed here.
+            var args = ["join", endpoint, "--concurrency", "\(concurrency)", "--id", "local-\(getpid())-w\(i)", "--allow-exec"]
             if link == .ipc { args += ["--bind", "ipc://\(directory.path)/worker-\(i).sock"] }
             p.arguments = args
             let log = directory.appendingPathComponent("worker-\(i).log")

@@ -35,9 +35,11 @@ public struct RoutineError: Error, CustomStringConvertible, Sendable {
     public var description: String { message }
 }
 
-/// What a slot handler sees of its job: its config and ids, and the
-/// means to emit events and send output. Emissions are collected and
-/// returned to the coordinator with the task's result, in order.
+/// What a slot handler sees of its job: its config and ids, the job's shared
+/// data, and the means to emit events, send output, update shared data and
+/// the shared log, defer events and pause the job. Everything is collected
+/// and returned to the coordinator with the task's result, in order; none of
+/// it takes effect if the handler throws.
 public final class HandlerContext: Sendable {
     public let jobId: String
     public let routineId: String
@@ -45,11 +47,18 @@ public final class HandlerContext: Sendable {
     public let attempt: Int
     public let config: JSONObject
     private let declaredEvents: Set<String>
-    private let collected = Mutex<([Emission], [OutputRecord])>(([], []))
+    private struct Collected {
+        var emissions: [Emission] = []
+        var outputs: [OutputRecord] = []
+        var effects = HandlerEffects()
+        var shared: JSONObject
+    }
+    private let collected: Mutex<Collected>
 
+    /// `sharedData`: the job's shared data when the task was dispatched.
     public init(
         jobId: String, routineId: String, slot: String, attempt: Int = 1, config: JSONObject,
-        events: Set<String>
+        events: Set<String>, sharedData: JSONObject = [:]
     ) {
         self.jobId = jobId
         self.routineId = routineId
@@ -57,17 +66,22 @@ public final class HandlerContext: Sendable {
         self.attempt = attempt
         self.config = config
         self.declaredEvents = events
+        collected = Mutex(Collected(shared: sharedData))
     }
 
-    /// Emits `event` with `data`. Non-blocking: the coordinator routes it
-    /// once the handler has returned successfully.
-    public func emit(_ event: String, _ data: JSONObject = [:]) throws {
+    private func checkEvent(_ event: String) throws {
         guard declaredEvents.contains(event) else {
             throw RoutineError(
                 "event '\(event)' does not exist in routine '\(routineId)' (events: \(declaredEvents.sorted().joined(separator: ", ")))"
             )
         }
-        collected.withLock { $0.0.append(Emission(event: event, data: data)) }
+    }
+
+    /// Emits `event` with `data`. Non-blocking: the coordinator routes it
+    /// once the handler has returned successfully.
+    public func emit(_ event: String, _ data: JSONObject = [:]) throws {
+        try checkEvent(event)
+        collected.withLock { $0.emissions.append(Emission(event: event, data: data)) }
     }
 
     /// Emits a Codable value; it must encode to a JSON object.
@@ -81,7 +95,41 @@ public final class HandlerContext: Sendable {
 
     /// Appends a record to the job's output log (routilux `send_output`).
     public func sendOutput(_ outputType: String, _ data: JSONValue) {
-        collected.withLock { $0.1.append(OutputRecord(outputType: outputType, data: data)) }
+        collected.withLock { $0.outputs.append(OutputRecord(outputType: outputType, data: data)) }
+    }
+
+    /// The job's shared data as this handler sees it: as of dispatch, plus its own updates.
+    public var sharedData: JSONObject { collected.withLock { $0.shared } }
+
+    /// routilux `get_shared_data(key, default)`.
+    public func sharedData(_ key: String, default defaultValue: JSONValue = .null) -> JSONValue {
+        collected.withLock { $0.shared[key] } ?? defaultValue
+    }
+
+    /// routilux `update_shared_data(key, value)`; applied to the job, in order, when the handler succeeds.
+    public func updateSharedData(_ key: String, _ value: JSONValue) {
+        collected.withLock {
+            $0.shared[key] = value
+            $0.effects.sharedUpdates.append(.init(key: key, value: value))
+        }
+    }
+
+    /// routilux `append_to_shared_log(entry)`; the coordinator adds a `timestamp` if the entry has none.
+    public func appendToSharedLog(_ entry: JSONObject) {
+        collected.withLock { $0.effects.sharedLog.append(entry) }
+    }
+
+    /// routilux `emit_deferred_event`: kept in the job's `deferred_events` and
+    /// emitted, inside the job, when it is resumed.
+    public func emitDeferred(_ event: String, _ data: JSONObject = [:]) throws {
+        try checkEvent(event)
+        collected.withLock { $0.effects.deferred.append(Emission(event: event, data: data)) }
+    }
+
+    /// Pauses the job once this handler has returned (the "wait for a human"
+    /// pattern); what the handler emitted is routed first and waits, queued.
+    public func pauseJob(reason: String = "", checkpoint: JSONValue? = nil) {
+        collected.withLock { $0.effects.pause = .init(reason: reason, checkpoint: checkpoint) }
     }
 
     /// Reads a config value, or `defaultValue` when absent.
@@ -90,9 +138,11 @@ public final class HandlerContext: Sendable {
     }
 
     /// What the handler emitted, in order.
-    public var emissions: [Emission] { collected.withLock { $0.0 } }
+    public var emissions: [Emission] { collected.withLock { $0.emissions } }
     /// What the handler sent to the output log, in order.
-    public var outputs: [OutputRecord] { collected.withLock { $0.1 } }
+    public var outputs: [OutputRecord] { collected.withLock { $0.outputs } }
+    /// Its other requests of the job.
+    public var effects: HandlerEffects { collected.withLock { $0.effects } }
 }
 
 extension JSONObject {

@@ -84,7 +84,8 @@ public struct RejectMessage: VersionedHeader, Hashable {
 }
 
 /// Coordinator → worker: run one slot activation. Body frames: [payload,
-/// routine config], then the slot's merge state when `merge` is set.
+/// routine config], then the slot's merge state when `merge` is set, then the
+/// job's shared data when `shared` is true.
 public struct TaskMessage: VersionedHeader, Hashable {
     public var v: Int = protocolVersion
     public var jobId: String
@@ -99,12 +100,15 @@ public struct TaskMessage: VersionedHeader, Hashable {
     /// The slot's merge strategy when it keeps state (append or a custom name);
     /// the state travels as the third body frame and comes back in the RESULT.
     public var merge: String?
+    /// The job's shared data follows (it is not empty).
+    public var shared: Bool?
 
     public init(
         jobId: String, taskId: UInt64, flowId: String, routineId: String, routineType: String, slot: String,
-        attempt: Int, paramMapping: [[String]]? = nil, merge: String? = nil
+        attempt: Int, paramMapping: [[String]]? = nil, merge: String? = nil, shared: Bool? = nil
     ) {
         self.merge = merge
+        self.shared = shared
         self.jobId = jobId
         self.taskId = taskId
         self.flowId = flowId
@@ -118,7 +122,8 @@ public struct TaskMessage: VersionedHeader, Hashable {
 
 /// Worker → coordinator: a task's outcome. Body frames: one payload per
 /// emission (in `emissions` order), then one per output (in `outputs` order),
-/// then the slot's new merge state when `slotState` is true.
+/// then the slot's new merge state when `slotState` is true, then the
+/// handler's effects (shared data, shared log, deferred events, pause) when `effects` is true.
 public struct ResultMessage: VersionedHeader, Hashable {
     public enum Outcome: String, Codable, Sendable { case ok, error }
     public var v: Int = protocolVersion
@@ -139,13 +144,16 @@ public struct ResultMessage: VersionedHeader, Hashable {
     public var credit: Int
     /// The last body frame is the slot's new merge state (stateful slots, ok outcome).
     public var slotState: Bool?
+    /// The last body frame is a `HandlerEffects` object.
+    public var effects: Bool?
 
     public init(
         workerId: String, jobId: String, taskId: UInt64, attempt: Int, outcome: Outcome, error: String? = nil,
         errorType: String? = nil, emissions: [String] = [], outputs: [String] = [], handlerUs: Int = 0, credit: Int = 1,
-        slotState: Bool? = nil
+        slotState: Bool? = nil, effects: Bool? = nil
     ) {
         self.slotState = slotState
+        self.effects = effects
         self.workerId = workerId
         self.jobId = jobId
         self.taskId = taskId
@@ -280,7 +288,7 @@ public enum WireMessage: Sendable, Hashable {
     case join(JoinMessage)
     case joined(JoinedMessage)
     case reject(RejectMessage)
-    case task(TaskMessage, payload: RawJSON, config: RawJSON, slotState: RawJSON?)
+    case task(TaskMessage, payload: RawJSON, config: RawJSON, slotState: RawJSON?, shared: RawJSON?)
     case result(ResultMessage, bodies: [RawJSON])
     case credit(CreditMessage)
     case heartbeat(HeartbeatMessage)

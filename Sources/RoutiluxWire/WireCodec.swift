@@ -34,11 +34,12 @@ public final class WireCodec: Sendable {
         case .join(let h): header(h)
         case .joined(let h): header(h)
         case .reject(let h): header(h)
-        case .task(let h, let payload, let config, let state):
+        case .task(let h, let payload, let config, let state, let shared):
             header(h)
             frames.append(payload.bytes)
             frames.append(config.bytes)
             if let state { frames.append(state.bytes) }
+            if let shared { frames.append(shared.bytes) }
         case .result(let h, let bodies):
             header(h)
             for b in bodies { frames.append(b.bytes) }
@@ -105,11 +106,15 @@ public final class WireCodec: Sendable {
             message = .reject(try header(RejectMessage.self))
         case .task:
             let h = try header(TaskMessage.self)
-            if h.merge != nil { try bodies(3...3) } else { try bodies(2...2) }
-            message = .task(h, payload: body[0], config: body[1], slotState: body.count > 2 ? body[2] : nil)
+            let hasState = h.merge != nil
+            let hasShared = h.shared == true
+            let n = 2 + (hasState ? 1 : 0) + (hasShared ? 1 : 0)
+            try bodies(n...n)
+            message = .task(
+                h, payload: body[0], config: body[1], slotState: hasState ? body[2] : nil, shared: hasShared ? body[n - 1] : nil)
         case .result:
             let h = try header(ResultMessage.self)
-            let n = h.emissions.count + h.outputs.count + (h.slotState == true ? 1 : 0)
+            let n = h.emissions.count + h.outputs.count + (h.slotState == true ? 1 : 0) + (h.effects == true ? 1 : 0)
             try bodies(n...n)
             message = .result(h, bodies: body)
         case .credit:

@@ -37,6 +37,8 @@ public enum WorkerCommand {
         var prefetch: Int?
         @Option(help: "Worker id (default: host-pid-random).")
         var id: String?
+        @Flag(help: "Let flows run commands on this host through the Exec routine (off by default; also ROUTILUX_ALLOW_EXEC=1).")
+        var allowExec = false
         @Option(help: "Log level: trace, debug, info, notice, warning, error.")
         var logLevel: String = ProcessInfo.processInfo.environment["ROUTILUX_LOG_LEVEL"] ?? "info"
 
@@ -52,6 +54,7 @@ public enum WorkerCommand {
                 h.logLevel = level
                 return h
             }
+            if allowExec { ExecPermission.allow() }
             let options = WorkerOptions(
                 coordinator: coordinator, bind: bind, advertise: advertise, concurrency: concurrency, prefetch: prefetch,
                 workerId: id)

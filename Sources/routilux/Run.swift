@@ -65,7 +65,7 @@ struct Run: AsyncParsableCommand {
         }
         let started = Date()
         let reply = await cluster.service.submit(
-            SubmitRequest(flow: .id(flow.flowId), params: RawJSON(jobParams), maxWorkers: workers, wait: true))
+            SubmitRequest(flow: .id(flow.flowId), params: RawJSON(jobParams), maxWorkers: workers, wait: true, untilPaused: true))
         let elapsed = Date().timeIntervalSince(started)
         await cluster.stop()
         guard reply.ok, let state = reply.jobState else {
@@ -79,6 +79,12 @@ struct Run: AsyncParsableCommand {
             }
         }
         writeStdout(json ? state.json.jsonString(pretty: true) : summarize(state, elapsed: elapsed))
+        if state.status == .paused {
+            let reason = state.pausePoints.last?["reason"].stringValue ?? ""
+            let hint = output.map { "its state is in \($0); continue it on a coordinator with `routilux job resume --from \($0) --coordinator ENDPOINT`" }
+                ?? "run again with --output FILE to keep its state, then `routilux job resume --from FILE --coordinator ENDPOINT`"
+            FileHandle.standardError.write(Data("routilux: job paused\(reason.isEmpty ? "" : " (\(reason))"): \(hint)\n".utf8))
+        }
         if state.status != .completed { throw Exit.notCompleted }
     }
 }

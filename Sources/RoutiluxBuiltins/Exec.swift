@@ -1,0 +1,253 @@
+import Dispatch
+import Foundation
+import RoutiluxCore
+import Synchronization
+
+/// Runs a command per activation: routines in any language.
+///
+/// The slot data goes to the command's stdin as one JSON object. Each stdout
+/// line is one JSON object:
+/// - `{"event": NAME, "data": {...}}` emits NAME (one of `events`);
+/// - `{"output": TYPE, "data": ...}` appends to the job's output log;
+/// - `{"shared_data": {k: v, ...}}` updates the job's shared data;
+/// - `{"shared_log": {...}}` appends to the shared log;
+/// - `{"deferred": NAME, "data": {...}}` defers an event to the job's resume;
+/// - `{"pause": REASON}` pauses the job after this activation.
+/// A non-zero exit is a routine error carrying the tail of stderr (error type
+/// `ExecError`, or the `error_type` a last line `{"error_type": T}` names); a
+/// run longer than `timeout` is killed (`TimeoutError`). Blank lines are skipped;
+/// any other line is an error naming its number.
+///
+/// Config: `command` (a string run by `/bin/sh -c`, or an argv list), `timeout`
+/// (seconds, default 60), `env` (extra variables), `cwd`, `events` (default
+/// `[output]`), `slots` (default `[input, trigger]`). The environment also gets
+/// ROUTILUX_JOB_ID, ROUTILUX_ROUTINE_ID, ROUTILUX_SLOT, ROUTILUX_ATTEMPT and
+/// ROUTILUX_SHARED_DATA (the job's shared data as JSON, as of dispatch).
+public let execType = RoutineType(
+    "Exec", summary: "runs a command per activation: JSON on stdin, one JSON line per emission on stdout"
+) { config in
+    try Config.allowOnly(config, ["command", "timeout", "env", "cwd", "events", "slots"])
+    let argv: [String]
+    switch config["command"] {
+    case .string(let s)?: argv = ["/bin/sh", "-c", s]
+    case .array(let a)? where !a.isEmpty && a.allSatisfy({ $0.stringValue != nil }): argv = a.map { $0.stringValue! }
+    default: throw RoutineConfigError(key: "command", "must be a command string or a non-empty list of strings")
+    }
+    let timeout = config["timeout"]?.doubleValue ?? 60
+    guard timeout > 0, timeout <= 86_400 else { throw RoutineConfigError(key: "timeout", "must be seconds from 0 to 86400") }
+    var env: [String: String] = [:]
+    for (k, v) in try Config.object(config, "env") ?? [:] {
+        guard let s = v.stringValue else { throw RoutineConfigError(key: "env.\(k)", "must be a string") }
+        env[k] = s
+    }
+    let cwd = try Config.string(config, "cwd")
+    func names(_ key: String, _ defaults: [String]) throws -> [String] {
+        guard let v = config[key], v != .null else { return defaults }
+        guard let a = v.arrayValue, !a.isEmpty, a.allSatisfy({ $0.stringValue?.isEmpty == false }) else {
+            throw RoutineConfigError(key: key, "must be a non-empty list of names")
+        }
+        return a.map { $0.stringValue! }
+    }
+    let events = try names("events", ["output"])
+    let slots = try names("slots", ["input", "trigger"])
+    var r = RoutineDefinition(config: config)
+    for e in events { r.event(e) }
+    let run = ExecRun(argv: argv, timeout: timeout, env: env, cwd: cwd)
+    for s in slots {
+        r.slot(s) { data, ctx in try await run.activate(data, ctx) }
+    }
+    return r
+}
+
+/// One configured command, run once per activation.
+struct ExecRun: Sendable {
+    let argv: [String]
+    let timeout: Double
+    let env: [String: String]
+    let cwd: String?
+
+    func activate(_ data: JSONObject, _ ctx: HandlerContext) async throws {
+        guard ExecPermission.isAllowed else {
+            throw RoutineError("Exec is disabled on this worker: start it with --allow-exec to let flows run commands here", type: "PermissionError")
+        }
+        let result = try await ExecProcess.run(
+            argv: argv, stdin: JSONValue.object(data).serialized(), timeout: timeout, cwd: cwd,
+            env: env.merging([
+                "ROUTILUX_JOB_ID": ctx.jobId, "ROUTILUX_ROUTINE_ID": ctx.routineId, "ROUTILUX_SLOT": ctx.slot,
+                "ROUTILUX_ATTEMPT": String(ctx.attempt),
+                "ROUTILUX_SHARED_DATA": JSONValue.object(ctx.sharedData).jsonString(),
+            ]) { a, _ in a })
+        let lines = result.stdout.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        var errorType = "ExecError"
+        var effects: [() throws -> Void] = []
+        for (i, line) in lines.enumerated() {
+            let text = line.drop { $0 == 32 || $0 == 9 || $0 == 13 }
+            if text.isEmpty { continue }
+            let v: JSONValue
+            do { v = try JSONValue.parse(Array(text)) } catch {
+                throw RoutineError("Exec \(argv.last ?? ""): stdout line \(i + 1) is not JSON (\(error)): \(String(decoding: text.prefix(120), as: UTF8.self))")
+            }
+            guard let o = v.objectValue else { throw RoutineError("Exec: stdout line \(i + 1) must be a JSON object") }
+            if let event = o["event"]?.stringValue {
+                let payload = o["data"]?.objectValue ?? [:]
+                effects.append { try ctx.emit(event, payload) }
+            } else if let type = o["output"]?.stringValue {
+                let payload = o["data"] ?? .null
+                effects.append { ctx.sendOutput(type, payload) }
+            } else if let updates = o["shared_data"]?.objectValue {
+                effects.append { for (k, v) in updates { ctx.updateSharedData(k, v) } }
+            } else if let entry = o["shared_log"]?.objectValue {
+                effects.append { ctx.appendToSharedLog(entry) }
+            } else if let event = o["deferred"]?.stringValue {
+                let payload = o["data"]?.objectValue ?? [:]
+                effects.append { try ctx.emitDeferred(event, payload) }
+            } else if let reason = o["pause"] {
+                effects.append { ctx.pauseJob(reason: reason.stringValue ?? "", checkpoint: o["checkpoint"]) }
+            } else if let t = o["error_type"]?.stringValue {
+                errorType = t
+            } else {
+                throw RoutineError("Exec: stdout line \(i + 1) has none of event, output, shared_data, shared_log, deferred, pause, error_type")
+            }
+        }
+        if result.timedOut {
+            throw RoutineError("Exec \(argv.last ?? ""): timed out after \(timeout) s and was killed", type: "TimeoutError")
+        }
+        guard result.status == 0 else {
+            let tail = String(decoding: result.stderr.suffix(2000), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            throw RoutineError("Exec \(argv.last ?? ""): exited with \(result.status)\(tail.isEmpty ? "" : ": \(tail)")", type: errorType)
+        }
+        for apply in effects { try apply() }
+    }
+}
+
+/// Runs a child process without blocking a Swift concurrency thread: pipes
+/// are drained by dispatch handlers, the exit arrives through a termination
+/// handler, and a timer kills the child at the deadline.
+enum ExecProcess {
+    struct Result: Sendable {
+        var status: Int32
+        var stdout: [UInt8]
+        var stderr: [UInt8]
+        var timedOut: Bool
+    }
+
+    static func run(argv: [String], stdin: [UInt8], timeout: Double, cwd: String?, env: [String: String]) async throws -> Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: argv[0])
+        p.arguments = Array(argv.dropFirst())
+        if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+        p.environment = ProcessInfo.processInfo.environment.merging(env) { _, new in new }
+        let input = Pipe(), output = Pipe(), errors = Pipe()
+        p.standardInput = input
+        p.standardOutput = output
+        p.standardError = errors
+        let box = StateBox()
+        return try await withCheckedThrowingContinuation { (c: CheckedContinuation<Result, any Error>) in
+            // Done when the child has exited and its pipes are drained; a killed child
+            // (or a grandchild still holding the pipes after exit) does not hold us up.
+            @Sendable func finishIfDone(_ s: inout Collected, force: Bool = false) {
+                guard let status = s.status, !s.resumed, (s.outDone && s.errDone) || s.timedOut || force else { return }
+                s.resumed = true
+                c.resume(returning: Result(status: status, stdout: s.out, stderr: s.err, timedOut: s.timedOut))
+            }
+            // Each pipe is drained by a blocking read loop on a dispatch thread (never
+            // the Swift concurrency pool), which sees end-of-file reliably.
+            @Sendable func drain(_ h: FileHandle, _ isOut: Bool) {
+                // A private serial queue gets its own thread even while it blocks (the
+                // global queues are as wide as the CPU count and would starve).
+                DispatchQueue(label: isOut ? "routilux.exec.stdout" : "routilux.exec.stderr").async {
+                    while let d = try? h.read(upToCount: 1 << 16), !d.isEmpty {
+                        box.state.withLock { s in
+                            if isOut { s.out.append(contentsOf: d) } else if s.err.count < 1 << 20 { s.err.append(contentsOf: d) }
+                        }
+                    }
+                    box.state.withLock { s in
+                        if isOut { s.outDone = true } else { s.errDone = true }
+                        finishIfDone(&s)
+                    }
+                }
+            }
+            p.terminationHandler = { proc in
+                box.state.withLock { s in
+                    s.status = proc.terminationStatus
+                    finishIfDone(&s)
+                }
+                // Output still buffered in the pipes arrives within moments of the exit.
+                DispatchQueue.global().asyncAfter(deadline: .now() + 1) {
+                    box.state.withLock { finishIfDone(&$0, force: true) }
+                }
+            }
+            do { try p.run() } catch {
+                box.state.withLock { $0.resumed = true }
+                c.resume(throwing: RoutineError("Exec: cannot start \(argv[0]): \(error)"))
+                return
+            }
+            let pid = p.processIdentifier
+            // Our copies of the child's ends must close, or the pipes never reach end-of-file.
+            try? output.fileHandleForWriting.close()
+            try? errors.fileHandleForWriting.close()
+            try? input.fileHandleForReading.close()
+            drain(output.fileHandleForReading, true)
+            drain(errors.fileHandleForReading, false)
+            // The deadline: kill the child (its pipes then close, and we finish).
+            DispatchQueue.global().asyncAfter(deadline: .now() + timeout) {
+                let kill = box.state.withLock { s -> Bool in
+                    guard s.status == nil else { return false }
+                    s.timedOut = true
+                    return true
+                }
+                guard kill else { return }
+                // The command and everything it started: a shell's children would
+                // otherwise keep running (and keep the pipes open).
+                for victim in descendants(of: pid) + [pid] { Foundation.kill(victim, SIGKILL) }
+                box.state.withLock { s in
+                    if s.status == nil { s.status = -SIGKILL }
+                    finishIfDone(&s)
+                }
+            }
+            // Feed stdin off the concurrency pool; a child that does not read it must not stall us.
+            DispatchQueue(label: "routilux.exec.stdin").async {
+                let fh = input.fileHandleForWriting
+                try? fh.write(contentsOf: Data(stdin))
+                try? fh.close()
+            }
+        }
+    }
+
+    /// Processes descended from `pid`, deepest first (Linux /proc; empty elsewhere).
+    static func descendants(of pid: Int32) -> [Int32] {
+        var children: [Int32: [Int32]] = [:]
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        for e in entries {
+            guard let p = Int32(e), let stat = try? String(contentsOfFile: "/proc/\(e)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 1, let parent = Int32(fields[1]) { children[parent, default: []].append(p) }
+        }
+        var out: [Int32] = []
+        func walk(_ p: Int32) {
+            for c in children[p] ?? [] {
+                walk(c)
+                out.append(c)
+            }
+        }
+        walk(pid)
+        return out
+    }
+
+    private final class StateBox: Sendable {
+        let state = Mutex(Collected())
+    }
+
+    private struct Collected {
+        var out: [UInt8] = []
+        var err: [UInt8] = []
+        var outDone = false
+        var errDone = false
+        var status: Int32?
+        var timedOut = false
+        var resumed = false
+    }
+}
+

@@ -1,0 +1,87 @@
+import Foundation
+import RoutiluxBuiltins
+import RoutiluxCore
+import Testing
+
+/// The Exec builtin run in-process (the worker's side of it).
+@Suite(.serialized) struct ExecTests {
+    init() { ExecPermission.allow() }
+
+    func run(_ config: JSONObject, _ data: JSONObject = ["x": 1], shared: JSONObject = [:]) async throws -> HandlerContext {
+        let r = try execType.make(config: config)
+        let ctx = HandlerContext(jobId: "j1", routineId: "ex", slot: "input", attempt: 2, config: config, events: Set(r.events), sharedData: shared)
+        try await r.slotNamed("input")!.handler!(data, ctx)
+        return ctx
+    }
+
+    @Test func eachStdoutLineIsAnEmissionOrAnEffect() async throws {
+        let script = #"""
+            read input
+            echo "{\"event\": \"output\", \"data\": $input}"
+            echo ""
+            echo '{"event": "done", "data": {"job": "'$ROUTILUX_JOB_ID'", "attempt": '$ROUTILUX_ATTEMPT'}}'
+            echo '{"output": "note", "data": "hello"}'
+            echo '{"shared_data": {"k": 1}}'
+            echo '{"shared_log": {"step": "x"}}'
+            echo '{"deferred": "done", "data": {"later": true}}'
+            echo "{\"event\": \"seen\", \"data\": $ROUTILUX_SHARED_DATA}"
+            """#
+        let ctx = try await run(["command": .string(script), "events": ["output", "done", "seen"]], ["x": 1], shared: ["s": "v"])
+        #expect(ctx.emissions.map(\.event) == ["output", "done", "seen"])
+        #expect(ctx.emissions[0].data == ["x": 1])
+        #expect(ctx.emissions[1].data == ["job": "j1", "attempt": 2])
+        #expect(ctx.emissions[2].data == ["s": "v"])
+        #expect(ctx.outputs == [OutputRecord(outputType: "note", data: "hello")])
+        #expect(ctx.effects.sharedUpdates.map(\.key) == ["k"])
+        #expect(ctx.effects.sharedLog == [["step": "x"]])
+        #expect(ctx.effects.deferred.map(\.event) == ["done"])
+    }
+
+    @Test func aNonZeroExitIsAnErrorWithTheTailOfStderr() async throws {
+        do {
+            _ = try await run(["command": "echo '{\"event\": \"output\"}'; echo 'something broke' >&2; exit 3"])
+            Issue.record("no error")
+        } catch let e as RoutineError {
+            #expect(e.message.contains("exited with 3: something broke"))
+            #expect(e.type == "ExecError")
+        }
+        do {
+            _ = try await run(["command": "echo '{\"error_type\": \"ValueError\"}'; exit 1"])
+        } catch let e as RoutineError {
+            #expect(e.type == "ValueError")
+        }
+    }
+
+    @Test func aSlowCommandIsKilledAtItsTimeout() async throws {
+        let start = Date()
+        do {
+            _ = try await run(["command": "sleep 30; echo done", "timeout": 0.3])
+            Issue.record("no timeout")
+        } catch let e as RoutineError {
+            #expect(e.type == "TimeoutError")
+            #expect(e.message.contains("timed out after 0.3 s"))
+        }
+        #expect(Date().timeIntervalSince(start) < 20, "killed, not waited for")
+    }
+
+    @Test func badOutputAndBadConfigSayWhere() async throws {
+        do {
+            _ = try await run(["command": "echo '{\"event\": \"output\"}'; echo 'not json'"])
+            Issue.record("no error")
+        } catch let e as RoutineError {
+            #expect(e.message.contains("stdout line 2 is not JSON"))
+        }
+        do {
+            _ = try await run(["command": "echo '{\"event\": \"nope\"}'"])
+        } catch let e as RoutineError {
+            #expect(e.message.contains("event 'nope' does not exist"))
+        }
+        #expect(throws: RoutineConfigError.self) { try execType.make(config: ["command": 5]) }
+        #expect(throws: RoutineConfigError.self) { try execType.make(config: ["command": "x", "timeout": -1]) }
+    }
+
+    @Test func argvCommandsGetTheSlotDataOnStdin() async throws {
+        let ctx = try await run(["command": ["/bin/sh", "-c", "cat | sed 's/^/{\"event\": \"output\", \"data\": /; s/$/}/'"]], ["n": 7])
+        #expect(ctx.emissions.first?.data == ["n": 7])
+    }
+}
