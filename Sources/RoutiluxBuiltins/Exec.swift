@@ -131,12 +131,17 @@ enum ExecProcess {
         var timedOut: Bool
     }
 
+    /// SIGPIPE would kill the process when a child exits without reading its stdin.
+    private static let ignoreSIGPIPE: Void = { signal(SIGPIPE, SIG_IGN) }()
+
     static func run(argv: [String], stdin: [UInt8], timeout: Double, cwd: String?, env: [String: String]) async throws -> Result {
+        _ = ignoreSIGPIPE
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: argv[0])
+        let environment = ProcessInfo.processInfo.environment.merging(env) { _, new in new }
+        p.executableURL = URL(fileURLWithPath: try executable(argv[0], path: environment["PATH"]))
         p.arguments = Array(argv.dropFirst())
         if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-        p.environment = ProcessInfo.processInfo.environment.merging(env) { _, new in new }
+        p.environment = environment
         let input = Pipe(), output = Pipe(), errors = Pipe()
         p.standardInput = input
         p.standardOutput = output
@@ -212,6 +217,14 @@ enum ExecProcess {
                 try? fh.close()
             }
         }
+    }
+
+    /// A program name without a slash is looked up in PATH, as a shell would.
+    static func executable(_ name: String, path: String?) throws -> String {
+        if name.contains("/") { return name }
+        let dirs = (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":")
+        for d in dirs where FileManager.default.isExecutableFile(atPath: "\(d)/\(name)") { return "\(d)/\(name)" }
+        throw RoutineError("Exec: '\(name)' is not in PATH (\(dirs.joined(separator: ":")))")
     }
 
     /// Processes descended from `pid`, deepest first (Linux /proc; empty elsewhere).

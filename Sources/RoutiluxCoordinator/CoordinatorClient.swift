@@ -2,6 +2,7 @@ import Foundation
 import RoutiluxCore
 import RoutiluxTransport
 import RoutiluxWire
+import Synchronization
 
 /// Talks to a running coordinator over its inbox (the `routilux job` verbs):
 /// binds a private reply inbox, sends a request, waits for the REPLY.
@@ -12,6 +13,7 @@ public final class CoordinatorClient: Sendable {
 
     let transport = Transport(name: "client")
     let coordinator: String
+    private let ipcInbox = Mutex<String?>(nil)
 
     public init(coordinator: String) {
         self.coordinator = coordinator
@@ -42,11 +44,17 @@ public final class CoordinatorClient: Sendable {
         throw ClientError(description: "no reply from the coordinator at \(coordinator) within \(Int(timeout)) s")
     }
 
-    public func close() async { await transport.shutdown() }
+    public func close() async {
+        await transport.shutdown()
+        // An ipc reply inbox leaves a socket file behind.
+        if let path = ipcInbox.withLock({ $0 }) { try? FileManager.default.removeItem(atPath: path) }
+    }
 
     private func replyInboxEndpoint() -> String {
         if coordinator.hasPrefix("ipc://") {
-            return "ipc://\(NSTemporaryDirectory())routilux-client-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
+            let path = "\(NSTemporaryDirectory())routilux-client-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
+            ipcInbox.withLock { $0 = path }
+            return "ipc://" + path
         }
         // Reply over TCP: loopback for a local coordinator, else all interfaces.
         return isLoopback(coordinator) ? "tcp://127.0.0.1:*" : "tcp://0.0.0.0:*"

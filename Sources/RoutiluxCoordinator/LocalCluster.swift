@@ -94,6 +94,21 @@ public final class LocalCluster: Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 
+    /// Returns (with a description) when a worker process exits while the
+    /// cluster runs; never returns while they all live. Cancel it when done.
+    public func firstWorkerExit() async -> String? {
+        while !Task.isCancelled {
+            if let i = processes.withLock({ $0.firstIndex { !$0.isRunning } }) {
+                let p = processes.withLock { $0[i] }
+                let log = (try? String(contentsOf: directory.appendingPathComponent("worker-\(i).log"), encoding: .utf8)) ?? ""
+                return "worker process \(i) (pid \(p.processIdentifier)) exited with \(p.terminationStatus)"
+                    + (p.terminationReason == .uncaughtSignal ? " (signal)" : "") + (log.isEmpty ? "" : ":\n" + log.suffix(2000))
+            }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return nil
+    }
+
     /// The tail of every worker's log (for error reports).
     public func workerLogs() -> String {
         (0..<workerCount).map { i in

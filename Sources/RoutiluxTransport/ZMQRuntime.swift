@@ -5,6 +5,9 @@ import Foundation
 /// signal handling is switched off (the process's lifecycle code owns SIGINT/SIGTERM).
 enum ZMQRuntime {
     static let initialized: Bool = {
+        // A write to a pipe whose reader has gone (an Exec child that exits without
+        // reading its stdin) must be an error, not the death of the process.
+        signal(SIGPIPE, SIG_IGN)
         setenv("ZSYS_SIGHANDLER", "false", 1)
         zsys_handler_set(nil)
         _ = zsys_init()

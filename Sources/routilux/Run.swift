@@ -5,6 +5,12 @@ import RoutiluxBuiltins
 import RoutiluxCoordinator
 import RoutiluxCore
 
+/// What ends `routilux run`'s wait.
+private enum Either: Sendable {
+    case reply(ControlReply)
+    case workerExit(String?)
+}
+
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run one job of a flow on an embedded coordinator and local worker processes.",
@@ -64,10 +70,24 @@ struct Run: AsyncParsableCommand {
             throw fail("\(error)", code: Exit.notCompleted)
         }
         let started = Date()
-        let reply = await cluster.service.submit(
-            SubmitRequest(flow: .id(flow.flowId), params: RawJSON(jobParams), maxWorkers: workers, wait: true, untilPaused: true))
+        let request = SubmitRequest(
+            flow: .id(flow.flowId), params: RawJSON(jobParams), maxWorkers: workers, wait: true, untilPaused: true)
+        // The job's answer, unless a local worker process dies first (then nothing could finish it).
+        let outcome = await withTaskGroup(of: Either.self) { group in
+            group.addTask { .reply(await cluster.service.submit(request)) }
+            group.addTask { .workerExit(await cluster.firstWorkerExit()) }
+            let first = await group.next()!
+            group.cancelAll()
+            // Stopping the coordinator answers the pending submit, so the group can end.
+            if case .workerExit = first { cluster.service.stop() }
+            return first
+        }
         let elapsed = Date().timeIntervalSince(started)
         await cluster.stop()
+        guard case .reply(let reply) = outcome else {
+            if case .workerExit(let why?) = outcome { throw fail(why, code: Exit.notCompleted) }
+            throw fail("the job did not run", code: Exit.notCompleted)
+        }
         guard reply.ok, let state = reply.jobState else {
             throw fail(reply.error ?? "the job did not run", code: Exit.notCompleted)
         }

@@ -101,6 +101,17 @@ extension Integration {
         #expect(state.routineStates["flaky"]?["error"].stringValue?.contains("retries exhausted after 2 of 2") == true)
     }
 
+    @Test func runFailsClearlyWhenItsWorkerProcessDies() async throws {
+        let h = try ProcessHarness()
+        defer { Task { await h.shutdown() } }
+        // The routine kills the worker process that runs it.
+        let flow = try h.write("suicide.yaml", "routines:\n  boom: {type: Exec, config: {command: 'kill -9 $PPID'}}\n")
+        let r = try await h.routilux(["run", flow], timeout: 60)
+        #expect(r.code == 1)
+        #expect(r.err.contains("worker process 0"), "\(r.err)")
+        #expect(r.err.contains("exited"))
+    }
+
     @Test(arguments: [
         // (file name, content, expected message parts)
         ("unknown-type.yaml", "routines:\n  a: {type: Nope}\n", ["unknown-type.yaml", "routines.a.type", "unknown routine type 'Nope'"]),
