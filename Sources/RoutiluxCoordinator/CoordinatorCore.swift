@@ -396,6 +396,7 @@ public final class CoordinatorCore {
         var state = saved
         state.pendingTasks = []
         state.slotStates = [:]
+        state.executionTracker = nil  // figures are per run
         let job = JobRecord(id: saved.jobId, run: takeRun(), flow: flow, state: state, maxWorkers: flow.definition.execution.maxWorkers)
         for (k, v) in saved.slotStates { job.slotStates[k] = RawJSON(v) }
         job.queue.append(contentsOf: tasks)
@@ -455,6 +456,7 @@ public final class CoordinatorCore {
         if job.state.status.isTerminal {
             return
         }
+        job.tracker.record(entry.task.routineId, ok: r.outcome == .ok, handlerUs: r.handlerUs, emissions: r.emissions.count)
         defer { answerPausedWaiters(job) }
         let rid = entry.task.routineId
         let ts = Timestamp(seconds: now)

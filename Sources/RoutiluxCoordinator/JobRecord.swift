@@ -114,6 +114,8 @@ final class JobRecord {
     var slotStates: [String: RawJSON] = [:]
     /// Stateful slots with a delivery in flight.
     var busySlots: Set<String> = []
+    /// Executions per routine, with worker-measured handler times.
+    var tracker = JobTracker()
     /// Bound on `inFlight` (execution.max_workers).
     let maxWorkers: Int
     /// Who waits for the job to end; `untilPaused` ones are answered when it pauses too.
@@ -134,6 +136,7 @@ final class JobRecord {
     var exportedState: JobState {
         var s = state
         for (k, v) in slotStates.sorted(by: { $0.key < $1.key }) { s.slotStates[k] = v.valueOrError }
+        if !tracker.isEmpty { s.executionTracker = tracker.json(flowId: state.flowId) }
         guard state.status == .paused else { return s }
         s.pendingTasks = queue.map { $0.saved(jobId: id) } + retrying.map { $0.task.saved(jobId: id) }
         return s

@@ -82,6 +82,9 @@ public struct JobState: Sendable, Hashable {
     /// addition to routilux's fields (which kept it on the routine, shared by
     /// all jobs); written as `slot_states` only when not empty.
     public var slotStates: JSONObject
+    /// Per-routine performance and the flow summary (routilux's ExecutionTracker
+    /// figures, for every routine); written as `execution_tracker` when present.
+    public var executionTracker: JSONValue?
 
     public init(flowId: String, jobId: String, now: Timestamp = .now()) {
         self.flowId = flowId
@@ -157,6 +160,7 @@ public struct JobState: Sendable, Hashable {
             "output_log": .array(outputLog),
         ]
         if !slotStates.isEmpty { o["slot_states"] = .object(slotStates) }
+        if let t = executionTracker { o["execution_tracker"] = t }
         return .object(o)
     }
 
@@ -191,5 +195,6 @@ public struct JobState: Sendable, Hashable {
         sharedLog = o["shared_log"]?.arrayValue ?? []
         outputLog = o["output_log"]?.arrayValue ?? []
         slotStates = o["slot_states"]?.objectValue ?? [:]
+        executionTracker = o["execution_tracker"].flatMap { $0 == .null ? nil : $0 }
     }
 }

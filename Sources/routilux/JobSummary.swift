@@ -1,3 +1,4 @@
+import Foundation
 import RoutiluxCore
 
 /// A readable account of a finished job, for people.
@@ -16,6 +17,18 @@ func summarize(_ state: JobState, elapsed: Double?, maxOutputs: Int = 10) -> Str
     var emits: [String: Int] = [:]
     for r in state.executionHistory { emits["\(r.routineId).\(r.eventName)", default: 0] += 1 }
     lines.append("history: \(state.executionHistory.count) records (" + emits.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ") + ")")
+    if let perf = state.executionTracker?["routine_performance"].objectValue, !perf.isEmpty {
+        lines.append("performance (handler time on workers):")
+        for (id, p) in perf {
+            let ms = { (k: String) in String(format: "%.2f", (p[k].doubleValue ?? 0) * 1000) }
+            lines.append("  \(id): \(p["total_executions"].intValue ?? 0) run(s), \(p["completed"].intValue ?? 0) ok, \(p["failed"].intValue ?? 0) failed, "
+                + String(format: "%.0f%%", (p["success_rate"].doubleValue ?? 0) * 100)
+                + "; avg \(ms("avg_execution_time")) ms (min \(ms("min_execution_time")), max \(ms("max_execution_time")))")
+        }
+        if let f = state.executionTracker?["flow_performance"] {
+            lines.append("  flow: \(f["total_routines"].intValue ?? 0) routines, \(f["total_events"].intValue ?? 0) events")
+        }
+    }
     if !state.outputLog.isEmpty {
         lines.append("output (\(state.outputLog.count) record\(state.outputLog.count == 1 ? "" : "s")):")
         for o in state.outputLog.prefix(maxOutputs) {

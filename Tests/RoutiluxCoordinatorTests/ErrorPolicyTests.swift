@@ -69,6 +69,23 @@ func policyFlow(work: String = "", flow: String = "") -> String {
         #expect(continued[0].data.valueOrError["error_type"] == "RoutineError")
     }
 
+    @Test func theTrackerCountsEveryRoutinesExecutionsAndTimes() throws {
+        let h = try CoreHarness(flow: policyFlow(work: "{strategy: continue}"))
+        h.join("w1", credit: 1)
+        let job = h.submit(items(3))
+        drive(h, job: job, failing: [1])
+        let t = try #require(h.core.jobState(job)?.executionTracker)
+        #expect(t["_type"] == "ExecutionTracker")
+        let work = t["routine_performance"]["work"]
+        #expect(work["total_executions"] == 3 && work["completed"] == 2 && work["failed"] == 1)
+        #expect(abs((work["success_rate"].doubleValue ?? 0) - 2.0 / 3.0) < 1e-9)
+        #expect(work["max_execution_time"] == .double(10e-6), "handler times as the workers measured them")
+        #expect(work["min_execution_time"] == .double(0))
+        #expect(t["routine_performance"].objectValue.map { Array($0.keys) } == ["src", "work", "sink"])
+        #expect(t["flow_performance"]["total_routines"] == 3)
+        #expect(t["flow_performance"]["total_events"] == 5, "3 items + 2 outputs")
+    }
+
     @Test func skipMarksTheRoutineSkippedAndGoesOn() throws {
         let h = try CoreHarness(flow: policyFlow(flow: "{strategy: skip}"))
         h.join("w1", credit: 1)

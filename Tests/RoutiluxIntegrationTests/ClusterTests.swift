@@ -66,6 +66,7 @@ extension Integration {
             let status = try await h.routilux(["job", "status", ids["alpha"]!, "--coordinator", c.1])
             #expect(status.code == 0)
             #expect(status.out.contains("completed"))
+            #expect(status.out.contains("stage1: 300 run(s), 300 ok, 0 failed, 100%"), "\(status.out)")
             let unknown = try await h.routilux(["job", "status", "no-such-job", "--coordinator", c.1])
             #expect(unknown.code == 2)
             #expect(unknown.err.contains("unknown job 'no-such-job'"))
