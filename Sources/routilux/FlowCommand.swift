@@ -8,8 +8,8 @@ import RoutiluxCore
 struct FlowCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "flow",
-        abstract: "Check flow files.",
-        subcommands: [Validate.self])
+        abstract: "Check and export flow files.",
+        subcommands: [Validate.self, Export.self])
 
     struct Validate: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -39,6 +39,41 @@ struct FlowCommand: ParsableCommand {
                 }
             }
             if bad { throw Exit.badInput }
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Validate a flow and write it back in the DSL (YAML or JSON), every setting explicit.",
+            discussion: "Connections are written by routine id (\"a.event\" -> \"b.slot\"), so the export loads back to the same flow.")
+
+        @Argument(help: "The flow file (YAML or JSON).")
+        var file: String
+        @Option(help: "yaml or json.")
+        var format: String = "yaml"
+        @Option(help: "Write here instead of stdout.")
+        var output: String?
+        @Option(name: .customLong("catalogue"), help: "Routine types of a custom worker (from `WORKER types --json`); repeatable.")
+        var catalogues: [String] = []
+
+        func run() throws {
+            guard format == "yaml" || format == "json" else { throw fail("--format must be yaml or json", code: Exit.badInput) }
+            var catalogue = Builtins.registry.catalogue
+            let flow: FlowDefinition
+            do {
+                for c in catalogues { catalogue.merge(try CatalogueFiles.load(c)) }
+                flow = try FlowLoader.load(file: file, catalogue: catalogue)
+            } catch {
+                throw fail("\(error)", code: Exit.badInput)
+            }
+            let text = format == "json" ? flow.dslJSON.jsonString(pretty: true) + "\n" : try flow.dslJSON.yamlString()
+            if let output {
+                do { try Data(text.utf8).write(to: URL(fileURLWithPath: output)) } catch {
+                    throw fail("--output \(output): \(error)", code: Exit.notCompleted)
+                }
+            } else {
+                FileHandle.standardOutput.write(Data(text.utf8))
+            }
         }
     }
 }

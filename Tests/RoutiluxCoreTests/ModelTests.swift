@@ -202,3 +202,39 @@ import Testing
         #expect(throws: RoutineError.self) { try merge(.custom("nope"), [:], [:]) }
     }
 }
+
+@Suite struct FlowExportTests {
+    /// Two routines with the same event and slot names (routilux 0.10 relinks
+    /// these to the wrong routines, §9.1), error handlers, and strings YAML
+    /// would misread unquoted.
+    let source = """
+        flow_id: twins
+        routines:
+          a: {type: Splitter, config: {field: items}}
+          b: {type: Splitter, config: {field: "true"}}
+          s1: {type: Collector, config: {output_type: "12"}, error_handler: {strategy: retry, max_retries: 2, retry_delay: 0.5, retryable_errors: [TimeoutError]}}
+          s2: {type: Collector, config: {output_type: ""}}
+        connections:
+          - {from: a.item, to: s1.input, param_mapping: {item: data}}
+          - {from: b.item, to: s2.input}
+        execution: {strategy: concurrent, max_workers: 3, timeout: 7.5}
+        entry: {routine: b}
+        error_handler: {strategy: continue}
+        """
+
+    @Test(arguments: ["yaml", "json"])
+    func exportLoadsBackToTheSameFlowRelinkedById(_ format: String) throws {
+        let catalogue = Builtins.registry.catalogue
+        let flow = try FlowLoader.build(
+            FlowLoader.parseDocument(Array(source.utf8), isJSON: false, file: nil), file: nil, defaultFlowId: "x", catalogue: catalogue)
+        let text = format == "yaml" ? try flow.dslJSON.yamlString() : flow.dslJSON.jsonString(pretty: true)
+        let again = try FlowLoader.build(
+            FlowLoader.parseDocument(Array(text.utf8), isJSON: format == "json", file: nil), file: nil, defaultFlowId: "x", catalogue: catalogue)
+        #expect(again == flow)
+        #expect(again.targets(of: "b", event: "item").map(\.targetRoutine) == ["s2"])
+        #expect(again.routine("b")?.config["field"] == "true")
+        #expect(again.routine("s1")?.config["output_type"] == "12")
+        #expect(again.routine("s1")?.errorHandler == ErrorPolicy(strategy: .retry, maxRetries: 2, retryDelay: 0.5, retryableErrors: ["TimeoutError"]))
+        #expect(again.errorHandler?.strategy == .continue)
+    }
+}

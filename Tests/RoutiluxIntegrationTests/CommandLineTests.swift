@@ -158,6 +158,21 @@ extension Integration {
         #expect(badEntry.err.contains("unknown entry routine 'ghost'"))
     }
 
+    @Test func anExportedFlowRunsTheSame() async throws {
+        let h = try ProcessHarness()
+        defer { Task { await h.shutdown() } }
+        for format in ["yaml", "json"] {
+            let out = h.path("exported.\(format)")
+            let e = try await h.routilux(["flow", "export", "Examples/pipeline.yaml", "--format", format, "--output", out])
+            #expect(e.code == 0, "\(e.err)")
+            let r = try await h.routilux(["run", out, "--params", "@Examples/pipeline-params.json", "--json"])
+            #expect(r.code == 0, "\(r.err)")
+            #expect(try jobState(r.out).outputLog.count == 5)
+        }
+        let bad = try await h.routilux(["flow", "export", "Examples/pipeline.yaml", "--format", "xml"])
+        #expect(bad.code == 2)
+    }
+
     @Test func validatePassesTheShippedExamples() async throws {
         let h = try ProcessHarness()
         defer { Task { await h.shutdown() } }
