@@ -2,7 +2,10 @@ import RoutiluxCore
 
 /// The routines the stock `routilux-worker` hosts.
 public enum Builtins {
-    public static let types: [RoutineType] = [splitterType, mapperType, collectorType, failerType, delayType, execType]
+    public static let types: [RoutineType] = [
+        splitterType, mapperType, collectorType, filterType, conditionalRouterType, dataTransformerType, dataValidatorType,
+        dataFlattenerType, textClipperType, textRendererType, timeProviderType, delayType, failerType, execType,
+    ]
 
     /// A registry holding every builtin.
     public static var registry: RoutineRegistry { RoutineRegistry(types) }

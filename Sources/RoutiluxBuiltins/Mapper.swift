@@ -12,7 +12,7 @@ import RoutiluxCore
 /// - `drop_missing` (default false): leave out targets whose source is absent
 ///   (otherwise they are set to `default_value`, default null).
 public let mapperType = RoutineType(
-    "Mapper", aliases: ["DataTransformer"], summary: "maps and transforms fields"
+    "Mapper", summary: "maps and transforms fields"
 ) { config in
     try Config.allowOnly(config, ["mappings", "keep_unmapped", "drop_missing", "default_value"])
     let keep = try Config.bool(config, "keep_unmapped", default: true)

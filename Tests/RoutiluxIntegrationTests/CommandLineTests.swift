@@ -173,6 +173,38 @@ extension Integration {
         #expect(bad.code == 2)
     }
 
+    @Test func aRouterSplitsItemsAcrossProcessesAndBadConditionsStopTheLoad() async throws {
+        let h = try ProcessHarness()
+        defer { Task { await h.shutdown() } }
+        let flow = """
+            routines:
+              source: {type: Splitter, config: {field: items}}
+              router:
+                type: ConditionalRouter
+                config: {routes: [[big, "data.n >= 10"], [small, "data.n < 10 and data.n >= 0"]], default_route: odd}
+              big: {type: Collector, config: {output_type: big}}
+              small: {type: Collector, config: {output_type: small}}
+            connections:
+              - {from: source.item, to: router.input, param_mapping: {item: data}}
+              - {from: router.big, to: big.input}
+              - {from: router.small, to: small.input}
+            execution: {strategy: concurrent, max_workers: 4}
+            """
+        let file = try h.write("router.yaml", flow)
+        let r = try await h.routilux(["run", file, "--params", #"{"items": [{"n": 1}, {"n": 50}, {"n": 7}, {"n": -3}]}"#, "--json"])
+        #expect(r.code == 0, "\(r.err)")
+        let state = try jobState(r.out)
+        let byType = Dictionary(grouping: state.outputLog, by: { $0["output_type"].stringValue ?? "" })
+        #expect(byType["big"]?.map { $0["data"]["n"] } == [50])
+        #expect(Set(byType["small"]?.map { $0["data"]["n"] } ?? []) == [1, 7])
+        #expect(state.executionHistory.contains { $0.eventName == "odd" }, "-3 takes the default route")
+
+        let bad = try h.write("bad-router.yaml", flow.replacingOccurrences(of: "data.n >= 10", with: "data.n >= "))
+        let v = try await h.routilux(["flow", "validate", bad])
+        #expect(v.code == 2)
+        #expect(v.err.contains("routines.router.config.routes[0].condition: bad condition \"data.n >= \": position 11"), "\(v.err)")
+    }
+
     @Test func validatePassesTheShippedExamples() async throws {
         let h = try ProcessHarness()
         defer { Task { await h.shutdown() } }
