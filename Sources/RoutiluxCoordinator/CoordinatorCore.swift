@@ -146,6 +146,13 @@ public final class CoordinatorCore {
         if j.capacity < 1 { problem = "capacity must be at least 1 (got \(j.capacity))" }
         if j.credit < 0 { problem = "credit must not be negative (got \(j.credit))" }
         if j.endpoint.isEmpty { problem = "no inbox endpoint advertised" }
+        let unknown = j.routineTypes.filter { !catalogue.knows($0) }
+        if problem == nil, !unknown.isEmpty {
+            let needed = Set(flows.values.flatMap { $0.types.values }).sorted()
+            problem = "it offers routine types this coordinator does not know: \(unknown.joined(separator: ", ")) "
+                + "(offered: \(j.routineTypes.joined(separator: ", ")); the loaded flows need: \(needed.isEmpty ? "none" : needed.joined(separator: ", "))); "
+                + "start the coordinator with --catalogue FILE from `WORKER types --json`"
+        }
         actions.append(.connectWorker(id: j.workerId, endpoint: j.endpoint))
         if let problem {
             actions.append(.send(workerId: j.workerId, .reject(RejectMessage(workerId: j.workerId, reason: problem))))

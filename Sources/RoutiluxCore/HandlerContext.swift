@@ -81,12 +81,18 @@ public final class HandlerContext: Sendable {
     /// once the handler has returned successfully.
     public func emit(_ event: String, _ data: JSONObject = [:]) throws {
         try checkEvent(event)
+        if let path = JSONValue.object(data).firstNonFinitePath() {
+            throw RoutineError("payload of event '\(event)' is not JSON-encodable: \(path) is not a finite number", type: "TypeError")
+        }
         collected.withLock { $0.emissions.append(Emission(event: event, data: data)) }
     }
 
     /// Emits a Codable value; it must encode to a JSON object.
     public func emit<T: Encodable>(_ event: String, value: T) throws {
-        let bytes = try JSONEncoder().encode(value)
+        let bytes: Data
+        do { bytes = try JSONEncoder().encode(value) } catch {
+            throw RoutineError("payload of event '\(event)' (\(T.self)) is not JSON-encodable: \(error)", type: "TypeError")
+        }
         guard case .object(let o) = try JSONValue.parse(Array(bytes)) else {
             throw RoutineError("payload of event '\(event)' must encode to a JSON object")
         }

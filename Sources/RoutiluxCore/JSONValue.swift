@@ -138,3 +138,19 @@ public struct AnyKey: CodingKey, Sendable {
     public init?(stringValue: String) { self.stringValue = stringValue }
     public init?(intValue: Int) { return nil }
 }
+
+extension JSONValue {
+    /// The path of the first NaN or infinite number (JSON cannot carry them), if any.
+    public func firstNonFinitePath(_ path: String = "data") -> String? {
+        switch self {
+        case .double(let d): return d.isFinite ? nil : path
+        case .array(let a):
+            for (i, v) in a.enumerated() { if let p = v.firstNonFinitePath("\(path)[\(i)]") { return p } }
+            return nil
+        case .object(let o):
+            for (k, v) in o { if let p = v.firstNonFinitePath("\(path).\(k)") { return p } }
+            return nil
+        default: return nil
+        }
+    }
+}

@@ -268,6 +268,16 @@ func splitEmissions(_ n: Int, tag: String = "x") -> [(String, JSONValue)] {
         #expect(h.core.workerIds.isEmpty)
     }
 
+    @Test func aWorkerOfferingUnknownTypesIsRefusedWithWhatItOfferedAndWhatFlowsNeed() throws {
+        let h = try CoreHarness(flow: fanOutFlow)
+        h.join("w1", credit: 1, types: ["Splitter", "WordCount"])
+        guard case .reject(let r) = h.sent.last?.message else { Issue.record("expected REJECT"); return }
+        #expect(r.reason.contains("does not know: WordCount"))
+        #expect(r.reason.contains("offered: Splitter, WordCount"))
+        #expect(r.reason.contains("the loaded flows need: Collector, Mapper, Splitter"))
+        #expect(h.core.workerIds.isEmpty)
+    }
+
     @Test func aRepeatedJoinIsAnsweredWithoutResettingTheWorker() throws {
         let h = try CoreHarness(flow: fanOutFlow)
         h.join("w1", credit: 3)

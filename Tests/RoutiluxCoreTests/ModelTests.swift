@@ -161,6 +161,21 @@ import Testing
         #expect(ctx.outputs == [OutputRecord(outputType: "row", data: ["a": 1])])
     }
 
+    @Test func aPayloadThatIsNotJSONIsARoutineError() async throws {
+        let r = try splitterType.make(config: [:])
+        let ctx = HandlerContext(jobId: "j", routineId: "r", slot: "input", config: [:], events: Set(r.events))
+        do {
+            try ctx.emit("item", ["x": ["y": .double(.nan)]])
+            Issue.record("NaN accepted")
+        } catch let e as RoutineError {
+            #expect(e.message == "payload of event 'item' is not JSON-encodable: data.x.y is not a finite number")
+            #expect(e.type == "TypeError")
+        }
+        struct Bad: Encodable { var v = Double.infinity }
+        #expect(throws: RoutineError.self) { try ctx.emit("item", value: Bad()) }
+        #expect(ctx.emissions.isEmpty)
+    }
+
     @Test func anUndeclaredEventIsAnError() async throws {
         let r = try splitterType.make(config: [:])
         let ctx = HandlerContext(jobId: "j", routineId: "r", slot: "input", config: [:], events: Set(r.events))

@@ -34,6 +34,24 @@ extension Integration {
             #expect(messages == ["Hi, hello distributed world!", "Hi, routines!"])
             #expect(Set(state.outputLog.compactMap { $0["data"]["words"].intValue }) == [3, 1])
 
+            // A coordinator that does not know the custom types refuses the worker, saying why;
+            // told about them (--catalogue), it accepts it.
+            let plain = try await h.coordinator()
+            let refused = try h.start("my-worker", ["join", plain.1, "--id", "custom"], executablePath: worker)
+            #expect(try await refused.exitCode() == 1)
+            #expect(refused.stderr.contains("refused by the coordinator: it offers routine types this coordinator does not know: "))
+            #expect(refused.stderr.contains("Greeter") && refused.stderr.contains("WordCount"))
+            let catalogueFile = try h.write("types.json", types.stdout)
+            let told = try await h.coordinator(flows: [example.appendingPathComponent("flow.yaml").path], extra: ["--catalogue", catalogueFile])
+            _ = try h.start("my-worker", ["join", told.1, "--id", "custom-ok"], executablePath: worker)
+            try await waitUntil("the custom worker to join\n\(told.0.stderr)") { told.0.stderr.contains("worker custom-ok joined") }
+            let job = try await h.routilux([
+                "job", "submit", "--coordinator", told.1, "--flow", "greetings", "--wait", "--json",
+                "--params", #"{"items": [{"text": "a b"}]}"#,
+            ])
+            #expect(job.code == 0, "\(job.err)")
+            #expect(try jobState(job.out).outputLog.first?["data"]["message"] == "Hi, a b!")
+
             // The stock worker does not host WordCount: the flow is refused before anything starts.
             let stock = try await h.routilux(["run", example.appendingPathComponent("flow.yaml").path])
             #expect(stock.code == 2)
