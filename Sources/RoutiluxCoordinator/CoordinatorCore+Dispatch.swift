@@ -1,0 +1,83 @@
+import DequeModule
+import RoutiluxCore
+import RoutiluxWire
+
+/// Sending queued tasks to workers, against credit and each job's max_workers.
+extension CoordinatorCore {
+    // MARK: - Dispatch
+
+    /// Sends queued tasks to workers while credit and max_workers allow, jobs taking turns.
+    func dispatch(now: Double) {
+        var idle = 0
+        while !runnable.isEmpty && idle < runnable.count {
+            let jobId = runnable.removeFirst()
+            guard let job = jobs[jobId], !job.queue.isEmpty, job.state.status == .running else {
+                // Paused jobs become runnable again on resume; finished ones never.
+                runnableSet.remove(jobId)
+                continue
+            }
+            guard job.inFlight < job.maxWorkers, let task = job.queue.first else {
+                // At its limit: it becomes runnable again when a result frees a slot.
+                runnableSet.remove(jobId)
+                continue
+            }
+            let merge = job.flow.merge(task.routineId, task.slot)
+            if merge != nil, job.busySlots.contains(task.slotKey) {
+                // A stateful slot takes one delivery at a time (its state is the
+                // previous delivery's result); the job waits, in FIFO order.
+                runnableSet.remove(jobId)
+                continue
+            }
+            guard let type = job.flow.types[task.routineId], let workerId = pickWorker(for: type) else {
+                if let type = job.flow.types[task.routineId], !workers.values.contains(where: { $0.types.contains(type) }),
+                    job.warnedNoWorker.insert(type).inserted
+                {
+                    log(.warning, "job \(jobId) waits: no joined worker hosts routine type '\(type)'")
+                }
+                runnable.append(jobId)
+                idle += 1
+                continue
+            }
+            idle = 0
+            job.queue.removeFirst()
+            if job.state.routineStates[task.routineId] == nil {
+                job.state.setRoutineState(task.routineId, ["status": "running"], at: Timestamp(seconds: now))
+            }
+            job.inFlight += 1
+            workers[workerId]!.credit -= 1
+            workers[workerId]!.inFlight.insert(task.taskId)
+            ledger[task.taskId] = LedgerEntry(jobId: jobId, run: job.run, workerId: workerId, task: task, sentAt: now)
+            counters.tasksDispatched += 1
+            var state: RawJSON?
+            if merge != nil {
+                job.busySlots.insert(task.slotKey)
+                state = job.slotStates[task.slotKey] ?? RawJSON(.object([:]))
+            }
+            // Handlers read the job's shared data as of now (sent only when there is some).
+            let shared = job.state.sharedData.isEmpty ? nil : RawJSON(.object(job.state.sharedData))
+            let header = TaskMessage(
+                jobId: jobId, taskId: task.taskId, flowId: job.flow.definition.flowId, routineId: task.routineId,
+                routineType: type, slot: task.slot, attempt: task.attempt, paramMapping: task.mapping, merge: merge,
+                shared: shared == nil ? nil : true)
+            let config = job.flow.configs[task.routineId] ?? RawJSON(.object([:]))
+            actions.append(.send(workerId: workerId, .task(header, payload: task.payload, config: config, slotState: state, shared: shared)))
+            if job.queue.isEmpty { runnableSet.remove(jobId) } else { runnable.append(jobId) }
+        }
+    }
+
+    /// The worker hosting `type` with the most credit left (ties: fewest tasks in flight, then join order).
+    func pickWorker(for type: String) -> String? {
+        var best: String?
+        var bestCredit = 0
+        var bestLoad = Int.max
+        for id in workerOrder {
+            guard let w = workers[id], w.credit > 0, w.types.contains(type) else { continue }
+            if w.credit > bestCredit || (w.credit == bestCredit && w.inFlight.count < bestLoad) {
+                best = id
+                bestCredit = w.credit
+                bestLoad = w.inFlight.count
+            }
+        }
+        return best
+    }
+}

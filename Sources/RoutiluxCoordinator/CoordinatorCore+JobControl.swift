@@ -1,0 +1,138 @@
+import DequeModule
+import RoutiluxCore
+import RoutiluxWire
+
+/// Pause, resume, cancel, and resuming a saved job: per job, never touching another.
+extension CoordinatorCore {
+    // MARK: - Pause, resume, cancel
+
+    func onControl(_ request: JobControl, reply: ReplyTarget, now: Double) {
+        if case .resumeFrom(let saved, let flow) = request.operation {
+            return resumeSaved(saved, flow: flow, reply: reply, now: now)
+        }
+        guard let job = jobs[request.jobId] else {
+            actions.append(.reply(reply, .failure("unknown job '\(request.jobId)'")))
+            return
+        }
+        do {
+            switch request.operation {
+            case .pause(let reason, let checkpoint): try pause(job, reason: reason, checkpoint: checkpoint, now: now)
+            case .resume: try resume(job, now: now)
+            case .cancel(let reason): try cancel(job, reason: reason, now: now)
+            case .resumeFrom: break
+            }
+        } catch {
+            actions.append(.reply(reply, .failure(error.description)))
+            return
+        }
+        actions.append(.reply(reply, ControlReply(ok: true, error: nil, jobId: job.id, status: job.state.status, jobState: job.exportedState)))
+    }
+
+    /// Stops dispatching the job's tasks. In-flight ones finish; what they emit is
+    /// queued (parked) with the rest, and shows in the JobState's pending_tasks.
+    func pause(_ job: JobRecord, reason: String, checkpoint: JSONValue?, now: Double) throws(JobStatusError) {
+        let ts = Timestamp(seconds: now)
+        try job.state.transition(to: .paused, at: ts)
+        job.state.pausePoints.append([
+            "timestamp": .string(ts.iso), "reason": .string(reason), "current_routine_id": job.state.currentRoutineId.map { .string($0) } ?? .null,
+            "checkpoint": checkpoint ?? .object([:]), "pending_tasks_count": .int(job.queue.count + job.retrying.count),
+            "active_tasks_count": .int(job.inFlight), "queue_size": .int(job.queue.count),
+        ])
+        log(.info, "job \(job.id) paused\(reason.isEmpty ? "" : ": \(reason)") (\(job.queue.count) queued, \(job.inFlight) in flight)")
+        answerPausedWaiters(job)
+    }
+
+    /// Once a paused job has nothing in flight, its state is complete: answer
+    /// those waiting for it to end or pause (`routilux run`).
+    func answerPausedWaiters(_ job: JobRecord) {
+        guard job.state.status == .paused, job.inFlight == 0, job.waiters.contains(where: \.untilPaused) else { return }
+        for w in job.waiters where w.untilPaused {
+            actions.append(.reply(w.target, ControlReply(ok: true, error: nil, jobId: job.id, status: .paused, jobState: job.exportedState)))
+        }
+        job.waiters.removeAll { $0.untilPaused }
+    }
+
+    /// Releases a paused job's pending tasks, exactly once.
+    func resume(_ job: JobRecord, now: Double) throws(JobStatusError) {
+        let ts = Timestamp(seconds: now)
+        try job.state.transition(to: .running, at: ts)
+        job.state.pendingTasks = []
+        // Deferred events are emitted now, inside the job: recorded, then routed.
+        for d in job.state.deferredEvents {
+            guard let rid = d["routine_id"].stringValue, let event = d["event_name"].stringValue else { continue }
+            let payload = RawJSON(d["data"].objectValue.map { JSONValue.object($0) } ?? .object([:]))
+            job.state.record(rid, event, payload, at: ts)
+            for route in job.flow.routes(from: rid, event: event) {
+                job.queue.append(PendingTask(
+                    taskId: takeTaskId(), routineId: route.targetRoutine, slot: route.targetSlot, payload: payload,
+                    mapping: route.mapping, attempt: 1, source: TaskSource(routine: rid, event: event), createdAt: now))
+            }
+        }
+        job.state.deferredEvents = []
+        log(.info, "job \(job.id) resumed with \(job.queue.count) pending task(s)")
+        if !job.queue.isEmpty { markRunnable(job.id) }
+        if job.outstanding == 0 { complete(job.id, now: now) }
+    }
+
+    /// Drops the job's queued work; results still arriving are ignored.
+    func cancel(_ job: JobRecord, reason: String, now: Double) throws(JobStatusError) {
+        let ts = Timestamp(seconds: now)
+        try job.state.transition(to: .cancelled, at: ts)
+        job.state.record(job.state.currentRoutineId ?? "", "cancelled", RawJSON([
+            "reason": .string(reason), "dropped_tasks": .int(job.queue.count + job.retrying.count), "in_flight": .int(job.inFlight),
+        ]), at: ts)
+        job.queue.removeAll()
+        job.retrying.removeAll()
+        job.state.pendingTasks = []
+        finish(job.id)
+    }
+
+    /// Continues a saved paused JobState (from this or another coordinator):
+    /// its pending tasks become the new job's queue, with the same job id.
+    func resumeSaved(_ saved: JobState, flow reference: FlowReference?, reply: ReplyTarget, now: Double) {
+        func refuse(_ why: String) { actions.append(.reply(reply, .failure("cannot resume job \(saved.jobId): \(why)"))) }
+        guard saved.status == .paused else { return refuse("its saved status is \(saved.status.rawValue), not paused") }
+        if let existing = jobs[saved.jobId], !existing.state.status.isTerminal {
+            return refuse("this coordinator already runs it (status \(existing.state.status.rawValue)); use resume JOB_ID")
+        }
+        let flow: CompiledFlow
+        switch reference {
+        case .document(let doc, let name):
+            do { flow = CompiledFlow(try FlowLoader.build(doc, file: name, defaultFlowId: saved.flowId, catalogue: catalogue), catalogue: catalogue) } catch {
+                return refuse("\(error)")
+            }
+        case .id(let id):
+            guard let f = flows[id] else { return refuse("unknown flow '\(id)'") }
+            flow = f
+        case nil:
+            guard let f = flows[saved.flowId] else {
+                return refuse("flow '\(saved.flowId)' is not loaded here (loaded: \(flowIds.joined(separator: ", "))); start the coordinator with it or send it along")
+            }
+            flow = f
+        }
+        guard flow.definition.flowId == saved.flowId else {
+            return refuse("it belongs to flow '\(saved.flowId)', not '\(flow.definition.flowId)'")
+        }
+        var tasks: [PendingTask] = []
+        for (i, entry) in saved.pendingTasks.enumerated() {
+            do { tasks.append(try PendingTask(saved: entry, flow: flow.definition, taskId: takeTaskId(), now: now)) } catch {
+                return refuse("pending_tasks[\(i)]: \(error)")
+            }
+        }
+        var state = saved
+        state.pendingTasks = []
+        state.slotStates = [:]
+        state.executionTracker = nil  // figures are per run
+        let job = JobRecord(id: saved.jobId, run: takeRun(), flow: flow, state: state, maxWorkers: flow.definition.execution.maxWorkers)
+        for (k, v) in saved.slotStates { job.slotStates[k] = RawJSON(v) }
+        job.queue.append(contentsOf: tasks)
+        jobs[job.id] = job
+        if let t = flow.definition.execution.timeout {
+            job.deadline = now + t
+            actions.append(.wakeAt(now + t))
+        }
+        do { try resume(job, now: now) } catch { return refuse(error.description) }
+        log(.info, "job \(job.id) resumed from a saved state on flow \(flow.definition.flowId) with \(tasks.count) pending task(s)")
+        actions.append(.reply(reply, ControlReply(ok: true, error: nil, jobId: job.id, status: job.state.status, jobState: job.exportedState)))
+    }
+}
