@@ -4,7 +4,8 @@ import RoutiluxCore
 public enum Builtins {
     public static let types: [RoutineType] = [
         splitterType, mapperType, collectorType, filterType, conditionalRouterType, dataTransformerType, dataValidatorType,
-        dataFlattenerType, textClipperType, textRendererType, timeProviderType, delayType, failerType, execType,
+        dataFlattenerType, textClipperType, textRendererType, timeProviderType, batcherType, debouncerType, aggregatorType,
+        retryHandlerType, delayType, failerType, execType,
     ]
 
     /// A registry holding every builtin.

@@ -15,13 +15,19 @@ struct CompiledFlow: Sendable {
     let configs: [String: RawJSON]
     /// Merge strategy of each stateful slot, by routine id then slot.
     private let merges: [String: [String: String]]
+    /// Routines that keep per-job state.
+    let stateful: Set<String>
 
     init(_ flow: FlowDefinition, catalogue: RoutineCatalogue) {
         var merges: [String: [String: String]] = [:]
+        var stateful: Set<String> = []
         for r in flow.routines {
-            if let ports = try? catalogue.ports(of: r.type, config: r.config), !ports.merges.isEmpty { merges[r.id] = ports.merges }
+            guard let ports = try? catalogue.ports(of: r.type, config: r.config) else { continue }
+            if !ports.merges.isEmpty { merges[r.id] = ports.merges }
+            if ports.stateful { stateful.insert(r.id) }
         }
         self.merges = merges
+        self.stateful = stateful
         definition = flow
         var routes: [String: [String: [Route]]] = [:]
         var types: [String: String] = [:]

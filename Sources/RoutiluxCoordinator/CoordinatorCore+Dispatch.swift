@@ -22,9 +22,10 @@ extension CoordinatorCore {
                 continue
             }
             let merge = job.flow.merge(task.routineId, task.slot)
-            if merge != nil, job.busySlots.contains(task.slotKey) {
-                // A stateful slot takes one delivery at a time (its state is the
-                // previous delivery's result); the job waits, in FIFO order.
+            let keepsState = job.flow.stateful.contains(task.routineId)
+            if (merge != nil && job.busySlots.contains(task.slotKey)) || (keepsState && job.busySlots.contains(task.routineId)) {
+                // A stateful slot or routine takes one activation at a time (its state
+                // is the previous one's result); the job waits, in FIFO order.
                 runnableSet.remove(jobId)
                 continue
             }
@@ -53,14 +54,19 @@ extension CoordinatorCore {
                 job.busySlots.insert(task.slotKey)
                 state = job.slotStates[task.slotKey] ?? RawJSON(.object([:]))
             }
+            var memory: RawJSON?
+            if keepsState {
+                job.busySlots.insert(task.routineId)
+                memory = job.routineMemory[task.routineId] ?? RawJSON(.object([:]))
+            }
             // Handlers read the job's shared data as of now (sent only when there is some).
             let shared = job.state.sharedData.isEmpty ? nil : RawJSON(.object(job.state.sharedData))
             let header = TaskMessage(
                 jobId: jobId, taskId: task.taskId, flowId: job.flow.definition.flowId, routineId: task.routineId,
                 routineType: type, slot: task.slot, attempt: task.attempt, paramMapping: task.mapping, merge: merge,
-                shared: shared == nil ? nil : true)
+                shared: shared == nil ? nil : true, routineState: keepsState ? true : nil)
             let config = job.flow.configs[task.routineId] ?? RawJSON(.object([:]))
-            actions.append(.send(workerId: workerId, .task(header, payload: task.payload, config: config, slotState: state, shared: shared)))
+            actions.append(.send(workerId: workerId, .task(header, payload: task.payload, config: config, slotState: state, routineState: memory, shared: shared)))
             if job.queue.isEmpty { runnableSet.remove(jobId) } else { runnable.append(jobId) }
         }
     }

@@ -83,6 +83,7 @@ extension CoordinatorCore {
         ]), at: ts)
         job.queue.removeAll()
         job.retrying.removeAll()
+        job.timers.removeAll()
         job.state.pendingTasks = []
         finish(job.id)
     }

@@ -24,6 +24,14 @@ extension CoordinatorCore {
                 "routine_id": .string(rid), "event_name": .string(d.event), "data": .object(d.data), "timestamp": .string(ts.iso),
             ])
         }
+        for id in effects.cancelledTimers { job.timers.removeValue(forKey: rid + "/" + id) }
+        for t in effects.timers {
+            let due = now + t.after
+            job.timers[rid + "/" + t.id] = ScheduledTimer(due: due, task: PendingTask(
+                taskId: takeTaskId(), routineId: rid, slot: t.slot, payload: RawJSON(.object(t.data)), mapping: nil, attempt: 1,
+                source: TaskSource(routine: rid, event: "timer:" + t.id), createdAt: now))
+            actions.append(.wakeAt(due))
+        }
         job.state.updatedAt = ts
         if let p = effects.pause, job.state.status == .running {
             try? pause(job, reason: p.reason, checkpoint: p.checkpoint, now: now)
@@ -78,6 +86,19 @@ extension CoordinatorCore {
         }
         if !job.queue.isEmpty { markRunnable(job.id) }
         if job.outstanding == 0 { complete(job.id, now: now) }
+    }
+
+    /// Queues the activations of timers that are due, in due order.
+    func releaseDueTimers(now: Double) {
+        for (id, job) in jobs where !job.timers.isEmpty && !job.state.status.isTerminal {
+            let due = job.timers.filter { $0.value.due <= now }.sorted { $0.value.due < $1.value.due }
+            guard !due.isEmpty else { continue }
+            for (key, t) in due {
+                job.timers.removeValue(forKey: key)
+                job.queue.append(t.task)
+            }
+            markRunnable(id)
+        }
     }
 
     /// Moves retries whose time has come to the back of their jobs' queues.

@@ -179,6 +179,7 @@ public final class CoordinatorCore {
             guard let job = jobs[entry.jobId], job.run == entry.run else { continue }
             job.inFlight -= 1
             job.busySlots.remove(entry.task.slotKey)
+            job.busySlots.remove(entry.task.routineId)
             if !job.state.status.isTerminal {
                 var t = entry.task
                 t.attempt += 1
@@ -191,6 +192,7 @@ public final class CoordinatorCore {
 
     func onTick(now: Double) {
         releaseDueRetries(now: now)
+        releaseDueTimers(now: now)
         let timeout = Double(config.workerTimeoutMs) / 1000
         for id in workerOrder where now - (workers[id]?.lastSeen ?? now) > timeout {
             counters.workersLost += 1
@@ -324,8 +326,15 @@ public final class CoordinatorCore {
         // A result for a run that is gone (the id now belongs to a resumed run) changes nothing.
         guard let job = jobs[r.jobId], job.run == entry.run else { return }
         job.inFlight -= 1
+        let stateIndex = r.emissions.count + r.outputs.count
         if job.busySlots.remove(entry.task.slotKey) != nil {
-            if r.outcome == .ok, r.slotState == true { job.slotStates[entry.task.slotKey] = bodies[r.emissions.count + r.outputs.count] }
+            if r.outcome == .ok, r.slotState == true { job.slotStates[entry.task.slotKey] = bodies[stateIndex] }
+            markRunnable(job.id)
+        }
+        if job.busySlots.remove(entry.task.routineId) != nil {
+            if r.outcome == .ok, r.routineState == true {
+                job.routineMemory[entry.task.routineId] = bodies[stateIndex + (r.slotState == true ? 1 : 0)]
+            }
             markRunnable(job.id)
         }
         if job.state.status.isTerminal {
@@ -392,6 +401,7 @@ public final class CoordinatorCore {
         // Queued work is dropped; results of in-flight tasks are ignored when they come.
         job.queue.removeAll()
         job.retrying.removeAll()
+        job.timers.removeAll()
         log(.warning, "job \(jobId) failed: \(error)")
         finish(jobId)
     }

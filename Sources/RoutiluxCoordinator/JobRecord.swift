@@ -75,10 +75,13 @@ struct PendingTask: Sendable {
         var mapping: [[String]]?
         if let sr = v["connection_source_routine_id"].stringValue, let se = v["connection_source_event_name"].stringValue {
             source = TaskSource(routine: sr, event: se)
-            guard let c = flow.targets(of: sr, event: se).first(where: { $0.targetRoutine == rid && $0.targetSlot == slot }) else {
+            if se.hasPrefix("timer:") && sr == rid {
+                // A routine's own timer: no connection carries it.
+            } else if let c = flow.targets(of: sr, event: se).first(where: { $0.targetRoutine == rid && $0.targetSlot == slot }) {
+                mapping = c.paramMapping.isEmpty ? nil : c.paramMapping.pairs.map { [$0.source, $0.target] }
+            } else {
                 throw RoutineError("no connection \(sr).\(se) -> \(rid).\(slot) in flow '\(flow.flowId)'")
             }
-            mapping = c.paramMapping.isEmpty ? nil : c.paramMapping.pairs.map { [$0.source, $0.target] }
         } else if let m = v["param_mapping"].objectValue, !m.isEmpty {
             mapping = m.compactMap { k, t in t.stringValue.map { [k, $0] } }
         }
@@ -87,6 +90,12 @@ struct PendingTask: Sendable {
             attempt: v["attempt"].intValue ?? 1, retries: v["retry_count"].intValue ?? 0, source: source,
             createdAt: v["created_at"].stringValue.flatMap { Timestamp(iso: $0)?.seconds } ?? now)
     }
+}
+
+/// A routine's timer: at `due`, `task` (its slot, its data) joins the queue.
+struct ScheduledTimer: Sendable {
+    var due: Double
+    var task: PendingTask
 }
 
 /// A failed activation waiting for its retry time.
@@ -112,8 +121,13 @@ final class JobRecord {
     var retrying: [ScheduledRetry] = []
     /// Merge state of the job's stateful slots, by `routine.slot` (never shared between jobs).
     var slotStates: [String: RawJSON] = [:]
-    /// Stateful slots with a delivery in flight.
+    /// Stateful slots with a delivery in flight, and stateful routines with an
+    /// activation in flight (key: the routine id).
     var busySlots: Set<String> = []
+    /// State of the job's stateful routines, by routine id.
+    var routineMemory: [String: RawJSON] = [:]
+    /// Timers set by the job's stateful routines, by "routine/id".
+    var timers: [String: ScheduledTimer] = [:]
     /// Executions per routine, with worker-measured handler times.
     var tracker = JobTracker()
     /// Bound on `inFlight` (execution.max_workers).
@@ -132,16 +146,18 @@ final class JobRecord {
     }
 
     /// The state clients see: while paused, `pending_tasks` lists what waits
-    /// (queued tasks, then those waiting for a retry).
+    /// (queued tasks, then those waiting for a retry, then routines' timers,
+    /// which fire at once if the saved job is resumed elsewhere).
     var exportedState: JobState {
         var s = state
         for (k, v) in slotStates.sorted(by: { $0.key < $1.key }) { s.slotStates[k] = v.valueOrError }
         if !tracker.isEmpty { s.executionTracker = tracker.json(flowId: state.flowId) }
         guard state.status == .paused else { return s }
         s.pendingTasks = queue.map { $0.saved(jobId: id) } + retrying.map { $0.task.saved(jobId: id) }
+            + timers.values.sorted { $0.due < $1.due }.map { $0.task.saved(jobId: id) }
         return s
     }
 
-    /// Queued plus dispatched plus waiting to retry: the job completes when this reaches zero.
-    var outstanding: Int { queue.count + inFlight + retrying.count }
+    /// Queued, dispatched, waiting to retry, or set to fire: the job completes when this reaches zero.
+    var outstanding: Int { queue.count + inFlight + retrying.count + timers.count }
 }

@@ -52,13 +52,14 @@ public final class HandlerContext: Sendable {
         var outputs: [OutputRecord] = []
         var effects = HandlerEffects()
         var shared: JSONObject
+        var state: JSONObject
     }
     private let collected: Mutex<Collected>
 
     /// `sharedData`: the job's shared data when the task was dispatched.
     public init(
         jobId: String, routineId: String, slot: String, attempt: Int = 1, config: JSONObject,
-        events: Set<String>, sharedData: JSONObject = [:]
+        events: Set<String>, sharedData: JSONObject = [:], state: JSONObject = [:]
     ) {
         self.jobId = jobId
         self.routineId = routineId
@@ -66,7 +67,7 @@ public final class HandlerContext: Sendable {
         self.attempt = attempt
         self.config = config
         self.declaredEvents = events
-        collected = Mutex(Collected(shared: sharedData))
+        collected = Mutex(Collected(shared: sharedData, state: state))
     }
 
     private func checkEvent(_ event: String) throws {
@@ -130,6 +131,31 @@ public final class HandlerContext: Sendable {
     public func emitDeferred(_ event: String, _ data: JSONObject = [:]) throws {
         try checkEvent(event)
         collected.withLock { $0.effects.deferred.append(Emission(event: event, data: data)) }
+    }
+
+    /// The routine's state in this job (routines that `keepState()`): read it,
+    /// change it; the change is kept only if the handler succeeds.
+    public var state: JSONObject {
+        get { collected.withLock { $0.state } }
+        set { collected.withLock { $0.state = newValue } }
+    }
+
+    /// Runs `slot` of this routine, in this job, after `seconds` with `data`;
+    /// a timer set again under the same `id` replaces the earlier one.
+    public func setTimer(_ id: String, after seconds: Double, slot: String, data: JSONObject = [:]) {
+        collected.withLock {
+            $0.effects.cancelledTimers.removeAll { $0 == id }
+            $0.effects.timers.removeAll { $0.id == id }
+            $0.effects.timers.append(.init(id: id, after: max(0, seconds), slot: slot, data: data))
+        }
+    }
+
+    /// Cancels the timer `id` (set earlier, by this or another activation).
+    public func cancelTimer(_ id: String) {
+        collected.withLock {
+            $0.effects.timers.removeAll { $0.id == id }
+            $0.effects.cancelledTimers.append(id)
+        }
     }
 
     /// Pauses the job once this handler has returned (the "wait for a human"

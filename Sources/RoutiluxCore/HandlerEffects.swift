@@ -6,6 +6,24 @@ public struct HandlerEffects: Sendable, Hashable {
     public struct SharedUpdate: Sendable, Hashable {
         public var key: String
         public var value: JSONValue
+        public init(key: String, value: JSONValue) {
+            self.key = key
+            self.value = value
+        }
+    }
+    /// Run `slot` of the same routine, in the same job, after `after` seconds with
+    /// `data`. Setting a timer with an existing id replaces it.
+    public struct Timer: Sendable, Hashable {
+        public var id: String
+        public var after: Double
+        public var slot: String
+        public var data: JSONObject
+        public init(id: String, after: Double, slot: String, data: JSONObject) {
+            self.id = id
+            self.after = after
+            self.slot = slot
+            self.data = data
+        }
     }
     public struct PauseRequest: Sendable, Hashable {
         public var reason: String
@@ -20,10 +38,15 @@ public struct HandlerEffects: Sendable, Hashable {
     public var deferred: [Emission] = []
     /// The handler paused its job ("wait for a human").
     public var pause: PauseRequest?
+    /// Timers to set and to cancel (stateful routines: batch flushes, debounce windows, timeouts).
+    public var timers: [Timer] = []
+    public var cancelledTimers: [String] = []
 
     public init() {}
 
-    public var isEmpty: Bool { sharedUpdates.isEmpty && sharedLog.isEmpty && deferred.isEmpty && pause == nil }
+    public var isEmpty: Bool {
+        sharedUpdates.isEmpty && sharedLog.isEmpty && deferred.isEmpty && pause == nil && timers.isEmpty && cancelledTimers.isEmpty
+    }
 
     /// The wire form (a RESULT body frame).
     public var json: JSONValue {
@@ -32,6 +55,10 @@ public struct HandlerEffects: Sendable, Hashable {
         if !sharedLog.isEmpty { o["shared_log"] = .array(sharedLog.map { .object($0) }) }
         if !deferred.isEmpty { o["deferred"] = .array(deferred.map { ["event": .string($0.event), "data": .object($0.data)] }) }
         if let p = pause { o["pause"] = ["reason": .string(p.reason), "checkpoint": p.checkpoint ?? .null] }
+        if !cancelledTimers.isEmpty { o["cancel_timers"] = .array(cancelledTimers.map { .string($0) }) }
+        if !timers.isEmpty {
+            o["timers"] = .array(timers.map { ["id": .string($0.id), "after": .double($0.after), "slot": .string($0.slot), "data": .object($0.data)] })
+        }
         return .object(o)
     }
 
@@ -53,6 +80,13 @@ public struct HandlerEffects: Sendable, Hashable {
             }
             deferred.append(Emission(event: event, data: data))
         }
+        for (i, t) in (o["timers"]?.arrayValue ?? []).enumerated() {
+            guard let id = t["id"].stringValue, let after = t["after"].doubleValue, after >= 0, let slot = t["slot"].stringValue,
+                let data = t["data"].objectValue
+            else { throw RoutineError("effects.timers[\(i)] must be {id, after >= 0, slot, data}") }
+            timers.append(Timer(id: id, after: after, slot: slot, data: data))
+        }
+        cancelledTimers = o["cancel_timers"]?.arrayValue?.compactMap(\.stringValue) ?? []
         if let p = o["pause"], p != .null {
             pause = PauseRequest(reason: p["reason"].stringValue ?? "", checkpoint: p["checkpoint"] == .null ? nil : p["checkpoint"])
         }

@@ -22,8 +22,15 @@ public struct RoutineDefinition: Sendable {
     public private(set) var slots: [SlotDefinition] = []
     public private(set) var events: [String] = []
     public let config: JSONObject
+    /// The routine keeps state per job across its activations (`ctx.state`):
+    /// the coordinator stores it, sends it with each task, and runs one of the
+    /// job's activations of this routine at a time.
+    public private(set) var keepsState = false
 
     public init(config: JSONObject = [:]) { self.config = config }
+
+    /// Declares that the routine keeps per-job state in `ctx.state` (and may set timers).
+    public mutating func keepState() { keepsState = true }
 
     /// Declares an input slot; a duplicate name is a programming error.
     public mutating func slot(_ name: String, merge: MergeStrategy = .override, _ handler: SlotHandler? = nil) {
@@ -43,7 +50,7 @@ public struct RoutineDefinition: Sendable {
     public var ports: RoutinePorts {
         var merges: [String: String] = [:]
         for s in slots where s.merge.isStateful { merges[s.name] = s.merge.description }
-        return RoutinePorts(slots: slots.map(\.name), events: events, merges: merges)
+        return RoutinePorts(slots: slots.map(\.name), events: events, merges: merges, stateful: keepsState)
     }
 }
 
@@ -90,9 +97,12 @@ public struct RoutinePorts: Sendable, Hashable {
     public var slots: [String]?
     public var events: [String]?
     public var merges: [String: String]
-    public init(slots: [String]?, events: [String]?, merges: [String: String] = [:]) {
+    /// The routine keeps per-job state (`RoutineDefinition.keepState()`).
+    public var stateful: Bool
+    public init(slots: [String]?, events: [String]?, merges: [String: String] = [:], stateful: Bool = false) {
         self.slots = slots
         self.events = events
         self.merges = merges
+        self.stateful = stateful
     }
 }

@@ -86,6 +86,7 @@ public struct RoutineCatalogue: Sendable {
             }
             o["slots"] = ports?.slots.map { .array($0.map { .string($0) }) } ?? .null
             o["events"] = ports?.events.map { .array($0.map { .string($0) }) } ?? .null
+            if ports?.stateful == true { o["stateful"] = true }
             if let m = ports?.merges, !m.isEmpty {
                 o["merges"] = .object(JSONObject(uniqueKeysWithValues: m.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))
             }
@@ -104,7 +105,7 @@ public struct RoutineCatalogue: Sendable {
             let events = e["events"].arrayValue?.compactMap(\.stringValue)
             var merges: [String: String] = [:]
             for (slot, strategy) in e["merges"].objectValue ?? [:] { merges[slot] = strategy.stringValue }
-            c.add(name, .fixed(RoutinePorts(slots: slots, events: events, merges: merges)))
+            c.add(name, .fixed(RoutinePorts(slots: slots, events: events, merges: merges, stateful: e["stateful"].boolValue ?? false)))
         }
         return c
     }

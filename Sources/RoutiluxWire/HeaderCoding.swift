@@ -49,13 +49,13 @@ extension TaskMessage: HeaderCoding {
             jobId: try f.string("job_id"), taskId: try f.uint64("task_id"), flowId: try f.string("flow_id"),
             routineId: try f.string("routine_id"), routineType: try f.string("routine_type"), slot: try f.string("slot"),
             attempt: try f.int("attempt"), paramMapping: try f.optionalPairs("param_mapping"), merge: try f.optionalString("merge"),
-            shared: try f.optionalBool("shared"))
+            shared: try f.optionalBool("shared"), routineState: try f.optionalBool("routine_state"))
         v = try f.int("v")
     }
     func write(_ w: inout HeaderWriter) {
         w.put("v", v); w.put("job_id", jobId); w.put("task_id", taskId); w.put("flow_id", flowId)
         w.put("routine_id", routineId); w.put("routine_type", routineType); w.put("slot", slot); w.put("attempt", attempt)
-        w.put("param_mapping", paramMapping); w.put("merge", merge); w.put("shared", shared)
+        w.put("param_mapping", paramMapping); w.put("merge", merge); w.put("shared", shared); w.put("routine_state", routineState)
     }
 }
 
@@ -66,13 +66,13 @@ extension ResultMessage: HeaderCoding {
             attempt: try f.int("attempt"), outcome: try f.outcome("outcome"), error: try f.optionalString("error"),
             errorType: try f.optionalString("error_type"), emissions: try f.strings("emissions"), outputs: try f.strings("outputs"),
             handlerUs: try f.int("handler_us"), credit: try f.int("credit"), slotState: try f.optionalBool("slot_state"),
-            effects: try f.optionalBool("effects"))
+            effects: try f.optionalBool("effects"), routineState: try f.optionalBool("routine_state"))
         v = try f.int("v")
     }
     func write(_ w: inout HeaderWriter) {
         w.put("v", v); w.put("worker_id", workerId); w.put("job_id", jobId); w.put("task_id", taskId); w.put("attempt", attempt)
         w.put("outcome", outcome.rawValue); w.put("error", error); w.put("error_type", errorType); w.put("emissions", emissions)
-        w.put("outputs", outputs); w.put("handler_us", handlerUs); w.put("credit", credit); w.put("slot_state", slotState); w.put("effects", effects)
+        w.put("outputs", outputs); w.put("handler_us", handlerUs); w.put("credit", credit); w.put("slot_state", slotState); w.put("routine_state", routineState); w.put("effects", effects)
     }
 }
 

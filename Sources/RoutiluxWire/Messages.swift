@@ -85,7 +85,8 @@ public struct RejectMessage: VersionedHeader, Hashable {
 
 /// Coordinator → worker: run one slot activation. Body frames: [payload,
 /// routine config], then the slot's merge state when `merge` is set, then the
-/// job's shared data when `shared` is true.
+/// routine's state when `routineState` is true, then the job's shared data
+/// when `shared` is true.
 public struct TaskMessage: VersionedHeader, Hashable {
     public var v: Int = protocolVersion
     public var jobId: String
@@ -102,11 +103,14 @@ public struct TaskMessage: VersionedHeader, Hashable {
     public var merge: String?
     /// The job's shared data follows (it is not empty).
     public var shared: Bool?
+    /// The routine keeps state per job; it follows the slot state.
+    public var routineState: Bool?
 
     public init(
         jobId: String, taskId: UInt64, flowId: String, routineId: String, routineType: String, slot: String,
-        attempt: Int, paramMapping: [[String]]? = nil, merge: String? = nil, shared: Bool? = nil
+        attempt: Int, paramMapping: [[String]]? = nil, merge: String? = nil, shared: Bool? = nil, routineState: Bool? = nil
     ) {
+        self.routineState = routineState
         self.merge = merge
         self.shared = shared
         self.jobId = jobId
@@ -123,6 +127,7 @@ public struct TaskMessage: VersionedHeader, Hashable {
 /// Worker → coordinator: a task's outcome. Body frames: one payload per
 /// emission (in `emissions` order), then one per output (in `outputs` order),
 /// then the slot's new merge state when `slotState` is true, then the
+/// routine's new state when `routineState` is true, then the
 /// handler's effects (shared data, shared log, deferred events, pause) when `effects` is true.
 public struct ResultMessage: VersionedHeader, Hashable {
     public enum Outcome: String, Codable, Sendable { case ok, error }
@@ -146,12 +151,15 @@ public struct ResultMessage: VersionedHeader, Hashable {
     public var slotState: Bool?
     /// The last body frame is a `HandlerEffects` object.
     public var effects: Bool?
+    /// The routine's new state follows the slot state (stateful routines, ok outcome).
+    public var routineState: Bool?
 
     public init(
         workerId: String, jobId: String, taskId: UInt64, attempt: Int, outcome: Outcome, error: String? = nil,
         errorType: String? = nil, emissions: [String] = [], outputs: [String] = [], handlerUs: Int = 0, credit: Int = 1,
-        slotState: Bool? = nil, effects: Bool? = nil
+        slotState: Bool? = nil, effects: Bool? = nil, routineState: Bool? = nil
     ) {
+        self.routineState = routineState
         self.slotState = slotState
         self.effects = effects
         self.workerId = workerId
@@ -288,7 +296,7 @@ public enum WireMessage: Sendable, Hashable {
     case join(JoinMessage)
     case joined(JoinedMessage)
     case reject(RejectMessage)
-    case task(TaskMessage, payload: RawJSON, config: RawJSON, slotState: RawJSON?, shared: RawJSON?)
+    case task(TaskMessage, payload: RawJSON, config: RawJSON, slotState: RawJSON?, routineState: RawJSON?, shared: RawJSON?)
     case result(ResultMessage, bodies: [RawJSON])
     case credit(CreditMessage)
     case heartbeat(HeartbeatMessage)

@@ -34,11 +34,12 @@ public final class WireCodec: Sendable {
         case .join(let h): header(h)
         case .joined(let h): header(h)
         case .reject(let h): header(h)
-        case .task(let h, let payload, let config, let state, let shared):
+        case .task(let h, let payload, let config, let state, let routineState, let shared):
             header(h)
             frames.append(payload.bytes)
             frames.append(config.bytes)
             if let state { frames.append(state.bytes) }
+            if let routineState { frames.append(routineState.bytes) }
             if let shared { frames.append(shared.bytes) }
         case .result(let h, let bodies):
             header(h)
@@ -107,14 +108,17 @@ public final class WireCodec: Sendable {
         case .task:
             let h = try header(TaskMessage.self)
             let hasState = h.merge != nil
+            let hasRoutineState = h.routineState == true
             let hasShared = h.shared == true
-            let n = 2 + (hasState ? 1 : 0) + (hasShared ? 1 : 0)
+            let n = 2 + (hasState ? 1 : 0) + (hasRoutineState ? 1 : 0) + (hasShared ? 1 : 0)
             try bodies(n...n)
             message = .task(
-                h, payload: body[0], config: body[1], slotState: hasState ? body[2] : nil, shared: hasShared ? body[n - 1] : nil)
+                h, payload: body[0], config: body[1], slotState: hasState ? body[2] : nil,
+                routineState: hasRoutineState ? body[2 + (hasState ? 1 : 0)] : nil, shared: hasShared ? body[n - 1] : nil)
         case .result:
             let h = try header(ResultMessage.self)
-            let n = h.emissions.count + h.outputs.count + (h.slotState == true ? 1 : 0) + (h.effects == true ? 1 : 0)
+            let n = h.emissions.count + h.outputs.count + (h.slotState == true ? 1 : 0) + (h.routineState == true ? 1 : 0)
+                + (h.effects == true ? 1 : 0)
             try bodies(n...n)
             message = .result(h, bodies: body)
         case .credit:

@@ -5,7 +5,8 @@ import RoutiluxWire
 /// Runs one slot activation: decode, map, call the handler, package the result.
 enum TaskRunner {
     static func run(
-        task: TaskMessage, payload: RawJSON, slotState: RawJSON?, shared: RawJSON?, routine: Result<RoutineDefinition, any Error>,
+        task: TaskMessage, payload: RawJSON, slotState: RawJSON?, routineState: RawJSON?, shared: RawJSON?,
+        routine: Result<RoutineDefinition, any Error>,
         merges: RoutineRegistry, workerId: String
     ) async -> WireMessage {
         let start = ContinuousClock.now
@@ -46,7 +47,11 @@ enum TaskRunner {
             }
             let ctx = HandlerContext(
                 jobId: task.jobId, routineId: task.routineId, slot: task.slot, attempt: task.attempt,
-                config: routine.config, events: Set(routine.events), sharedData: try shared?.value().objectValue ?? [:])
+                config: routine.config, events: Set(routine.events), sharedData: try shared?.value().objectValue ?? [:],
+                state: try routineState?.value().objectValue ?? [:])
+            if routine.keepsState != (task.routineState == true) {
+                throw RoutineError("routine \(task.routineId) (\(task.routineType)) \(routine.keepsState ? "keeps" : "keeps no") state here but the coordinator thinks otherwise (worker and coordinator catalogues differ)")
+            }
             if let handler = slot.handler { try await handler(data, ctx) }
             let emissions = ctx.emissions
             let outputs = ctx.outputs
@@ -55,13 +60,14 @@ enum TaskRunner {
             for e in emissions { bodies.append(RawJSON(bytes: JSONValue.object(e.data).serialized())) }
             for o in outputs { bodies.append(RawJSON(bytes: o.data.serialized())) }
             if let newState { bodies.append(RawJSON(.object(newState))) }
+            if routine.keepsState { bodies.append(RawJSON(.object(ctx.state))) }
             let effects = ctx.effects
             if !effects.isEmpty { bodies.append(RawJSON(effects.json)) }
             let header = ResultMessage(
                 workerId: workerId, jobId: task.jobId, taskId: task.taskId, attempt: task.attempt, outcome: .ok,
                 emissions: emissions.map(\.event), outputs: outputs.map(\.outputType),
                 handlerUs: micros(ContinuousClock.now - start), slotState: newState == nil ? nil : true,
-                effects: effects.isEmpty ? nil : true)
+                effects: effects.isEmpty ? nil : true, routineState: routine.keepsState ? true : nil)
             return .result(header, bodies: bodies)
         } catch {
             return failure(error)

@@ -66,7 +66,7 @@ public final class WorkerRuntime: Sendable {
         var nextJoinAt = Date.distantPast
         var lastHeard = Date()
         var lastHeartbeat = Date.distantPast
-        var waiting: Deque<(TaskMessage, RawJSON, RawJSON, RawJSON?, RawJSON?)> = []
+        var waiting: Deque<(TaskMessage, RawJSON, RawJSON, RawJSON?, RawJSON?, RawJSON?)> = []
         var running = 0
         var failure: WorkerError?
         var malformed = 0
@@ -77,13 +77,14 @@ public final class WorkerRuntime: Sendable {
             session: newSession(), pid: Int(getpid()), host: ProcessInfo.processInfo.hostName)
 
         func startTasks() {
-            while running < options.concurrency, let (task, payload, config, slotState, shared) = waiting.popFirst() {
+            while running < options.concurrency, let (task, payload, config, slotState, routineState, shared) = waiting.popFirst() {
                 running += 1
                 let routine = Result { try host.instance(for: task, config: config) }
                 let workerId = options.workerId
                 Task { [inputContinuation] in
                     let result = await TaskRunner.run(
-                        task: task, payload: payload, slotState: slotState, shared: shared, routine: routine, merges: registry,
+                        task: task, payload: payload, slotState: slotState, routineState: routineState, shared: shared, routine: routine,
+                        merges: registry,
                         workerId: workerId)
                     inputContinuation.yield(.done(result))
                 }
@@ -144,8 +145,8 @@ public final class WorkerRuntime: Sendable {
                         logger.error("the coordinator refused this worker: \(r.reason)")
                         failure = WorkerError(description: "refused by the coordinator: \(r.reason)")
                         break loop
-                    case .task(let t, let payload, let config, let slotState, let shared):
-                        waiting.append((t, payload, config, slotState, shared))
+                    case .task(let t, let payload, let config, let slotState, let routineState, let shared):
+                        waiting.append((t, payload, config, slotState, routineState, shared))
                         startTasks()
                     case .heartbeat:
                         break

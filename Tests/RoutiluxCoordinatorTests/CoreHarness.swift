@@ -71,7 +71,7 @@ final class CoreHarness {
     func newTasks() -> [Dispatched] {
         defer { delivered = sent.count }
         return sent[delivered...].compactMap { s in
-            if case .task(let h, let payload, _, _, _) = s.message { return Dispatched(worker: s.worker, header: h, payload: try! payload.value()) }
+            if case .task(let h, let payload, _, _, _, _) = s.message { return Dispatched(worker: s.worker, header: h, payload: try! payload.value()) }
             return nil
         }
     }

@@ -27,7 +27,7 @@ let appendFlow = """
     }
 
     func lastState(_ h: CoreHarness) -> RawJSON? {
-        for s in h.sent.reversed() { if case .task(_, _, _, let state, _) = s.message { return state } }
+        for s in h.sent.reversed() { if case .task(_, _, _, let state, _, _) = s.message { return state } }
         return nil
     }
 
@@ -65,8 +65,8 @@ let appendFlow = """
             if t.header.routineId == "src" {
                 h.complete(t, emit: splitEmissions(2, tag: t.header.jobId == j1 ? "one" : "two"))
             } else {
-                let state = h.sent.last { if case .task(let th, _, _, _, _) = $0.message { return th.taskId == t.header.taskId } else { return false } }
-                guard case .task(_, _, _, let st, _)? = state?.message else { Issue.record("no task"); return }
+                let state = h.sent.last { if case .task(let th, _, _, _, _, _) = $0.message { return th.taskId == t.header.taskId } else { return false } }
+                guard case .task(_, _, _, let st, _, _)? = state?.message else { Issue.record("no task"); return }
                 let fail = t.header.jobId == j2 && !failedOnce
                 if fail { failedOnce = true }
                 try answer(h, t, state: st, fail: fail)

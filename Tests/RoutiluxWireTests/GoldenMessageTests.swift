@@ -102,7 +102,7 @@ func canonical(_ v: JSONValue) -> JSONValue {
         case .join(let h): try check(h)
         case .joined(let h): try check(h)
         case .reject(let h): try check(h)
-        case .task(let h, _, _, _, _): try check(h)
+        case .task(let h, _, _, _, _, _): try check(h)
         case .result(let h, _): try check(h)
         case .credit(let h): try check(h)
         case .heartbeat(let h): try check(h)
@@ -130,8 +130,8 @@ func canonical(_ v: JSONValue) -> JSONValue {
         let payload = RawJSON(["v": 99, "task_id": "not yours", "job_id": ["x": 1]])
         let task = TaskMessage(jobId: "j", taskId: 1, flowId: "f", routineId: "r", routineType: "Mapper", slot: "input", attempt: 1)
         let codec = WireCodec()
-        let frames = codec.encode(.task(task, payload: payload, config: RawJSON([:]), slotState: nil, shared: nil))
-        guard case .task(let h, let p, _, _, _) = try codec.decode(frames) else { Issue.record("not a TASK"); return }
+        let frames = codec.encode(.task(task, payload: payload, config: RawJSON([:]), slotState: nil, routineState: nil, shared: nil))
+        guard case .task(let h, let p, _, _, _, _) = try codec.decode(frames) else { Issue.record("not a TASK"); return }
         #expect(h == task)
         #expect(p == payload)
     }
