@@ -135,6 +135,9 @@ public struct Expression: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// JSON equality with 1 == 1.0 (booleans are not numbers).
+    public static func equalValues(_ a: JSONValue, _ b: JSONValue) -> Bool { equal(a, b) }
+
     static func equal(_ a: JSONValue, _ b: JSONValue) -> Bool {
         if let x = a.doubleValue, let y = b.doubleValue, a.boolValue == nil, b.boolValue == nil { return x == y }
         return a == b

@@ -114,4 +114,37 @@ import Testing
         let zh = try await run(timeProviderType, ["format": "formatted"], slot: "request", [:])
         #expect(zh[0].data["time_string"]?.stringValue?.contains("星期") == true)
     }
+
+    @Test func schemaValidator() async throws {
+        let schema: JSONValue = [
+            "type": "object", "required": ["id", "tags"], "additionalProperties": false,
+            "properties": [
+                "id": ["type": "integer", "minimum": 1],
+                "name": ["type": "string", "minLength": 2, "pattern": "^[a-z]+$"],
+                "tags": ["type": "array", "items": ["enum": ["a", "b"]], "uniqueItems": true],
+                "score": ["anyOf": [["type": "number", "maximum": 1], ["type": "null"]]],
+            ],
+        ]
+        let ok = try await run(schemaValidatorType, ["schema": schema], ["data": ["id": 3, "name": "abc", "tags": ["a"], "score": nil]])
+        #expect(ok[0].event == "valid" && ok[0].data["schema_type"] == "json_schema")
+        let bad = try await run(schemaValidatorType, ["schema": schema], ["data": ["id": 0, "name": "A", "tags": ["c", "c"], "x": 1, "score": 2]])
+        #expect(bad[0].event == "invalid")
+        let errs = Set(bad[0].data["errors"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+        #expect(errs == [
+            "$: property 'x' is not allowed", "$.id: must be >= 1", "$.name: must be at least 2 characters",
+            "$.name: must match \"^[a-z]+$\"", "$.tags: items must be unique", "$.tags[0]: must be one of [\"a\",\"b\"]",
+            "$.tags[1]: must be one of [\"a\",\"b\"]", "$.score: matches none of anyOf",
+        ])
+        let coerced = try await run(schemaValidatorType, ["schema": schema, "coerce_types": true], ["data": ["id": "7", "tags": []]])
+        #expect(coerced[0].event == "valid" && coerced[0].data["validated_data"] == ["id": 7, "tags": []])
+        let strict = try await run(schemaValidatorType, ["schema": schema, "strict_mode": true], ["data": [:]])
+        #expect(strict[0].data["errors"]?.arrayValue?.count == 1)
+        do {
+            _ = try schemaValidatorType.make(config: ["schema": ["properties": ["a": ["format": "email"]]]])
+            Issue.record("an unsupported keyword was accepted")
+        } catch let e as RoutineConfigError {
+            #expect(e.key == "schema.properties.a.format")
+            #expect(e.message.contains("unsupported keyword"))
+        }
+    }
 }
