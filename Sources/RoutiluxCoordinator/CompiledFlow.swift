@@ -17,17 +17,22 @@ struct CompiledFlow: Sendable {
     private let merges: [String: [String: String]]
     /// Routines that keep per-job state.
     let stateful: Set<String>
+    /// The routines' own error policies (set in code), by routine id.
+    private let ownPolicies: [String: ErrorPolicy]
 
     init(_ flow: FlowDefinition, catalogue: RoutineCatalogue) {
         var merges: [String: [String: String]] = [:]
         var stateful: Set<String> = []
+        var own: [String: ErrorPolicy] = [:]
         for r in flow.routines {
             guard let ports = try? catalogue.ports(of: r.type, config: r.config) else { continue }
             if !ports.merges.isEmpty { merges[r.id] = ports.merges }
             if ports.stateful { stateful.insert(r.id) }
+            if let p = ports.errorPolicy { own[r.id] = p }
         }
         self.merges = merges
         self.stateful = stateful
+        ownPolicies = own
         definition = flow
         var routes: [String: [String: [Route]]] = [:]
         var types: [String: String] = [:]
@@ -50,6 +55,12 @@ struct CompiledFlow: Sendable {
         self.routes = routes
         self.types = types
         self.configs = configs
+    }
+
+    /// The policy for `routine`'s errors: the flow file's for the routine, else the
+    /// routine's own (set in code), else the flow's, else nil (stop).
+    func errorPolicy(for routine: String) -> ErrorPolicy? {
+        definition.routine(routine)?.errorHandler ?? ownPolicies[routine] ?? definition.errorHandler
     }
 
     /// The merge strategy of `routine.slot` if it keeps state (append, custom), else nil.

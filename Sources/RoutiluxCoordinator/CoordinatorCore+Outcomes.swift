@@ -46,7 +46,7 @@ extension CoordinatorCore {
         let ts = Timestamp(seconds: now)
         let message = r.error ?? "unknown error"
         let errorType = r.errorType ?? "RoutineError"
-        let policy = job.flow.definition.errorPolicy(for: rid)
+        let policy = job.flow.errorPolicy(for: rid)
         var record: JSONObject = [
             "slot": .string(task.slot), "error": .string(message), "error_type": .string(errorType), "attempt": .int(task.attempt),
         ]

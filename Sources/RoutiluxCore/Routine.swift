@@ -32,6 +32,22 @@ public struct RoutineDefinition: Sendable {
     /// Declares that the routine keeps per-job state in `ctx.state` (and may set timers).
     public mutating func keepState() { keepsState = true }
 
+    /// The routine's own error policy (routilux's routine-level handler); an
+    /// `error_handler` for the routine in the flow file overrides it, and it
+    /// overrides the flow's.
+    public private(set) var errorPolicy: ErrorPolicy?
+
+    /// routilux `set_error_handler`.
+    public mutating func setErrorPolicy(_ policy: ErrorPolicy?) { errorPolicy = policy }
+
+    /// routilux `set_as_optional(strategy)`: errors are recorded and the job goes on (continue, or skip).
+    public mutating func setAsOptional(_ strategy: ErrorPolicy.Strategy = .continue) { errorPolicy = .optional(strategy) }
+
+    /// routilux `set_as_critical(...)`: retried, and the job fails when retries run out.
+    public mutating func setAsCritical(maxRetries: Int = 3, retryDelay: Double = 1.0, retryBackoff: Double = 2.0) {
+        errorPolicy = .critical(maxRetries: maxRetries, retryDelay: retryDelay, retryBackoff: retryBackoff)
+    }
+
     /// Declares an input slot; a duplicate name is a programming error.
     public mutating func slot(_ name: String, merge: MergeStrategy = .override, _ handler: SlotHandler? = nil) {
         precondition(!slots.contains { $0.name == name }, "slot '\(name)' already exists")
@@ -50,7 +66,7 @@ public struct RoutineDefinition: Sendable {
     public var ports: RoutinePorts {
         var merges: [String: String] = [:]
         for s in slots where s.merge.isStateful { merges[s.name] = s.merge.description }
-        return RoutinePorts(slots: slots.map(\.name), events: events, merges: merges, stateful: keepsState)
+        return RoutinePorts(slots: slots.map(\.name), events: events, merges: merges, stateful: keepsState, errorPolicy: errorPolicy)
     }
 }
 
@@ -99,10 +115,15 @@ public struct RoutinePorts: Sendable, Hashable {
     public var merges: [String: String]
     /// The routine keeps per-job state (`RoutineDefinition.keepState()`).
     public var stateful: Bool
-    public init(slots: [String]?, events: [String]?, merges: [String: String] = [:], stateful: Bool = false) {
+    /// The routine's own error policy (`setAsOptional`, `setAsCritical`, `setErrorPolicy`).
+    public var errorPolicy: ErrorPolicy?
+    public init(
+        slots: [String]?, events: [String]?, merges: [String: String] = [:], stateful: Bool = false, errorPolicy: ErrorPolicy? = nil
+    ) {
         self.slots = slots
         self.events = events
         self.merges = merges
         self.stateful = stateful
+        self.errorPolicy = errorPolicy
     }
 }

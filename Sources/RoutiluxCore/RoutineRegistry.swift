@@ -87,6 +87,7 @@ public struct RoutineCatalogue: Sendable {
             o["slots"] = ports?.slots.map { .array($0.map { .string($0) }) } ?? .null
             o["events"] = ports?.events.map { .array($0.map { .string($0) }) } ?? .null
             if ports?.stateful == true { o["stateful"] = true }
+            if let p = ports?.errorPolicy { o["error_handler"] = p.json }
             if let m = ports?.merges, !m.isEmpty {
                 o["merges"] = .object(JSONObject(uniqueKeysWithValues: m.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))
             }
@@ -105,7 +106,12 @@ public struct RoutineCatalogue: Sendable {
             let events = e["events"].arrayValue?.compactMap(\.stringValue)
             var merges: [String: String] = [:]
             for (slot, strategy) in e["merges"].objectValue ?? [:] { merges[slot] = strategy.stringValue }
-            c.add(name, .fixed(RoutinePorts(slots: slots, events: events, merges: merges, stateful: e["stateful"].boolValue ?? false)))
+            var policy: ErrorPolicy?
+            if let h = e.objectValue?["error_handler"], h != .null {
+                do { policy = try ErrorPolicy.parse(h, path: "catalogue[\(i)].error_handler", file: nil) } catch { throw RoutineError("\(error)") }
+            }
+            c.add(name, .fixed(RoutinePorts(
+                slots: slots, events: events, merges: merges, stateful: e["stateful"].boolValue ?? false, errorPolicy: policy)))
         }
         return c
     }

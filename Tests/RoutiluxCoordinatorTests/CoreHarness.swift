@@ -19,11 +19,15 @@ final class CoreHarness {
     private var delivered = 0
     private var nextReply: UInt64 = 1
     private let ids: JobIds
+    private let extraTypeNames: [String]
 
-    init(flow yaml: String, workerTimeoutMs: Int = 5000, finishedJobsKept: Int = 1000) throws {
-        let catalogue = Builtins.registry.catalogue
+    init(flow yaml: String, workerTimeoutMs: Int = 5000, finishedJobsKept: Int = 1000, extraTypes: [RoutineType] = []) throws {
+        var registry = Builtins.registry
+        for t in extraTypes { registry.register(t) }
+        let catalogue = registry.catalogue
         let ids = JobIds()
         self.ids = ids
+        extraTypeNames = extraTypes.map(\.name)
         core = CoordinatorCore(
             config: CoordinatorConfig(
                 coordinatorId: "test-coordinator", heartbeatMs: 1000, workerTimeoutMs: workerTimeoutMs,
@@ -52,7 +56,7 @@ final class CoreHarness {
 
     func join(_ id: String, credit: Int = 8, types: [String]? = nil, session: String = "s1") {
         feed(.message(.join(JoinMessage(
-            workerId: id, routineTypes: types ?? Builtins.registry.names, capacity: max(1, credit), credit: credit,
+            workerId: id, routineTypes: types ?? (Builtins.registry.names + extraTypeNames), capacity: max(1, credit), credit: credit,
             endpoint: "ipc:///tmp/\(id).sock", session: session)), peer: nil))
     }
 

@@ -105,6 +105,31 @@ func policyFlow(work: String = "", flow: String = "") -> String {
         #expect(h.status(job) == .failed)
     }
 
+    @Test func aRoutinesOwnPolicySetInCodeSitsBetweenTheFlowFileAndTheFlow() throws {
+        // A routine type that calls setAsOptional(.skip) in its factory.
+        let fragile = RoutineType("Fragile") { config in
+            var r = RoutineDefinition(config: config)
+            r.slot("input") { _, _ in }
+            r.event("output")
+            r.setAsOptional(.skip)
+            return r
+        }
+        let flow = policyFlow(flow: "{strategy: stop}").replacingOccurrences(of: "work: {type: Mapper", with: "work: {type: Fragile")
+        let h = try CoreHarness(flow: flow, extraTypes: [fragile])
+        h.join("w1", credit: 1)
+        let job = h.submit(items(3))
+        drive(h, job: job, failing: [1])
+        #expect(h.status(job) == .completed, "the routine's own skip wins over the flow's stop")
+        #expect(h.core.jobState(job)?.routineStates["work"]?["status"] == "skipped")
+        // The flow file's handler for the routine wins over the routine's own.
+        let strict = flow.replacingOccurrences(of: "work: {type: Fragile", with: "work: {type: Fragile, error_handler: {strategy: stop}")
+        let h2 = try CoreHarness(flow: strict, extraTypes: [fragile])
+        h2.join("w1", credit: 1)
+        let job2 = h2.submit(items(3))
+        drive(h2, job: job2, failing: [1])
+        #expect(h2.status(job2) == .failed)
+    }
+
     @Test func retryWaitsOnATimerWithBackoffThenSucceeds() throws {
         let h = try CoreHarness(flow: policyFlow(work: "{strategy: retry, max_retries: 3, retry_delay: 0.5, retry_backoff: 2}"))
         h.join("w1", credit: 10)

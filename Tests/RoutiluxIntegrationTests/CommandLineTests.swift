@@ -205,6 +205,30 @@ extension Integration {
         #expect(v.err.contains("routines.router.config.routes[0].condition: bad condition \"data.n >= \": position 11"), "\(v.err)")
     }
 
+    @Test func aJobTimeoutFailsTheJobAndStopsItsWork() async throws {
+        let h = try ProcessHarness()
+        defer { Task { await h.shutdown() } }
+        let flow = try h.write("slow.yaml", """
+            routines:
+              source: {type: Splitter, config: {field: items}}
+              nap: {type: Delay, config: {seconds: 30}}
+              sink: {type: Collector}
+            connections:
+              - {from: source.item, to: nap.input}
+              - {from: nap.output, to: sink.input}
+            execution: {strategy: concurrent, max_workers: 2, timeout: 0.5}
+            """)
+        let started = Date()
+        let r = try await h.routilux(["run", flow, "--params", #"{"items": [1, 2, 3]}"#, "--json"], timeout: 60)
+        #expect(r.code == 1)
+        let state = try jobState(r.out)
+        #expect(state.status == .failed)
+        #expect(state.executionHistory.last?.data.valueOrError["error_type"] == "TimeoutError")
+        #expect(state.executionHistory.last?.data.valueOrError["error"].stringValue?.contains("timed out after 0.5 s") == true)
+        #expect(state.outputLog.isEmpty, "the sleeping work never delivers")
+        #expect(Date().timeIntervalSince(started) < 25, "the run ends at the timeout, not when the work would have")
+    }
+
     @Test func validatePassesTheShippedExamples() async throws {
         let h = try ProcessHarness()
         defer { Task { await h.shutdown() } }
