@@ -34,6 +34,16 @@ extension Integration {
             #expect(messages == ["Hi, hello distributed world!", "Hi, routines!"])
             #expect(Set(state.outputLog.compactMap { $0["data"]["words"].intValue }) == [3, 1])
 
+            // A custom merge strategy registered in the worker, its state kept per job.
+            let best = try await h.routilux([
+                "run", example.appendingPathComponent("best.yaml").path, "--worker", worker, "--json", "--max-workers", "1",
+                "--params", #"{"items": [{"text": "one two"}, {"text": "a b c d"}, {"text": "x"}]}"#,
+            ])
+            #expect(best.code == 0, "\(best.err)")
+            let bestState = try jobState(best.out)
+            #expect(bestState.outputLog.map { $0["data"] } == ["one two", "a b c d", "a b c d"])
+            #expect(bestState.slotStates["best.input"]?["words"] == 4)
+
             // A coordinator that does not know the custom types refuses the worker, saying why;
             // told about them (--catalogue), it accepts it.
             let plain = try await h.coordinator()

@@ -8,4 +8,6 @@ import RoutiluxWorker
 var registry = Builtins.registry
 registry.register(wordCountType)
 registry.register(greeterType)
+registry.register(bestType)
+registry.registerMerge("most_words", keepMostWords)
 await WorkerCommand.main(registry: registry)
