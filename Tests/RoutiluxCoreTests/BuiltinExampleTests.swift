@@ -147,4 +147,34 @@ import Testing
             #expect(e.message.contains("unsupported keyword"))
         }
     }
+
+    /// Outputs compared with Python routilux 0.10.0's on the same inputs.
+    @Test func resultExtractor() async throws {
+        func one(_ data: JSONValue, config: JSONObject = [:]) async throws -> JSONObject {
+            try await run(resultExtractorType, config.isEmpty ? ["data": data] : config, config.isEmpty ? nil : ["data": data])[0].data
+        }
+        func close(_ v: JSONValue?, _ x: Double) -> Bool { abs((v?.doubleValue ?? -1) - x) < 1e-9 }
+        var o = try await one(.string("Here:\n```json\n{\"a\": 1}\n```\nand\n```json\n{\"b\": 2}\n```"))
+        #expect(o["extracted_result"] == ["b": 2] && o["format"] == "json" && close(o["confidence"], 0.9))
+        #expect(o["metadata"] == ["extraction_method": "json_code_block", "block_count": 2, "block_index": 1, "extractor": "json_code_block", "strategy": "auto"])
+        #expect(o["extraction_path"] == ["json_code_block"])
+        o = try await one(.string("{\"x\": [1,2]}"))
+        #expect(o["extracted_result"] == ["x": [1, 2]] && o["metadata"]?["extraction_method"] == "json_string" && close(o["confidence"], 0.8))
+        o = try await one(.string("print it\n```python\nprint(1)\n```"))
+        #expect(o["extracted_result"] == "print(1)\n" && o["format"] == "python" && close(o["confidence"], 0.6))
+        #expect(o["metadata"] == ["extraction_method": "python_code_block", "block_count": 1, "extractor": "code_block", "strategy": "auto"])
+        o = try await one([["format": "output", "content": "line1"], ["format": "code", "content": "x=1"], "plain"])
+        #expect(o["extracted_result"] == "line1\nplain" && o["format"] == "interpreter_output" && close(o["confidence"], 0.5))
+        #expect(o["metadata"]?["output_count"] == 2 && o["metadata"]?["line_count"] == 2)
+        o = try await one(["k": 1])
+        #expect(o["format"] == "dict" && close(o["confidence"], 0.7) && o["extraction_path"] == ["dict_extractor"])
+        o = try await one([1, 2])
+        #expect(o["format"] == "list" && o["metadata"]?["item_count"] == 2)
+        o = try await one("just text")
+        #expect(o == ["extracted_result": "just text", "format": "str", "metadata": ["extraction_method": "none", "errors": [], "original_type": "str"], "confidence": 0.0, "extraction_path": []])
+        o = try await one(.string("```json\n{\"a\": 1}\n```"), config: ["strategy": "all"])
+        #expect(o["format"] == "multi" && o["extracted_result"] == [["a": 1]] && o["metadata"]?["count"] == 1)
+        o = try await one(.string("```json\nnot json\n```"))
+        #expect(o["metadata"]?["extraction_method"] == "none")
+    }
 }
