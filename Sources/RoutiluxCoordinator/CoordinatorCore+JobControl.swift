@@ -123,9 +123,11 @@ extension CoordinatorCore {
         var state = saved
         state.pendingTasks = []
         state.slotStates = [:]
+        state.routineData = [:]
         state.executionTracker = nil  // figures are per run
         let job = JobRecord(id: saved.jobId, run: takeRun(), flow: flow, state: state, maxWorkers: flow.definition.execution.maxWorkers)
         for (k, v) in saved.slotStates { job.slotStates[k] = RawJSON(v) }
+        for (k, v) in saved.routineData { job.routineMemory[k] = RawJSON(v) }
         job.queue.append(contentsOf: tasks)
         jobs[job.id] = job
         if let t = flow.definition.execution.timeout {

@@ -151,6 +151,7 @@ final class JobRecord {
     var exportedState: JobState {
         var s = state
         for (k, v) in slotStates.sorted(by: { $0.key < $1.key }) { s.slotStates[k] = v.valueOrError }
+        for (k, v) in routineMemory.sorted(by: { $0.key < $1.key }) { s.routineData[k] = v.valueOrError }
         if !tracker.isEmpty { s.executionTracker = tracker.json(flowId: state.flowId) }
         guard state.status == .paused else { return s }
         s.pendingTasks = queue.map { $0.saved(jobId: id) } + retrying.map { $0.task.saved(jobId: id) }

@@ -82,6 +82,9 @@ public struct JobState: Sendable, Hashable {
     /// addition to routilux's fields (which kept it on the routine, shared by
     /// all jobs); written as `slot_states` only when not empty.
     public var slotStates: JSONObject
+    /// State of stateful routines (`keepState()`), by routine id; written as
+    /// `routine_data` only when not empty (an addition, like `slot_states`).
+    public var routineData: JSONObject
     /// Per-routine performance and the flow summary (routilux's ExecutionTracker
     /// figures, for every routine); written as `execution_tracker` when present.
     public var executionTracker: JSONValue?
@@ -102,6 +105,7 @@ public struct JobState: Sendable, Hashable {
         sharedLog = []
         outputLog = []
         slotStates = [:]
+        routineData = [:]
     }
 
     /// Moves to `next` if the state machine allows it; otherwise throws and changes nothing.
@@ -160,6 +164,7 @@ public struct JobState: Sendable, Hashable {
             "output_log": .array(outputLog),
         ]
         if !slotStates.isEmpty { o["slot_states"] = .object(slotStates) }
+        if !routineData.isEmpty { o["routine_data"] = .object(routineData) }
         if let t = executionTracker { o["execution_tracker"] = t }
         return .object(o)
     }
@@ -195,6 +200,7 @@ public struct JobState: Sendable, Hashable {
         sharedLog = o["shared_log"]?.arrayValue ?? []
         outputLog = o["output_log"]?.arrayValue ?? []
         slotStates = o["slot_states"]?.objectValue ?? [:]
+        routineData = o["routine_data"]?.objectValue ?? [:]
         executionTracker = o["execution_tracker"].flatMap { $0 == .null ? nil : $0 }
     }
 }

@@ -78,4 +78,23 @@ let batchFlow = """
         h.feed(.tick)
         #expect(h.newTasks().isEmpty)
     }
+
+    @Test func aSavedJobCarriesItsRoutinesStateToAnotherCoordinator() throws {
+        let h = try CoreHarness(flow: batchFlow)
+        h.join("w1", credit: 100)
+        let job = h.submit(items(2))
+        h.complete(h.newTasks()[0], emit: splitEmissions(2))
+        let first = h.newTasks()[0]
+        h.control(job, .pause(reason: "save", checkpoint: nil))
+        answer(h, first, state: ["items": [1]])  // in flight at the pause: its state is kept
+        let saved = try JobState(json: JSONValue.parse(try #require(h.core.jobState(job)).json.serialized()))
+        #expect(saved.routineData["batch"] == ["items": [1]])
+        #expect(saved.pendingTasks.count == 1)
+        let fresh = try CoreHarness(flow: batchFlow)
+        fresh.join("w9", credit: 100)
+        #expect(fresh.control("", .resumeFrom(saved, flow: nil)).ok)
+        let next = fresh.newTasks()
+        #expect(next.map(\.target) == ["batch.input"])
+        #expect(routineState(of: fresh, task: next[0]) == ["items": [1]], "the batch so far survives the move")
+    }
 }
