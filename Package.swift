@@ -75,7 +75,7 @@ let package = Package(
         .executableTarget(
             name: "routilux-coordinator",
             dependencies: [
-                "RoutiluxCoordinator", "RoutiluxBuiltins",
+                "RoutiluxCoordinator", "RoutiluxBuiltins", "RoutiluxTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -93,7 +93,7 @@ let package = Package(
         .executableTarget(
             name: "routilux",
             dependencies: [
-                "RoutiluxCoordinator", "RoutiluxBuiltins",
+                "RoutiluxCoordinator", "RoutiluxBuiltins", "RoutiluxTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -102,7 +102,7 @@ let package = Package(
         .executableTarget(
             name: "routilux-bench",
             dependencies: [
-                "RoutiluxCoordinator", "RoutiluxBuiltins", "RoutiluxWorker",
+                "RoutiluxCoordinator", "RoutiluxBuiltins", "RoutiluxTransport", "RoutiluxWorker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

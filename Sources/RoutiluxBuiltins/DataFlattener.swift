@@ -36,16 +36,7 @@ public let dataFlattenerType = RoutineType("DataFlattener", summary: "flattens n
             }
         }
         walk(value, "", 0)
-        let type: String
-        switch value {
-        case .object: type = "dict"
-        case .array: type = "list"
-        case .string: type = "str"
-        case .int: type = "int"
-        case .double: type = "float"
-        case .bool: type = "bool"
-        case .null: type = "NoneType"
-        }
+        let type = pythonTypeName(value)
         try ctx.emit("output", ["flattened_data": .object(out), "original_type": .string(type), "depth": .int(deepest)])
     }
     return r

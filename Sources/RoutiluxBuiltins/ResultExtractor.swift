@@ -60,7 +60,7 @@ public let resultExtractorType = RoutineType("ResultExtractor", summary: "extrac
         } else if let first = found.first {
             try ctx.emit("output", first)
         } else if returnOriginal {
-            let type = pythonTypeName(input)
+            let type = pythonTypeName(input).lowercased()
             try ctx.emit("output", [
                 "extracted_result": input, "format": .string(type),
                 "metadata": ["extraction_method": "none", "errors": [], "original_type": .string(type)],
@@ -90,6 +90,7 @@ private func confidence(_ result: JSONValue, _ format: String, _ meta: JSONObjec
     return min(1, max(0, c))
 }
 
+/// Python's `type(x).__name__` for a JSON value, as the 0.10 builtins report it.
 func pythonTypeName(_ v: JSONValue) -> String {
     switch v {
     case .object: return "dict"
@@ -98,7 +99,7 @@ func pythonTypeName(_ v: JSONValue) -> String {
     case .int: return "int"
     case .double: return "float"
     case .bool: return "bool"
-    case .null: return "nonetype"
+    case .null: return "NoneType"
     }
 }
 

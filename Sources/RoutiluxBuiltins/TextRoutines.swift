@@ -76,16 +76,7 @@ public let textRendererType = RoutineType("TextRenderer", summary: "renders data
             default: return pythonString(v)
             }
         }
-        let type: String
-        switch value {
-        case .object: type = "dict"
-        case .array: type = "list"
-        case .string: type = "str"
-        case .int: type = "int"
-        case .double: type = "float"
-        case .bool: type = "bool"
-        case .null: type = "NoneType"
-        }
+        let type = pythonTypeName(value)
         try ctx.emit("output", ["rendered_text": .string(render(value, 0)), "original_type": .string(type)])
     }
     return r

@@ -48,12 +48,7 @@ public enum WorkerCommand {
         }
 
         func run() async throws {
-            let level = Logger.Level(rawValue: logLevel) ?? .info
-            LoggingSystem.bootstrap { label in
-                var h = StreamLogHandler.standardError(label: label)
-                h.logLevel = level
-                return h
-            }
+            LogSetup.bootstrap(level: logLevel)
             if allowExec { ExecPermission.allow() }
             let options = WorkerOptions(
                 coordinator: coordinator, bind: bind, advertise: advertise, concurrency: concurrency, prefetch: prefetch,

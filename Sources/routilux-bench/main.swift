@@ -4,6 +4,7 @@ import Logging
 import RoutiluxBuiltins
 import RoutiluxCoordinator
 import RoutiluxCore
+import RoutiluxTransport
 import RoutiluxWorker
 
 // The benchmark starts its worker processes from its own binary (`routilux-bench
@@ -56,11 +57,7 @@ struct Bench: AsyncParsableCommand {
         """
 
     func run() async throws {
-        LoggingSystem.bootstrap { label in
-            var h = StreamLogHandler.standardError(label: label)
-            h.logLevel = .warning
-            return h
-        }
+        LogSetup.bootstrap(level: "warning")
         guard items > 0, workers > 0, concurrency > 0, maxInFlight > 0, runs > 0 else {
             throw ValidationError("--items, --workers, --concurrency, --max-in-flight and --runs must be positive")
         }

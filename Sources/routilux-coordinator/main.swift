@@ -31,12 +31,7 @@ struct Start: AsyncParsableCommand {
     var logLevel: String = ProcessInfo.processInfo.environment["ROUTILUX_LOG_LEVEL"] ?? "info"
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var h = StreamLogHandler.standardError(label: label)
-            h.logLevel = level
-            return h
-        }
+        LogSetup.bootstrap(level: logLevel)
         var catalogue = Builtins.registry.catalogue
         do {
             for c in catalogues { catalogue.merge(try CatalogueFiles.load(c)) }

@@ -1,9 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
-import Synchronization
-
-private let loggingBootstrapped = Atomic<Bool>(false)
+import RoutiluxTransport
 
 @main
 struct Routilux: AsyncParsableCommand {
@@ -43,16 +41,8 @@ func fail(_ message: String, code: ExitCode) -> ExitCode {
     return code
 }
 
-/// Sets up swift-log once per process (a second bootstrap would trap).
-func bootstrapLogging(_ level: String) {
-    guard !loggingBootstrapped.exchange(true, ordering: .relaxed) else { return }
-    let l = Logger.Level(rawValue: level) ?? .warning
-    LoggingSystem.bootstrap { label in
-        var h = StreamLogHandler.standardError(label: label)
-        h.logLevel = l
-        return h
-    }
-}
+/// Sets up swift-log once per process.
+func bootstrapLogging(_ level: String) { LogSetup.bootstrap(level: level, fallback: .warning) }
 
 func writeStdout(_ s: String) {
     FileHandle.standardOutput.write(Data((s.hasSuffix("\n") ? s : s + "\n").utf8))
