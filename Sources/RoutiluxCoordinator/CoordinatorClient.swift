@@ -41,7 +41,22 @@ public final class CoordinatorClient: Sendable {
                 return (r, state)
             }
         }
-        throw ClientError(description: "no reply from the coordinator at \(coordinator) within \(Int(timeout)) s")
+        throw ClientError(description: "no reply from the coordinator at \(coordinator) within \(timeout < 10 ? String(format: "%.1f", timeout) : String(Int(timeout))) s")
+    }
+
+    /// One request on a fresh client: sends it, waits up to `timeout` seconds for the REPLY, closes.
+    public static func once(
+        _ coordinator: String, timeout: Double, _ make: (String, String) -> WireMessage
+    ) async throws -> (ReplyMessage, JobState?) {
+        let client = CoordinatorClient(coordinator: coordinator)
+        do {
+            let answer = try await client.request(timeout: timeout, make)
+            await client.close()
+            return answer
+        } catch {
+            await client.close()
+            throw error
+        }
     }
 
     public func close() async {

@@ -17,8 +17,8 @@ struct JobCommand: AsyncParsableCommand {
 struct CoordinatorOptions: ParsableArguments {
     @Option(help: "The coordinator's inbox, e.g. tcp://10.0.0.5:5555.")
     var coordinator: String
-    @Option(help: "Seconds to wait for the coordinator's answer.")
-    var timeout: Double = 30
+    @Option(help: "Seconds to wait: for the coordinator's answer (default 30), or, with `wait` and `submit --wait`, for the job to end (default: as long as it takes, checking every 30 s that the coordinator still answers).")
+    var timeout: Double?
     @Flag(help: "Print the JobState as JSON (for scripts).")
     var json = false
     @Option(help: "Also write the JobState as JSON to this file (e.g. to resume it elsewhere with `resume --from`).")
@@ -28,7 +28,7 @@ struct CoordinatorOptions: ParsableArguments {
 
     /// Bad option values are bad input: exit 2, like every other input error.
     func check() throws {
-        if timeout <= 0 { throw fail("--timeout must be positive", code: Exit.badInput) }
+        if let t = timeout, t <= 0 { throw fail("--timeout must be positive", code: Exit.badInput) }
     }
 }
 
@@ -41,13 +41,20 @@ func exchange(
 ) async throws -> ReplyMessage {
     try options.check()
     bootstrapLogging(options.logLevel)
-    let client = CoordinatorClient(coordinator: options.coordinator)
     let answer: (ReplyMessage, JobState?)
-    do { answer = try await client.request(timeout: options.timeout, make) } catch {
-        await client.close()
+    do { answer = try await CoordinatorClient.once(options.coordinator, timeout: options.timeout ?? 30, make) } catch {
         throw fail("\(error)", code: Exit.notCompleted)
     }
-    await client.close()
+    if !print {
+        guard answer.0.ok else { throw fail(answer.0.error ?? "the coordinator refused the request", code: Exit.badInput) }
+        return answer.0
+    }
+    return try report(answer, options, requireCompleted: requireCompleted)
+}
+
+/// Prints an answer (summary or JSON, and --output) and maps it to the exit code.
+@discardableResult
+func report(_ answer: (ReplyMessage, JobState?), _ options: CoordinatorOptions, requireCompleted: Bool) throws -> ReplyMessage {
     let (reply, state) = answer
     guard reply.ok else { throw fail(reply.error ?? "the coordinator refused the request", code: Exit.badInput) }
     if let path = options.output, let state {
@@ -55,9 +62,7 @@ func exchange(
             throw fail("--output \(path): \(error)", code: Exit.notCompleted)
         }
     }
-    if !print {
-        return reply
-    } else if options.json, let state {
+    if options.json, let state {
         writeStdout(state.json.jsonString(pretty: true))
     } else if let state {
         writeStdout(summarize(state, elapsed: nil))
@@ -66,6 +71,43 @@ func exchange(
     }
     if requireCompleted && reply.status != JobStatus.completed.rawValue { throw Exit.notCompleted }
     return reply
+}
+
+/// Waits for a job to end, for as long as `--timeout` allows (default: no
+/// limit). Each wait lasts at most the poll interval; when it runs out, a quick
+/// status query checks that the coordinator still answers, so a long job is
+/// waited for and a dead coordinator is noticed.
+func waitForEnd(_ options: CoordinatorOptions, jobId: String) async throws {
+    try options.check()
+    bootstrapLogging(options.logLevel)
+    let poll = ProcessInfo.processInfo.environment["ROUTILUX_WAIT_POLL"].flatMap(Double.init) ?? 30
+    let deadline = options.timeout.map { Date().addingTimeInterval($0) }
+    while true {
+        let slice = min(poll, deadline.map { max(0.05, $0.timeIntervalSinceNow) } ?? poll)
+        do {
+            let answer = try await CoordinatorClient.once(options.coordinator, timeout: slice) { replyTo, requestId in
+                .query(QueryMessage(requestId: requestId, replyTo: replyTo, jobId: jobId, wait: true))
+            }
+            try report(answer, options, requireCompleted: true)
+            return
+        } catch let e as CoordinatorClient.ClientError {
+            if let deadline, Date() >= deadline {
+                throw fail("job \(jobId) did not end within \(Int(options.timeout ?? 0)) s (it goes on running; `routilux job wait \(jobId)` waits again)", code: Exit.notCompleted)
+            }
+            // Still there? A status query answers at once if the coordinator is alive.
+            do {
+                let probe = try await CoordinatorClient.once(options.coordinator, timeout: min(10, max(1, poll * 3))) { replyTo, requestId in
+                    .query(QueryMessage(requestId: requestId, replyTo: replyTo, jobId: jobId, wait: false))
+                }
+                if !probe.0.ok || JobStatus(rawValue: probe.0.status ?? "")?.isTerminal == true {
+                    try report(probe, options, requireCompleted: true)
+                    return
+                }
+            } catch {
+                throw fail("\(e); the coordinator no longer answers (job \(jobId) may still be running there)", code: Exit.notCompleted)
+            }
+        }
+    }
 }
 
 extension JobCommand {
@@ -119,9 +161,7 @@ extension JobCommand {
             guard wait, let jobId = submitted.jobId else { return }
             // The id goes out first, so a --timeout that runs out never loses the job.
             FileHandle.standardError.write(Data("routilux: job \(jobId) submitted; waiting for it to end\n".utf8))
-            try await exchange(common, requireCompleted: true) { replyTo, requestId in
-                .query(QueryMessage(requestId: requestId, replyTo: replyTo, jobId: jobId, wait: true))
-            }
+            try await waitForEnd(common, jobId: jobId)
         }
 
         private func flowId(of file: String) -> String {
@@ -151,9 +191,7 @@ extension JobCommand {
         var jobId: String
 
         func run() async throws {
-            try await exchange(common, requireCompleted: true) { [jobId] replyTo, requestId in
-                .query(QueryMessage(requestId: requestId, replyTo: replyTo, jobId: jobId, wait: true))
-            }
+            try await waitForEnd(common, jobId: jobId)
         }
     }
 }

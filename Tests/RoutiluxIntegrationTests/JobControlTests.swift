@@ -157,5 +157,43 @@ extension Integration {
             }
             await h.shutdown()
         }
+    
+        @Test func waitingOutlastsThePollIntervalAndNoticesADeadCoordinator() async throws {
+            let h = try ProcessHarness()
+            do {
+                let flow = try h.write("nap.yaml", """
+                    flow_id: nap
+                    routines:
+                      nap: {type: Delay, config: {seconds: 1.2}}
+                      sink: {type: Collector}
+                    connections:
+                      - {from: nap.output, to: sink.input}
+                    """)
+                let c = try await h.coordinator(flows: [flow])
+                _ = try await h.workers(1, coordinator: c)
+                let fastPoll = ["ROUTILUX_WAIT_POLL": "0.3"]
+                // The job takes four poll intervals: the wait goes on, and succeeds.
+                let ok = try await h.routilux(["job", "submit", "--coordinator", c.1, "--flow", "nap", "--wait", "--json"], env: fastPoll)
+                #expect(ok.code == 0, "\(ok.err)")
+                #expect(try jobState(ok.out).status == .completed)
+                // A --timeout shorter than the job: exit 1, the job goes on.
+                let s = try await h.routilux(["job", "submit", "--coordinator", c.1, "--flow", "nap", "--json"])
+                let job = try jobState(s.out).jobId
+                let short = try await h.routilux(["job", "wait", job, "--coordinator", c.1, "--timeout", "0.4"], env: fastPoll)
+                #expect(short.code == 1)
+                #expect(short.err.contains("did not end within"), "\(short.err)")
+                // The coordinator dies while a client waits: the client notices and says so.
+                let s2 = try await h.routilux(["job", "submit", "--coordinator", c.1, "--flow", "nap", "--json"])
+                let job2 = try jobState(s2.out).jobId
+                let waiter = try h.start("routilux", ["job", "wait", job2, "--coordinator", c.1], env: fastPoll)
+                c.0.kill(SIGKILL)
+                #expect(try await waiter.exitCode(timeout: 60) == 1)
+                #expect(waiter.stderr.contains("no longer answers") || waiter.stderr.contains("no reply"), "\(waiter.stderr)")
+            } catch {
+                await h.shutdown()
+                throw error
+            }
+            await h.shutdown()
+        }
     }
 }

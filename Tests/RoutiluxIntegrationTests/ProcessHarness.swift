@@ -80,7 +80,7 @@ final class ProcessHarness: @unchecked Sendable {
         return path(name)
     }
 
-    func start(_ executable: String, _ arguments: [String], executablePath: String? = nil) throws -> Spawned {
+    func start(_ executable: String, _ arguments: [String], executablePath: String? = nil, env extra: [String: String] = [:]) throws -> Spawned {
         counter += 1
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executablePath ?? binDirectory.appendingPathComponent(executable).path)
@@ -95,6 +95,7 @@ final class ProcessHarness: @unchecked Sendable {
         p.standardInput = FileHandle.nullDevice
         var env = ProcessInfo.processInfo.environment
         env["ROUTILUX_LOG_LEVEL"] = "info"
+        for (k, v) in extra { env[k] = v }
         p.environment = env
         try p.run()
         let s = Spawned(name: "\(executable) \(arguments.joined(separator: " "))", process: p, stdoutURL: out, stderrURL: err)
@@ -127,8 +128,8 @@ final class ProcessHarness: @unchecked Sendable {
     }
 
     /// Runs `routilux ARGS` to its end; returns exit code, stdout, stderr.
-    func routilux(_ arguments: [String], timeout: Double = 120) async throws -> (code: Int32, out: String, err: String) {
-        let s = try start("routilux", arguments)
+    func routilux(_ arguments: [String], timeout: Double = 120, env: [String: String] = [:]) async throws -> (code: Int32, out: String, err: String) {
+        let s = try start("routilux", arguments, env: env)
         let code = try await s.exitCode(timeout: timeout)
         return (code, s.stdout, s.stderr)
     }
