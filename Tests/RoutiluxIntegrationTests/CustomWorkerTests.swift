@@ -10,8 +10,11 @@ extension Integration {
             let h = try ProcessHarness()
             defer { Task { await h.shutdown() } }
             let example = packageRoot.appendingPathComponent("Examples/custom-worker")
+            // No manifest caching: a source file added to the library since the last
+            // build of the example must be seen (its incremental build would miss it).
             let build = try h.start(
-                "swift", ["swift", "build", "--package-path", example.path], executablePath: "/usr/bin/env")
+                "swift", ["swift", "build", "--package-path", example.path, "--disable-build-manifest-caching"],
+                executablePath: "/usr/bin/env")
             let code = try await build.exitCode(timeout: 1200)
             #expect(code == 0, "swift build of the example failed:\n\(build.stderr.suffix(3000))\n\(build.stdout.suffix(3000))")
             guard code == 0 else { return }
