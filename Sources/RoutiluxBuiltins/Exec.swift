@@ -77,6 +77,9 @@ struct ExecRun: Sendable {
                 "ROUTILUX_ATTEMPT": String(ctx.attempt),
                 "ROUTILUX_SHARED_DATA": JSONValue.object(ctx.sharedData).jsonString(),
             ]) { a, _ in a })
+        if result.timedOut {
+            throw RoutineError("Exec \(argv.last ?? ""): timed out after \(timeout) s and was killed", type: "TimeoutError")
+        }
         let lines = result.stdout.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
         var errorType = "ExecError"
         var effects: [() throws -> Void] = []
@@ -108,9 +111,6 @@ struct ExecRun: Sendable {
             } else {
                 throw RoutineError("Exec: stdout line \(i + 1) has none of event, output, shared_data, shared_log, deferred, pause, error_type")
             }
-        }
-        if result.timedOut {
-            throw RoutineError("Exec \(argv.last ?? ""): timed out after \(timeout) s and was killed", type: "TimeoutError")
         }
         guard result.status == 0 else {
             let tail = String(decoding: result.stderr.suffix(2000), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -204,7 +204,10 @@ enum ExecProcess {
                 guard kill else { return }
                 // The command and everything it started: a shell's children would
                 // otherwise keep running (and keep the pipes open).
-                for victim in descendants(of: pid) + [pid] { Foundation.kill(victim, SIGKILL) }
+                // The command first (so it cannot go on once a child dies), then its descendants.
+                let family = descendants(of: pid)
+                Foundation.kill(pid, SIGKILL)
+                for victim in family { Foundation.kill(victim, SIGKILL) }
                 box.state.withLock { s in
                     if s.status == nil { s.status = -SIGKILL }
                     finishIfDone(&s)
