@@ -90,7 +90,8 @@ extension CoordinatorCore {
 
     /// Queues the activations of timers that are due, in due order.
     func releaseDueTimers(now: Double) {
-        for (id, job) in jobs where !job.timers.isEmpty && !job.state.status.isTerminal {
+        for job in jobsInRunOrder where !job.timers.isEmpty && !job.state.status.isTerminal {
+            let id = job.id
             let due = job.timers.filter { $0.value.due <= now }.sorted { $0.value.due < $1.value.due }
             guard !due.isEmpty else { continue }
             for (key, t) in due {
@@ -103,7 +104,8 @@ extension CoordinatorCore {
 
     /// Moves retries whose time has come to the back of their jobs' queues.
     func releaseDueRetries(now: Double) {
-        for (id, job) in jobs where !job.retrying.isEmpty && !job.state.status.isTerminal {
+        for job in jobsInRunOrder where !job.retrying.isEmpty && !job.state.status.isTerminal {
+            let id = job.id
             let due = job.retrying.filter { $0.due <= now }
             guard !due.isEmpty else { continue }
             job.retrying.removeAll { $0.due <= now }

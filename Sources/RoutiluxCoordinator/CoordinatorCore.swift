@@ -174,12 +174,15 @@ public final class CoordinatorCore {
         workerOrder.removeAll { $0 == id }
         actions.append(.disconnectWorker(id: id, flush: false))
         // Re-queue in reverse task order so the oldest ends up first.
+        var touched: [JobRecord] = []
+        defer { for job in touched { answerPausedWaiters(job) } }  // a paused job may now be settled
         for taskId in w.inFlight.sorted(by: >) {
             guard let entry = ledger.removeValue(forKey: taskId) else { continue }
             guard let job = jobs[entry.jobId], job.run == entry.run else { continue }
             job.inFlight -= 1
             job.busySlots.remove(entry.task.slotKey)
             job.busySlots.remove(entry.task.routineId)
+            touched.append(job)
             if !job.state.status.isTerminal {
                 var t = entry.task
                 t.attempt += 1
@@ -205,7 +208,8 @@ public final class CoordinatorCore {
                 actions.append(.send(workerId: id, .heartbeat(HeartbeatMessage(senderId: config.coordinatorId))))
             }
         }
-        for (id, job) in jobs where !job.state.status.isTerminal {
+        for job in jobsInRunOrder where !job.state.status.isTerminal {
+            let id = job.id
             if let d = job.deadline, now >= d {
                 fail(id, error: "job timed out after \(job.flow.definition.execution.timeout ?? 0) s (execution.timeout)", errorType: "TimeoutError", routineId: nil, now: now)
             }
@@ -287,6 +291,9 @@ public final class CoordinatorCore {
         actions.append(.reply(reply, ControlReply(ok: true, error: nil, jobId: jobId, status: job.state.status, jobState: job.exportedState)))
     }
 
+    /// Jobs oldest first, so every pass over them is deterministic (dictionary order is not).
+    var jobsInRunOrder: [JobRecord] { jobs.values.sorted { $0.run < $1.run } }
+
     func takeRun() -> UInt64 {
         defer { nextJobSeq += 1 }
         return nextJobSeq
@@ -360,9 +367,6 @@ public final class CoordinatorCore {
             for (i, outputType) in r.outputs.enumerated() {
                 job.state.sendOutput(routineId: rid, outputType: outputType, data: bodies[r.emissions.count + i].valueOrError, at: ts)
             }
-            if r.effects == true {
-                apply(bodies[bodies.count - 1], of: rid, to: job, now: now)
-            }
             // A routine's state says how its activations went: "completed" until one
             // of them ends error_continued, skipped or failed, which is not overwritten.
             let current = job.state.routineStates[rid]
@@ -373,6 +377,10 @@ public final class CoordinatorCore {
                     st["retry_count"] = .int(max(n, entry.task.retries))
                 }
                 job.state.setRoutineState(rid, st, at: ts)
+            }
+            // Effects last: a pause they ask for then sees this activation's full outcome.
+            if r.effects == true {
+                apply(bodies[bodies.count - 1], of: rid, to: job, now: now)
             }
             if !job.queue.isEmpty { markRunnable(r.jobId) }
             if job.outstanding == 0 { complete(r.jobId, now: now) }

@@ -28,6 +28,10 @@ public struct HandlerEffects: Sendable, Hashable {
     public struct PauseRequest: Sendable, Hashable {
         public var reason: String
         public var checkpoint: JSONValue?
+        public init(reason: String, checkpoint: JSONValue?) {
+            self.reason = reason
+            self.checkpoint = checkpoint
+        }
     }
 
     /// `update_shared_data(key, value)` calls, in order (the last one for a key wins).

@@ -59,6 +59,31 @@ extension CoreHarness {
         #expect(again.error == "job \(job) is completed: only a paused job can be resumed")
     }
 
+    @Test func aWaiterUntilPausedIsAnsweredWhenTheLastInFlightTaskIsLostWithItsWorker() throws {
+        let h = try CoreHarness(flow: fanOutFlow)
+        h.join("w1", credit: 1)
+        h.join("w2", credit: 1)
+        h.feed(.submit(SubmitRequest(flow: .id("test"), params: RawJSON(items(2)), maxWorkers: 4, wait: true, untilPaused: true), reply: .local(77)))
+        h.complete(h.newTasks()[0], emit: splitEmissions(2))
+        let running = h.newTasks()
+        #expect(running.count == 2)
+        // One task asks to pause its job; the other is still out on the other worker.
+        var pause = HandlerEffects()
+        pause.pause = .init(reason: "look", checkpoint: nil)
+        let first = running[0]
+        let header = ResultMessage(
+            workerId: first.worker, jobId: first.header.jobId, taskId: first.header.taskId, attempt: 1, outcome: .ok, effects: true)
+        h.feed(.message(.result(header, bodies: [RawJSON(pause.json)]), peer: nil))
+        #expect(h.status("job-1") == .paused)
+        #expect(!h.replies.contains { $0.target == .local(77) }, "not settled yet: a task is in flight")
+        // That worker leaves: nothing is in flight any more, so the state is complete.
+        h.feed(.message(.leave(LeaveMessage(workerId: running[1].worker, reason: "bye")), peer: nil))
+        let answer = try #require(h.replies.first { $0.target == .local(77) })
+        #expect(answer.reply.status == .paused)
+        #expect(answer.reply.jobState?.pendingTasks.count == 3, "the two never sent, and the lost one again")
+        #expect(answer.reply.jobState?.routineStates[first.header.routineId]?["status"] == "completed", "the pausing activation's own outcome is in")
+    }
+
     @Test func pausingOneJobLeavesTheOthersRunning() throws {
         let h = try CoreHarness(flow: fanOutFlow)
         let j1 = h.submit(items(1))
