@@ -138,7 +138,7 @@ enum ExecProcess {
         _ = ignoreSIGPIPE
         let p = Process()
         let environment = ProcessInfo.processInfo.environment.merging(env) { _, new in new }
-        p.executableURL = URL(fileURLWithPath: try executable(argv[0], path: environment["PATH"]))
+        p.executableURL = URL(fileURLWithPath: try executable(argv[0], path: environment["PATH"], cwd: cwd))
         p.arguments = Array(argv.dropFirst())
         if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
         p.environment = environment
@@ -154,6 +154,9 @@ enum ExecProcess {
                 guard let status = s.status, !s.resumed, (s.outDone && s.errDone) || s.timedOut || force else { return }
                 s.resumed = true
                 c.resume(returning: Result(status: status, stdout: s.out, stderr: s.err, timedOut: s.timedOut))
+                // The deadline timer keeps this box alive until it fires: let the output go now.
+                s.out = []
+                s.err = []
             }
             // Each pipe is drained by a blocking read loop on a dispatch thread (never
             // the Swift concurrency pool), which sees end-of-file reliably.
@@ -222,11 +225,21 @@ enum ExecProcess {
         }
     }
 
-    /// A program name without a slash is looked up in PATH, as a shell would.
-    static func executable(_ name: String, path: String?) throws -> String {
-        if name.contains("/") { return name }
+    /// A program name without a slash is looked up in PATH, as a shell would; a
+    /// relative path is taken from `cwd` when one is set.
+    static func executable(_ name: String, path: String?, cwd: String?) throws -> String {
+        if name.hasPrefix("/") { return name }
+        if name.contains("/") { return cwd.map { ($0 as NSString).appendingPathComponent(name) } ?? name }
         let dirs = (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":")
-        for d in dirs where FileManager.default.isExecutableFile(atPath: "\(d)/\(name)") { return "\(d)/\(name)" }
+        for d in dirs {
+            var isDirectory: ObjCBool = false
+            let candidate = "\(d)/\(name)"
+            if FileManager.default.fileExists(atPath: candidate, isDirectory: &isDirectory), !isDirectory.boolValue,
+                FileManager.default.isExecutableFile(atPath: candidate)
+            {
+                return candidate
+            }
+        }
         throw RoutineError("Exec: '\(name)' is not in PATH (\(dirs.joined(separator: ":")))")
     }
 

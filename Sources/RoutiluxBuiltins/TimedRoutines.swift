@@ -44,6 +44,7 @@ public let batcherType = RoutineType("Batcher", summary: "emits batches of input
         if byTime { try ctx.emit("timeout", ["count": .int(items.count), "batch_number": .int(n)]) }
         s["items"] = []
         s["batch_number"] = .int(n)
+        s["generation"] = .int((s["generation"]?.intValue ?? 0) + 1)  // a flush already queued is now stale
         ctx.state = s
         ctx.cancelTimer("flush")
     }
@@ -53,10 +54,16 @@ public let batcherType = RoutineType("Batcher", summary: "emits batches of input
         items.append(extractInputData(data))
         s["items"] = .array(items)
         ctx.state = s
-        if items.count == 1 && items.count < size { ctx.setTimer("flush", after: timeout, slot: "_timer") }
+        if items.count == 1 && items.count < size {
+            ctx.setTimer("flush", after: timeout, slot: "_timer", data: ["generation": s["generation"] ?? 0])
+        }
         if items.count >= size { try flush(ctx, byTime: false) }
     }
-    r.slot("_timer") { _, ctx in try flush(ctx, byTime: true) }
+    // A timer that fell due while an input was being handled may belong to a batch already flushed.
+    r.slot("_timer") { data, ctx in
+        guard data["generation"] == (ctx.state["generation"] ?? 0) else { return }
+        try flush(ctx, byTime: true)
+    }
     return r
 }
 
@@ -80,7 +87,7 @@ public let debouncerType = RoutineType("Debouncer", summary: "emits the last inp
     @Sendable func fire(_ ctx: HandlerContext) throws {
         let s = ctx.state
         if trailing, s["pending"]?.boolValue == true, let last = s["last"] { try ctx.emit("debounced", ["data": last]) }
-        ctx.state = [:]
+        ctx.state = ["generation": .int((s["generation"]?.intValue ?? 0) + 1)]
         ctx.cancelTimer("quiet")
     }
     r.slot("input") { data, ctx in
@@ -100,10 +107,17 @@ public let debouncerType = RoutineType("Debouncer", summary: "emits the last inp
         if let m = maxWait, let st = started, now - st >= m {
             try fire(ctx)
         } else {
-            ctx.setTimer("quiet", after: wait, slot: "_timer")
+            // The quiet period, but never past max_wait from the burst's start.
+            let begun = started ?? now
+            let after = maxWait.map { min(wait, max(0, begun + $0 - now)) } ?? wait
+            ctx.setTimer("quiet", after: after, slot: "_timer", data: ["generation": s["generation"] ?? 0])
         }
     }
-    r.slot("_timer") { _, ctx in try fire(ctx) }
+    r.slot("_timer") { data, ctx in
+        // A timer that fell due while an input was being handled belongs to a window already closed.
+        guard data["generation"] == (ctx.state["generation"] ?? 0), ctx.state["started"] != nil else { return }
+        try fire(ctx)
+    }
     return r
 }
 
@@ -151,22 +165,25 @@ public let aggregatorType = RoutineType("Aggregator", summary: "joins inputs fro
     for slot in slots {
         r.slot(slot) { data, ctx in
             var got = ctx.state["received"]?.objectValue ?? [:]
-            if got.isEmpty { ctx.setTimer("timeout", after: timeout, slot: "_timer") }
+            let generation = ctx.state["generation"] ?? 0
+            if got.isEmpty { ctx.setTimer("timeout", after: timeout, slot: "_timer", data: ["generation": generation]) }
             got[slot] = extractInputData(data)
             if got.count >= needed {
                 try ctx.emit("aggregated", ["data": merged(got), "slots": .array(slots.filter { got[$0] != nil }.map { .string($0) })])
-                ctx.state = [:]
+                ctx.state = ["generation": .int((generation.intValue ?? 0) + 1)]
                 ctx.cancelTimer("timeout")
             } else {
-                ctx.state = ["received": .object(got)]
+                ctx.state = ["received": .object(got), "generation": generation]
             }
         }
     }
-    r.slot("_timer") { _, ctx in
+    r.slot("_timer") { data, ctx in
         let got = ctx.state["received"]?.objectValue ?? [:]
-        guard !got.isEmpty else { return }
+        let generation = ctx.state["generation"] ?? 0
+        // A timer of a round already completed is stale.
+        guard !got.isEmpty, data["generation"] == generation else { return }
         try ctx.emit("timeout", ["data": merged(got), "missing": .array(slots.filter { got[$0] == nil }.map { .string($0) })])
-        ctx.state = [:]
+        ctx.state = ["generation": .int((generation.intValue ?? 0) + 1)]
     }
     return r
 }

@@ -29,7 +29,8 @@ public final class CoordinatorClient: Sendable {
         let deadline = Date().addingTimeInterval(timeout)
         let stream = transport.inbound
         let timer = Task { [transport] in
-            try? await Task.sleep(for: .seconds(max(0, deadline.timeIntervalSinceNow)))
+            // Cancelled (an answer came): leave the transport to its owner.
+            do { try await Task.sleep(for: .seconds(max(0, deadline.timeIntervalSinceNow))) } catch { return }
             await transport.shutdown()
         }
         defer { timer.cancel() }

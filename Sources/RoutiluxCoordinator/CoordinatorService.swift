@@ -60,7 +60,8 @@ public final class CoordinatorService: Sendable {
         }
         let codec = WireCodec()
         var waiting: [UInt64: CheckedContinuation<ControlReply, Never>] = [:]
-        loop: for await input in inputs {
+        var pending = inputs.makeAsyncIterator()
+        loop: while let input = await pending.next() {
             let now = Date().timeIntervalSince1970
             var actions: [CoordinatorAction]
             switch input {
@@ -89,6 +90,11 @@ public final class CoordinatorService: Sendable {
         }
         ticker.cancel()
         for (_, c) in waiting { c.resume(returning: .failure("coordinator stopped")) }
+        // Requests already queued behind the stop get an answer too; later ones are refused in `ask`.
+        inputContinuation.finish()
+        while let input = await pending.next() {
+            if case .local(_, let c?) = input { c.resume(returning: .failure("coordinator stopped")) }
+        }
         await transport.shutdown()
     }
 
@@ -110,7 +116,8 @@ public final class CoordinatorService: Sendable {
                 transport.send(to: peer, frames: codec.encode(.reply(header, jobState: r.jobState.map { RawJSON($0.json) })))
                 transport.disconnect(peer: peer, lingerMs: SocketOptions.lingering.lingerMs)
             case .wakeAt(let time):
-                let delay = max(0, time - Date().timeIntervalSince1970)
+                // At most an hour ahead: the regular tick re-checks everything anyway.
+                let delay = min(3600, max(0, time - Date().timeIntervalSince1970))
                 Task { [inputContinuation] in
                     try? await Task.sleep(for: .milliseconds(Int(delay * 1000) + 1))
                     inputContinuation.yield(.tick)
@@ -128,11 +135,18 @@ public final class CoordinatorService: Sendable {
         }
     }
 
+    /// Hands a local request to the core's loop, or fails it at once if the loop has stopped.
+    private func ask(_ input: CoordinatorInput, _ c: CheckedContinuation<ControlReply, Never>) {
+        if case .terminated = inputContinuation.yield(.local(input, c)) {
+            c.resume(returning: .failure("coordinator stopped"))
+        }
+    }
+
     /// Submits a job from this process; returns when it starts (or ends, with `wait`).
     public func submit(_ request: SubmitRequest) async -> ControlReply {
         let id = localIds.add(1, ordering: .relaxed).oldValue
         return await withCheckedContinuation { c in
-            inputContinuation.yield(.local(.submit(request, reply: .local(id)), c))
+            ask(.submit(request, reply: .local(id)), c)
         }
     }
 
@@ -140,7 +154,7 @@ public final class CoordinatorService: Sendable {
     public func query(jobId: String, wait: Bool) async -> ControlReply {
         let id = localIds.add(1, ordering: .relaxed).oldValue
         return await withCheckedContinuation { c in
-            inputContinuation.yield(.local(.query(jobId: jobId, wait: wait, reply: .local(id)), c))
+            ask(.query(jobId: jobId, wait: wait, reply: .local(id)), c)
         }
     }
 
@@ -148,7 +162,7 @@ public final class CoordinatorService: Sendable {
     public func control(_ request: JobControl) async -> ControlReply {
         let id = localIds.add(1, ordering: .relaxed).oldValue
         return await withCheckedContinuation { c in
-            inputContinuation.yield(.local(.control(request, reply: .local(id)), c))
+            ask(.control(request, reply: .local(id)), c)
         }
     }
 

@@ -125,7 +125,8 @@ private final class IOLoop: @unchecked Sendable {
         var pending: Deque<[[UInt8]]> = []
     }
 
-    unowned let transport: Transport
+    /// Strong: the loop runs until `.stop`, even if every other reference is gone.
+    let transport: Transport
     var inboxes: [OpaquePointer?] = []
     var peers: [String: Peer] = [:]
     var logger: Logger
@@ -211,6 +212,7 @@ private final class IOLoop: @unchecked Sendable {
                 case .stop(let w):
                     running = false
                     stopWaiter = w
+                    flushPending()  // what the pipes take now still leaves (lingering links keep it)
                 }
             }
             if !running { break }

@@ -69,6 +69,8 @@ public final class WorkerRuntime: Sendable {
         var waiting: Deque<(TaskMessage, RawJSON, RawJSON, RawJSON?, RawJSON?, RawJSON?)> = []
         var running = 0
         var failure: WorkerError?
+        var silenceLimitMs = options.coordinatorTimeoutMs
+        var heartbeatMs = options.heartbeatMs
         var malformed = 0
         func newSession() -> String { UUID().uuidString.lowercased() }
         var join = JoinMessage(
@@ -109,12 +111,12 @@ public final class WorkerRuntime: Sendable {
                     nextJoinAt = now.addingTimeInterval(min(8.0, 0.25 * pow(2.0, Double(joinAttempts - 1))))
                 }
                 if joined {
-                    if now.timeIntervalSince(lastHeartbeat) * 1000 >= Double(options.heartbeatMs) {
+                    if now.timeIntervalSince(lastHeartbeat) * 1000 >= Double(heartbeatMs) {
                         lastHeartbeat = now
                         transport.send(to: "coordinator", frames: codec.encode(.heartbeat(HeartbeatMessage(senderId: options.workerId))))
                     }
-                    if now.timeIntervalSince(lastHeard) * 1000 > Double(options.coordinatorTimeoutMs) {
-                        logger.warning("no word from the coordinator for \(options.coordinatorTimeoutMs) ms; re-joining")
+                    if now.timeIntervalSince(lastHeard) * 1000 > Double(silenceLimitMs) {
+                        logger.warning("no word from the coordinator for \(silenceLimitMs) ms; re-joining")
                         joined = false
                         // A new session tells the coordinator to re-queue whatever it thought we held.
                         join.session = newSession()
@@ -141,6 +143,11 @@ public final class WorkerRuntime: Sendable {
                     case .joined(let j):
                         if !joined { logger.info("joined coordinator \(j.coordinatorId)") }
                         joined = true
+                        // The coordinator's interval rules both ways: we heartbeat at least as often
+                        // (its worker timeout is at least twice it), and call it silent only after
+                        // three of its intervals.
+                        silenceLimitMs = max(options.coordinatorTimeoutMs, 3 * j.heartbeatMs)
+                        heartbeatMs = min(options.heartbeatMs, max(10, j.heartbeatMs))
                     case .reject(let r):
                         logger.error("the coordinator refused this worker: \(r.reason)")
                         failure = WorkerError(description: "refused by the coordinator: \(r.reason)")

@@ -32,6 +32,10 @@ struct Start: AsyncParsableCommand {
 
     func run() async throws {
         LogSetup.bootstrap(level: logLevel)
+        guard heartbeatMs >= 10, workerTimeoutMs >= 2 * heartbeatMs, workerTimeoutMs <= 3_600_000 else {
+            FileHandle.standardError.write(Data("routilux-coordinator: --worker-timeout-ms (\(workerTimeoutMs)) must be at least twice --heartbeat-ms (\(heartbeatMs), at least 10) and at most an hour\n".utf8))
+            throw ExitCode(2)
+        }
         var catalogue = Builtins.registry.catalogue
         do {
             for c in catalogues { catalogue.merge(try CatalogueFiles.load(c)) }

@@ -28,7 +28,7 @@ struct CoordinatorOptions: ParsableArguments {
 
     /// Bad option values are bad input: exit 2, like every other input error.
     func check() throws {
-        if let t = timeout, t <= 0 { throw fail("--timeout must be positive", code: Exit.badInput) }
+        if let t = timeout, !(t > 0 && t <= 31_536_000) { throw fail("--timeout must be a number of seconds between 0 and a year", code: Exit.badInput) }
     }
 }
 
@@ -95,16 +95,17 @@ func waitForEnd(_ options: CoordinatorOptions, jobId: String) async throws {
                 throw fail("job \(jobId) did not end within \(Int(options.timeout ?? 0)) s (it goes on running; `routilux job wait \(jobId)` waits again)", code: Exit.notCompleted)
             }
             // Still there? A status query answers at once if the coordinator is alive.
+            let probe: (ReplyMessage, JobState?)
             do {
-                let probe = try await CoordinatorClient.once(options.coordinator, timeout: min(10, max(1, poll * 3))) { replyTo, requestId in
+                probe = try await CoordinatorClient.once(options.coordinator, timeout: min(10, max(1, poll * 3))) { replyTo, requestId in
                     .query(QueryMessage(requestId: requestId, replyTo: replyTo, jobId: jobId, wait: false))
-                }
-                if !probe.0.ok || JobStatus(rawValue: probe.0.status ?? "")?.isTerminal == true {
-                    try report(probe, options, requireCompleted: true)
-                    return
                 }
             } catch {
                 throw fail("\(e); the coordinator no longer answers (job \(jobId) may still be running there)", code: Exit.notCompleted)
+            }
+            if !probe.0.ok || JobStatus(rawValue: probe.0.status ?? "")?.isTerminal == true {
+                try report(probe, options, requireCompleted: true)
+                return
             }
         }
     }
