@@ -1,7 +1,5 @@
-import Dispatch
 import Foundation
 import RoutiluxCore
-import Synchronization
 
 /// Runs a command per activation: routines in any language.
 ///
@@ -15,8 +13,10 @@ import Synchronization
 /// - `{"pause": REASON}` pauses the job after this activation.
 /// A non-zero exit is a routine error carrying the tail of stderr (error type
 /// `ExecError`, or the `error_type` a last line `{"error_type": T}` names); a
-/// run longer than `timeout` is killed (`TimeoutError`). Blank lines are skipped;
-/// any other line is an error naming its number.
+/// run longer than `timeout` is killed with everything it started (its own
+/// process group; `TimeoutError`). Blank lines are skipped; any other line is an
+/// error naming its number. The command starts with SIGINT, SIGTERM and SIGPIPE
+/// at their defaults (see `ChildProcess`).
 ///
 /// Config: `command` (a string run by `/bin/sh -c`, or an argv list), `timeout`
 /// (seconds, default 60), `env` (extra variables), `cwd`, `events` (default
@@ -70,13 +70,21 @@ struct ExecRun: Sendable {
         guard ExecPermission.isAllowed else {
             throw RoutineError("Exec is disabled on this worker: start it with --allow-exec to let flows run commands here", type: "PermissionError")
         }
-        let result = try await ExecProcess.run(
-            argv: argv, stdin: JSONValue.object(data).serialized(), timeout: timeout, cwd: cwd,
-            env: env.merging([
+        let environment = ProcessInfo.processInfo.environment
+            .merging(env) { _, new in new }
+            .merging([
                 "ROUTILUX_JOB_ID": ctx.jobId, "ROUTILUX_ROUTINE_ID": ctx.routineId, "ROUTILUX_SLOT": ctx.slot,
                 "ROUTILUX_ATTEMPT": String(ctx.attempt),
                 "ROUTILUX_SHARED_DATA": JSONValue.object(ctx.sharedData).jsonString(),
-            ]) { a, _ in a })
+            ]) { _, new in new }
+        let result: ChildProcess.Result
+        do {
+            result = try await ChildProcess.run(
+                executable: try ExecProcess.executable(argv[0], path: environment["PATH"], cwd: cwd), argv: argv,
+                stdin: JSONValue.object(data).serialized(), timeout: timeout, cwd: cwd, env: environment)
+        } catch let e as ChildProcess.SpawnError {
+            throw RoutineError("Exec: \(e)")
+        }
         if result.timedOut {
             throw RoutineError("Exec \(argv.last ?? ""): timed out after \(timeout) s and was killed", type: "TimeoutError")
         }
@@ -123,108 +131,8 @@ struct ExecRun: Sendable {
 /// Runs a child process without blocking a Swift concurrency thread: pipes
 /// are drained by dispatch handlers, the exit arrives through a termination
 /// handler, and a timer kills the child at the deadline.
+/// Command lookup for Exec.
 enum ExecProcess {
-    struct Result: Sendable {
-        var status: Int32
-        var stdout: [UInt8]
-        var stderr: [UInt8]
-        var timedOut: Bool
-    }
-
-    /// SIGPIPE would kill the process when a child exits without reading its stdin.
-    private static let ignoreSIGPIPE: Void = { signal(SIGPIPE, SIG_IGN) }()
-
-    static func run(argv: [String], stdin: [UInt8], timeout: Double, cwd: String?, env: [String: String]) async throws -> Result {
-        _ = ignoreSIGPIPE
-        let p = Process()
-        let environment = ProcessInfo.processInfo.environment.merging(env) { _, new in new }
-        p.executableURL = URL(fileURLWithPath: try executable(argv[0], path: environment["PATH"], cwd: cwd))
-        p.arguments = Array(argv.dropFirst())
-        if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-        p.environment = environment
-        let input = Pipe(), output = Pipe(), errors = Pipe()
-        p.standardInput = input
-        p.standardOutput = output
-        p.standardError = errors
-        let box = StateBox()
-        return try await withCheckedThrowingContinuation { (c: CheckedContinuation<Result, any Error>) in
-            // Done when the child has exited and its pipes are drained; a killed child
-            // (or a grandchild still holding the pipes after exit) does not hold us up.
-            @Sendable func finishIfDone(_ s: inout Collected, force: Bool = false) {
-                guard let status = s.status, !s.resumed, (s.outDone && s.errDone) || s.timedOut || force else { return }
-                s.resumed = true
-                c.resume(returning: Result(status: status, stdout: s.out, stderr: s.err, timedOut: s.timedOut))
-                // The deadline timer keeps this box alive until it fires: let the output go now.
-                s.out = []
-                s.err = []
-            }
-            // Each pipe is drained by a blocking read loop on a dispatch thread (never
-            // the Swift concurrency pool), which sees end-of-file reliably.
-            @Sendable func drain(_ h: FileHandle, _ isOut: Bool) {
-                // A private serial queue gets its own thread even while it blocks (the
-                // global queues are as wide as the CPU count and would starve).
-                DispatchQueue(label: isOut ? "routilux.exec.stdout" : "routilux.exec.stderr").async {
-                    while let d = try? h.read(upToCount: 1 << 16), !d.isEmpty {
-                        box.state.withLock { s in
-                            if isOut { s.out.append(contentsOf: d) } else if s.err.count < 1 << 20 { s.err.append(contentsOf: d) }
-                        }
-                    }
-                    box.state.withLock { s in
-                        if isOut { s.outDone = true } else { s.errDone = true }
-                        finishIfDone(&s)
-                    }
-                }
-            }
-            p.terminationHandler = { proc in
-                box.state.withLock { s in
-                    s.status = proc.terminationStatus
-                    finishIfDone(&s)
-                }
-                // Output still buffered in the pipes arrives within moments of the exit.
-                DispatchQueue.global().asyncAfter(deadline: .now() + 1) {
-                    box.state.withLock { finishIfDone(&$0, force: true) }
-                }
-            }
-            do { try p.run() } catch {
-                box.state.withLock { $0.resumed = true }
-                c.resume(throwing: RoutineError("Exec: cannot start \(argv[0]): \(error)"))
-                return
-            }
-            let pid = p.processIdentifier
-            // Our copies of the child's ends must close, or the pipes never reach end-of-file.
-            try? output.fileHandleForWriting.close()
-            try? errors.fileHandleForWriting.close()
-            try? input.fileHandleForReading.close()
-            drain(output.fileHandleForReading, true)
-            drain(errors.fileHandleForReading, false)
-            // The deadline: kill the child (its pipes then close, and we finish).
-            DispatchQueue.global().asyncAfter(deadline: .now() + timeout) {
-                let kill = box.state.withLock { s -> Bool in
-                    guard s.status == nil else { return false }
-                    s.timedOut = true
-                    return true
-                }
-                guard kill else { return }
-                // The command and everything it started: a shell's children would
-                // otherwise keep running (and keep the pipes open).
-                // The command first (so it cannot go on once a child dies), then its descendants.
-                let family = descendants(of: pid)
-                Foundation.kill(pid, SIGKILL)
-                for victim in family { Foundation.kill(victim, SIGKILL) }
-                box.state.withLock { s in
-                    if s.status == nil { s.status = -SIGKILL }
-                    finishIfDone(&s)
-                }
-            }
-            // Feed stdin off the concurrency pool; a child that does not read it must not stall us.
-            DispatchQueue(label: "routilux.exec.stdin").async {
-                let fh = input.fileHandleForWriting
-                try? fh.write(contentsOf: Data(stdin))
-                try? fh.close()
-            }
-        }
-    }
-
     /// A program name without a slash is looked up in PATH, as a shell would; a
     /// relative path is taken from `cwd` when one is set.
     static func executable(_ name: String, path: String?, cwd: String?) throws -> String {
@@ -242,41 +150,4 @@ enum ExecProcess {
         }
         throw RoutineError("Exec: '\(name)' is not in PATH (\(dirs.joined(separator: ":")))")
     }
-
-    /// Processes descended from `pid`, deepest first (Linux /proc; empty elsewhere).
-    static func descendants(of pid: Int32) -> [Int32] {
-        var children: [Int32: [Int32]] = [:]
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        for e in entries {
-            guard let p = Int32(e), let stat = try? String(contentsOfFile: "/proc/\(e)/stat", encoding: .utf8),
-                let close = stat.lastIndex(of: ")")
-            else { continue }
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            if fields.count > 1, let parent = Int32(fields[1]) { children[parent, default: []].append(p) }
-        }
-        var out: [Int32] = []
-        func walk(_ p: Int32) {
-            for c in children[p] ?? [] {
-                walk(c)
-                out.append(c)
-            }
-        }
-        walk(pid)
-        return out
-    }
-
-    private final class StateBox: Sendable {
-        let state = Mutex(Collected())
-    }
-
-    private struct Collected {
-        var out: [UInt8] = []
-        var err: [UInt8] = []
-        var outDone = false
-        var errDone = false
-        var status: Int32?
-        var timedOut = false
-        var resumed = false
-    }
 }
-

@@ -84,4 +84,32 @@ import Testing
         let ctx = try await run(["command": ["/bin/sh", "-c", "cat | sed 's/^/{\"event\": \"output\", \"data\": /; s/$/}/'"]], ["n": 7])
         #expect(ctx.emissions.first?.data == ["n": 7])
     }
+
+    @Test func theCommandStartsWithDefaultSignalsInItsOwnGroup() async throws {
+        // This process ignores SIGINT, SIGTERM and SIGPIPE; the command must not inherit that.
+        let ctx = try await run(["command": #"echo "{\"event\": \"output\", \"data\": {\"ign\": \"$(grep SigIgn /proc/self/status | cut -f2)\", \"pgid\": $(ps -o pgid= $$), \"pid\": $$}}""#])
+        let data = try #require(ctx.emissions.first?.data)
+        let ignored = UInt64(data["ign"]?.stringValue ?? "", radix: 16) ?? .max
+        for sig in [SIGINT, SIGTERM, SIGPIPE] { #expect(ignored & (1 << UInt64(sig - 1)) == 0, "signal \(sig) is ignored in the child") }
+        #expect(data["pgid"] == data["pid"], "the command leads its own process group")
+    }
+
+    @Test func aBackgroundChildHoldingTheOutputDoesNotHoldTheActivation() async throws {
+        let start = Date()
+        let ctx = try await run(["command": #"sleep 20 & echo '{"event": "output", "data": {"done": true}}'"#])
+        #expect(ctx.emissions.first?.data == ["done": true])
+        #expect(Date().timeIntervalSince(start) < 15, "finished without waiting for the background sleep")
+    }
+
+    @Test func aRelativeCommandRunsFromItsWorkingDirectory() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("routilux-exec-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let script = dir.appendingPathComponent("step.sh")
+        let text = "#!/bin/sh\necho '{\"event\": \"output\", \"data\": {\"cwd\": \"'$(pwd)'\"}}'\n"
+        try Data(text.utf8).write(to: script)
+        chmod(script.path, 0o755)
+        let ctx = try await run(["command": ["./step.sh"], "cwd": .string(dir.path)])
+        #expect(ctx.emissions.first?.data["cwd"]?.stringValue == dir.path)
+    }
 }
