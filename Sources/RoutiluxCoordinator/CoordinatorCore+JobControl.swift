@@ -60,13 +60,7 @@ extension CoordinatorCore {
         // Deferred events are emitted now, inside the job: recorded, then routed.
         for d in job.state.deferredEvents {
             guard let rid = d["routine_id"].stringValue, let event = d["event_name"].stringValue else { continue }
-            let payload = RawJSON(d["data"].objectValue.map { JSONValue.object($0) } ?? .object([:]))
-            job.state.record(rid, event, payload, at: ts)
-            for route in job.flow.routes(from: rid, event: event) {
-                job.queue.append(PendingTask(
-                    taskId: takeTaskId(), routineId: route.targetRoutine, slot: route.targetSlot, payload: payload,
-                    mapping: route.mapping, attempt: 1, source: TaskSource(routine: rid, event: event), createdAt: now))
-            }
+            emit(event, from: rid, payload: RawJSON(d["data"].objectValue == nil ? .object([:]) : d["data"]), in: job, now: now)
         }
         job.state.deferredEvents = []
         log(.info, "job \(job.id) resumed with \(job.queue.count) pending task(s)")
@@ -130,10 +124,7 @@ extension CoordinatorCore {
         for (k, v) in saved.routineData { job.routineMemory[k] = RawJSON(v) }
         job.queue.append(contentsOf: tasks)
         jobs[job.id] = job
-        if let t = flow.definition.execution.timeout {
-            job.deadline = now + t
-            actions.append(.wakeAt(now + t))
-        }
+        startDeadline(job, now: now)
         do { try resume(job, now: now) } catch { return refuse(error.description) }
         log(.info, "job \(job.id) resumed from a saved state on flow \(flow.definition.flowId) with \(tasks.count) pending task(s)")
         actions.append(.reply(reply, ControlReply(ok: true, error: nil, jobId: job.id, status: job.state.status, jobState: job.exportedState)))

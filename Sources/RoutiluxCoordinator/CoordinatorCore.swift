@@ -239,11 +239,7 @@ public final class CoordinatorCore {
         var def = flow.definition
         if let e = req.entry {
             do {
-                var ports: [String: RoutinePorts] = [:]
-                if let node = def.routine(e.routine), let p = try? catalogue.ports(of: node.type, config: node.config) {
-                    ports[e.routine] = p
-                }
-                try FlowLoader.checkEntry(&def, entry: e, portsById: ports, file: nil, path: "entry")
+                try FlowLoader.checkEntry(&def, entry: e, catalogue: catalogue, file: nil, path: "entry")
                 flow = CompiledFlow(def, catalogue: catalogue)
             } catch {
                 actions.append(.reply(reply, .failure("\(error)")))
@@ -263,10 +259,7 @@ public final class CoordinatorCore {
         var maxWorkers = def.execution.maxWorkers
         if let m = req.maxWorkers { maxWorkers = max(1, m) }
         let job = JobRecord(id: jobId, run: takeRun(), flow: flow, state: state, maxWorkers: maxWorkers)
-        if let t = def.execution.timeout {
-            job.deadline = now + t
-            actions.append(.wakeAt(now + t))
-        }
+        startDeadline(job, now: now)
         job.queue.append(PendingTask(
             taskId: takeTaskId(), routineId: entry.routine, slot: entry.slot, payload: req.params, mapping: nil, attempt: 1,
             source: nil, createdAt: now))
@@ -353,16 +346,7 @@ public final class CoordinatorCore {
         let ts = Timestamp(seconds: now)
         if r.outcome == .ok {
             for (i, event) in r.emissions.enumerated() {
-                let payload = bodies[i]
-                counters.emissionsRouted += 1
-                // An emit is recorded before its deliveries are queued (causal order).
-                job.state.record(rid, event, payload, at: ts)
-                for route in job.flow.routes(from: rid, event: event) {
-                    job.queue.append(PendingTask(
-                        taskId: takeTaskId(), routineId: route.targetRoutine, slot: route.targetSlot, payload: payload,
-                        mapping: route.mapping, attempt: 1, source: TaskSource(routine: rid, event: event), createdAt: now))
-                    counters.deliveries += 1
-                }
+                emit(event, from: rid, payload: bodies[i], in: job, now: now)
             }
             for (i, outputType) in r.outputs.enumerated() {
                 job.state.sendOutput(routineId: rid, outputType: outputType, data: bodies[r.emissions.count + i].valueOrError, at: ts)
@@ -387,6 +371,26 @@ public final class CoordinatorCore {
             return
         }
         onError(r, task: entry.task, job: job, now: now)
+    }
+
+    /// Records an emission in the job's history, then queues one task per connected
+    /// slot, in connection order (an emit is recorded before its deliveries: causal order).
+    func emit(_ event: String, from rid: String, payload: RawJSON, in job: JobRecord, now: Double) {
+        counters.emissionsRouted += 1
+        job.state.record(rid, event, payload, at: Timestamp(seconds: now))
+        for route in job.flow.routes(from: rid, event: event) {
+            job.queue.append(PendingTask(
+                taskId: takeTaskId(), routineId: route.targetRoutine, slot: route.targetSlot, payload: payload,
+                mapping: route.mapping, attempt: 1, source: TaskSource(routine: rid, event: event), createdAt: now))
+            counters.deliveries += 1
+        }
+    }
+
+    /// Arms the job's `execution.timeout`, counted from now.
+    func startDeadline(_ job: JobRecord, now: Double) {
+        guard let t = job.flow.definition.execution.timeout else { return }
+        job.deadline = now + t
+        actions.append(.wakeAt(now + t))
     }
 
     /// Ends a running job whose work ran out (a paused job completes only after resume).

@@ -27,12 +27,20 @@ public struct FlowValidationError: Error, CustomStringConvertible, Sendable, Equ
 public enum FlowLoader {
     /// Loads and validates a flow file. `.json` files are parsed as JSON, others as YAML.
     public static func load(file: String, catalogue: RoutineCatalogue?) throws(FlowValidationError) -> FlowDefinition {
+        try build(readDocument(file: file), file: file, defaultFlowId: defaultFlowId(of: file), catalogue: catalogue)
+    }
+
+    /// Reads and parses a flow file (`.json` as JSON, others as YAML) without building it.
+    public static func readDocument(file: String) throws(FlowValidationError) -> JSONValue {
         guard let data = FileManager.default.contents(atPath: file) else {
             throw FlowValidationError(file: file, path: "", message: "cannot read file")
         }
-        let stem = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
-        let doc = try parseDocument(Array(data), isJSON: file.lowercased().hasSuffix(".json"), file: file)
-        return try build(doc, file: file, defaultFlowId: stem, catalogue: catalogue)
+        return try parseDocument(Array(data), isJSON: file.lowercased().hasSuffix(".json"), file: file)
+    }
+
+    /// A flow's id when its document has none: the file name without its extension.
+    public static func defaultFlowId(of file: String) -> String {
+        ((file as NSString).lastPathComponent as NSString).deletingPathExtension
     }
 
     /// Parses document text: JSON when `isJSON`, else YAML (which also reads JSON).
@@ -240,6 +248,18 @@ public enum FlowLoader {
             errorHandler: flowHandler)
         try checkEntry(&flow, entry: entry, portsById: portsById, file: file, path: "entry")
         return flow
+    }
+
+    /// Sets another entry point (`--entry`, a submit's entry), checked against the
+    /// flow and, when a catalogue is given, the entry routine's slots.
+    public static func checkEntry(
+        _ flow: inout FlowDefinition, entry: EntryPoint, catalogue: RoutineCatalogue, file: String?, path: String
+    ) throws(FlowValidationError) {
+        var ports: [String: RoutinePorts] = [:]
+        if let node = flow.routine(entry.routine), let p = try? catalogue.ports(of: node.type, config: node.config) {
+            ports[entry.routine] = p
+        }
+        try checkEntry(&flow, entry: entry, portsById: ports, file: file, path: path)
     }
 
     /// Checks an entry point against the flow (used for --entry overrides too).

@@ -42,3 +42,18 @@ func siblingExecutable(_ name: String) -> String {
     }
     return name
 }
+
+/// A flow file to send to a coordinator: parsed and structure-checked here (the
+/// coordinator checks routine types against its catalogue).
+func checkedFlowDocument(_ file: String, defaultFlowId: String) throws(FlowValidationError) -> RawJSON {
+    let doc = try FlowLoader.readDocument(file: file)
+    _ = try FlowLoader.build(doc, file: file, defaultFlowId: defaultFlowId, catalogue: nil)
+    return RawJSON(doc)
+}
+
+/// Writes a JobState as pretty JSON (`--output`); failing is exit 1.
+func writeJobState(_ state: JobState, to path: String) throws {
+    do { try Data(state.json.jsonString(pretty: true).utf8).write(to: URL(fileURLWithPath: path)) } catch {
+        throw fail("--output \(path): \(error)", code: Exit.notCompleted)
+    }
+}

@@ -58,9 +58,7 @@ func report(_ answer: (ReplyMessage, JobState?), _ options: CoordinatorOptions, 
     let (reply, state) = answer
     guard reply.ok else { throw fail(reply.error ?? "the coordinator refused the request", code: Exit.badInput) }
     if let path = options.output, let state {
-        do { try Data(state.json.jsonString(pretty: true).utf8).write(to: URL(fileURLWithPath: path)) } catch {
-            throw fail("--output \(path): \(error)", code: Exit.notCompleted)
-        }
+        try writeJobState(state, to: path)
     }
     if options.json, let state {
         writeStdout(state.json.jsonString(pretty: true))
@@ -139,19 +137,13 @@ extension JobCommand {
             do {
                 jobParams = try parseParams(params)
                 if let flowFile {
-                    guard let data = FileManager.default.contents(atPath: flowFile) else {
-                        throw FlowValidationError(file: flowFile, path: "", message: "cannot read file")
-                    }
-                    // Parsed and structure-checked here; the coordinator checks routine types.
-                    let doc = try FlowLoader.parseDocument(Array(data), isJSON: flowFile.lowercased().hasSuffix(".json"), file: flowFile)
-                    _ = try FlowLoader.build(doc, file: flowFile, defaultFlowId: flowId(of: flowFile), catalogue: nil)
-                    document = RawJSON(doc)
+                    document = try checkedFlowDocument(flowFile, defaultFlowId: FlowLoader.defaultFlowId(of: flowFile))
                 }
             } catch {
                 throw fail("\(error)", code: Exit.badInput)
             }
             let e = parseEntry(entry)
-            let flowName = flow ?? flowFile.map(flowId(of:))
+            let flowName = flow ?? flowFile.map(FlowLoader.defaultFlowId(of:))
             let submitted = try await exchange(common, requireCompleted: false, print: !wait) { [maxWorkers] replyTo, requestId in
                 .submit(
                     SubmitMessage(
@@ -163,10 +155,6 @@ extension JobCommand {
             // The id goes out first, so a --timeout that runs out never loses the job.
             FileHandle.standardError.write(Data("routilux: job \(jobId) submitted; waiting for it to end\n".utf8))
             try await waitForEnd(common, jobId: jobId)
-        }
-
-        private func flowId(of file: String) -> String {
-            ((file as NSString).lastPathComponent as NSString).deletingPathExtension
         }
     }
 
@@ -257,14 +245,7 @@ extension JobCommand {
                     throw FlowValidationError(file: from, path: "status", message: "is \(state.status.rawValue); only a paused job can be resumed")
                 }
                 bodies.append(RawJSON(state.json))
-                if let flowFile {
-                    guard let d = FileManager.default.contents(atPath: flowFile) else {
-                        throw FlowValidationError(file: flowFile, path: "", message: "cannot read file")
-                    }
-                    let doc = try FlowLoader.parseDocument(Array(d), isJSON: flowFile.lowercased().hasSuffix(".json"), file: flowFile)
-                    _ = try FlowLoader.build(doc, file: flowFile, defaultFlowId: state.flowId, catalogue: nil)
-                    bodies.append(RawJSON(doc))
-                }
+                if let flowFile { bodies.append(try checkedFlowDocument(flowFile, defaultFlowId: state.flowId)) }
             } catch {
                 throw fail("\(error)", code: Exit.badInput)
             }

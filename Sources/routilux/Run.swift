@@ -51,11 +51,7 @@ struct Run: AsyncParsableCommand {
         do {
             flow = try FlowLoader.load(file: flowFile, catalogue: catalogue)
             if let e = parseEntry(entry) {
-                var ports: [String: RoutinePorts] = [:]
-                if let node = flow.routine(e.routine), let p = try? catalogue.ports(of: node.type, config: node.config) {
-                    ports[e.routine] = p
-                }
-                try FlowLoader.checkEntry(&flow, entry: e, portsById: ports, file: flowFile, path: "--entry")
+                try FlowLoader.checkEntry(&flow, entry: e, catalogue: catalogue, file: flowFile, path: "--entry")
             }
             jobParams = try parseParams(params)
         } catch {
@@ -92,11 +88,7 @@ struct Run: AsyncParsableCommand {
             throw fail(reply.error ?? "the job did not run", code: Exit.notCompleted)
         }
         if let output {
-            do {
-                try Data(state.json.jsonString(pretty: true).utf8).write(to: URL(fileURLWithPath: output))
-            } catch {
-                throw fail("--output \(output): \(error)", code: Exit.notCompleted)
-            }
+            try writeJobState(state, to: output)
         }
         writeStdout(json ? state.json.jsonString(pretty: true) : summarize(state, elapsed: elapsed))
         if state.status == .paused {
