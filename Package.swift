@@ -3,6 +3,12 @@ import PackageDescription
 
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 
+#if os(Linux)
+let czmqTarget: Target = .systemLibrary(name: "CZMQ")
+#else
+let czmqTarget: Target = .systemLibrary(name: "CZMQ", pkgConfig: "libczmq", providers: [.brew(["czmq"]), .apt(["libczmq-dev"])])
+#endif
+
 let package = Package(
     name: "Routilux",
     platforms: [.macOS(.v15)],
@@ -22,12 +28,12 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
-        // The C library, through Debian's libczmq-dev.
-        .systemLibrary(
-            name: "CZMQ",
-            pkgConfig: "libczmq",
-            providers: [.apt(["libczmq-dev"])]
-        ),
+        // The C library, through Debian's libczmq-dev. On Linux its headers are in
+        // /usr/include and the module map links czmq and zmq, so pkg-config is not
+        // asked: libzmq's .pc pulls in `-isystem /usr/include/mit-krb5`, a flag
+        // SwiftPM refuses with a warning on every command. `make deps` (and CI)
+        // install libczmq-dev when it is missing.
+        czmqTarget,
         // Core model: JSON values, routines, flows, JobState, registry. No ZeroMQ.
         .target(
             name: "RoutiluxCore",
@@ -59,11 +65,20 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // What every executable's command line shares: exit codes, --version, endpoint checks.
+        .target(
+            name: "RoutiluxCommandLine",
+            dependencies: [
+                "RoutiluxCore", "RoutiluxWire", "RoutiluxTransport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
         // Hosts routine instances and runs slot handlers.
         .target(
             name: "RoutiluxWorker",
             dependencies: [
-                "RoutiluxCore", "RoutiluxWire", "RoutiluxTransport",
+                "RoutiluxCore", "RoutiluxWire", "RoutiluxTransport", "RoutiluxCommandLine",
                 .product(name: "Collections", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -75,7 +90,7 @@ let package = Package(
         .executableTarget(
             name: "routilux-coordinator",
             dependencies: [
-                "RoutiluxCoordinator", "RoutiluxBuiltins", "RoutiluxTransport",
+                "RoutiluxCoordinator", "RoutiluxBuiltins", "RoutiluxTransport", "RoutiluxCommandLine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -93,7 +108,7 @@ let package = Package(
         .executableTarget(
             name: "routilux",
             dependencies: [
-                "RoutiluxCoordinator", "RoutiluxBuiltins", "RoutiluxTransport",
+                "RoutiluxCoordinator", "RoutiluxBuiltins", "RoutiluxTransport", "RoutiluxCommandLine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -6,13 +6,13 @@ import RoutiluxCore
 /// Slot `input`; events `output(data, route)` (unmatched), one per route name
 /// and the default route, each `(data, route)`. Config: `routes` (a list of
 /// `[name, condition]` pairs, or of `{name, condition}`), `default_route`,
-/// `route_priority` (`first_match` or `all_matches`). Conditions are safe
+/// `route_priority` (`first_match` or `all_matches`), and any user key a
+/// condition reads as `config.KEY`. Conditions are safe
 /// expressions over `data` (the extracted input) and `config`, or field-match
 /// mappings; Python callables and `eval` strings have no place here.
 public let conditionalRouterType = RoutineType(
     "ConditionalRouter", summary: "routes input to the event of the first (or every) matching condition"
 ) { config in
-    try Config.allowOnly(config, ["routes", "default_route", "route_priority"])
     var parsed: [(String, Condition)] = []
     for (i, r) in (config["routes"]?.arrayValue ?? []).enumerated() {
         let key = "routes[\(i)]"
@@ -31,6 +31,9 @@ public let conditionalRouterType = RoutineType(
         parsed.append((name, try Condition(cond, key: "\(key).condition")))
     }
     let routes = parsed
+    try Config.allowOnly(
+        config, ["routes", "default_route", "route_priority"],
+        readBy: routes.enumerated().map { (key: "routes[\($0.offset)].condition", keys: $0.element.1.configKeys) })
     if let r = config["routes"], r != .null, r.arrayValue == nil { throw RoutineConfigError(key: "routes", "must be a list") }
     let defaultRoute = try Config.string(config, "default_route")
     let priority = try Config.string(config, "route_priority", default: "first_match") ?? "first_match"

@@ -19,6 +19,14 @@ enum Condition: Sendable {
         }
     }
 
+    /// The config keys the condition reads (nil: possibly any).
+    var configKeys: Set<String>? {
+        switch self {
+        case .expression(let e): return e.configKeys
+        case .fields: return []
+        }
+    }
+
     func holds(_ data: JSONValue, config: JSONObject) -> Bool {
         switch self {
         case .expression(let e): return e.isTrue(data: data, config: .object(config))

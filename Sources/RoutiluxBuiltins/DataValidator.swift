@@ -8,14 +8,17 @@ import RoutiluxCore
 /// RULE is a validator name (not_empty, is_string, is_int, is_float,
 /// is_number, is_dict, is_list, is_positive, is_non_negative) or a safe
 /// expression in which `data` is the field's value; `required_fields`,
-/// `allow_extra_fields` (true), `strict_mode` (stop at the first error).
+/// `allow_extra_fields` (true), `strict_mode` (stop at the first error), and
+/// any user key an expression rule reads as `config.KEY`.
 /// Differences from 0.10: is_int rejects booleans, and strict mode stops at the
 /// first error of any kind (0.10 only left the inner loop).
 public let dataValidatorType = RoutineType(
     "DataValidator", summary: "validates fields against named or expression rules"
 ) { config in
-    try Config.allowOnly(config, ["rules", "strict_mode", "required_fields", "allow_extra_fields"])
     let rules = try parseRules(config["rules"], key: "rules")
+    try Config.allowOnly(
+        config, ["rules", "strict_mode", "required_fields", "allow_extra_fields"],
+        readBy: rules.sorted { $0.key < $1.key }.map { (key: "rules.\($0.key)", keys: $0.value.configKeys) })
     guard config["required_fields"] == nil || config["required_fields"]?.arrayValue?.allSatisfy({ $0.stringValue != nil }) == true else {
         throw RoutineConfigError(key: "required_fields", "must be a list of field names")
     }
@@ -30,7 +33,7 @@ public let dataValidatorType = RoutineType(
         let activeRules = try data["rules"].map { try parseRules($0, key: "input rules") } ?? rules
         var errors: [String] = []
         func check(_ field: String, _ v: JSONValue, _ rule: Rule) {
-            if !rule.accepts(v) { errors.append("Field '\(field)' failed validation") }
+            if !rule.accepts(v, config: ctx.config) { errors.append("Field '\(field)' failed validation") }
         }
         switch value {
         case .object(let o):
@@ -92,9 +95,15 @@ enum Rule: Sendable {
         }
     }
 
-    func accepts(_ v: JSONValue) -> Bool {
+    /// The config keys an expression rule reads.
+    var configKeys: Set<String>? {
+        if case .expression(let e) = self { return e.configKeys }
+        return []
+    }
+
+    func accepts(_ v: JSONValue, config: JSONObject) -> Bool {
         switch self {
-        case .expression(let e): return e.isTrue(data: v)
+        case .expression(let e): return e.isTrue(data: v, config: .object(config))
         case .named(let n):
             let isNumber = v.doubleValue != nil && v.boolValue == nil
             switch n {

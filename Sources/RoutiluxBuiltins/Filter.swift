@@ -5,12 +5,13 @@ import RoutiluxCore
 /// Slot `input`; events `passed(data)` and `rejected(data, reason)`. Config:
 /// `condition` (an expression over `data` and `config`, a field-match
 /// mapping, or a list of allowed values for the input), `invert` (false),
-/// `include_reason` (true).
+/// `include_reason` (true), and any user key the condition reads as `config.KEY`.
 public let filterType = RoutineType("Filter", summary: "emits passed or rejected by a condition") { config in
-    try Config.allowOnly(config, ["condition", "invert", "include_reason"])
     guard let raw = config["condition"], raw != .null else { throw RoutineConfigError(key: "condition", "is required") }
     let allowList = raw.arrayValue
     let condition = allowList == nil ? try Condition(raw, key: "condition") : nil
+    try Config.allowOnly(
+        config, ["condition", "invert", "include_reason"], readBy: condition.map { [(key: "condition", keys: $0.configKeys)] } ?? [])
     let invert = try Config.bool(config, "invert", default: false)
     let includeReason = try Config.bool(config, "include_reason", default: true)
     var r = RoutineDefinition(config: config)

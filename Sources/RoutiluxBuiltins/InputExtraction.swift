@@ -51,4 +51,23 @@ enum Config {
             throw RoutineConfigError(key: k, "unknown config key (expected: \(keys.sorted().joined(separator: ", ")))")
         }
     }
+
+    /// For routines whose conditions read `config`: besides the routine's own
+    /// `keys`, the config may hold user keys, but only ones a condition reads
+    /// (so a typo of an own key is still caught). A condition that reads a key
+    /// the config does not set is an error too (it would always be null).
+    static func allowOnly(_ c: JSONObject, _ keys: Set<String>, readBy conditions: [(key: String, keys: Set<String>?)]) throws {
+        if conditions.contains(where: { $0.keys == nil }) { return }  // a computed config key: any may be read
+        let read = conditions.reduce(into: Set<String>()) { $0.formUnion($1.keys ?? []) }
+        for k in c.keys where !keys.contains(k) && !read.contains(k) {
+            throw RoutineConfigError(
+                key: k,
+                "unknown config key (expected: \(keys.sorted().joined(separator: ", ")); a user key is allowed only when a condition reads it as config.\(k))")
+        }
+        for cond in conditions {
+            for k in (cond.keys ?? []).sorted() where c[k] == nil && !keys.contains(k) {
+                throw RoutineConfigError(key: cond.key, "the condition reads config.\(k), which this routine's config does not set")
+            }
+        }
+    }
 }

@@ -19,13 +19,17 @@ struct CompiledFlow: Sendable {
     let stateful: Set<String>
     /// The routines' own error policies (set in code), by routine id.
     private let ownPolicies: [String: ErrorPolicy]
+    /// Each routine's ports as configured, by routine id (absent: not known here).
+    let ports: [String: RoutinePorts]
 
     init(_ flow: FlowDefinition, catalogue: RoutineCatalogue) {
         var merges: [String: [String: String]] = [:]
         var stateful: Set<String> = []
         var own: [String: ErrorPolicy] = [:]
+        var portsById: [String: RoutinePorts] = [:]
         for r in flow.routines {
             guard let ports = try? catalogue.ports(of: r.type, config: r.config) else { continue }
+            portsById[r.id] = ports
             if !ports.merges.isEmpty { merges[r.id] = ports.merges }
             if ports.stateful { stateful.insert(r.id) }
             if let p = ports.errorPolicy { own[r.id] = p }
@@ -33,6 +37,7 @@ struct CompiledFlow: Sendable {
         self.merges = merges
         self.stateful = stateful
         ownPolicies = own
+        ports = portsById
         definition = flow
         var routes: [String: [String: [Route]]] = [:]
         var types: [String: String] = [:]

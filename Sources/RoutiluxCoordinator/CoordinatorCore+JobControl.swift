@@ -35,7 +35,7 @@ extension CoordinatorCore {
         try job.state.transition(to: .paused, at: ts)
         job.state.pausePoints.append([
             "timestamp": .string(ts.iso), "reason": .string(reason), "current_routine_id": job.state.currentRoutineId.map { .string($0) } ?? .null,
-            "checkpoint": checkpoint ?? .object([:]), "pending_tasks_count": .int(job.queue.count + job.retrying.count),
+            "checkpoint": checkpoint?.nonNull ?? .object([:]), "pending_tasks_count": .int(job.queue.count + job.retrying.count),
             "active_tasks_count": .int(job.inFlight), "queue_size": .int(job.queue.count),
         ])
         log(.info, "job \(job.id) paused\(reason.isEmpty ? "" : ": \(reason)") (\(job.queue.count) queued, \(job.inFlight) in flight)")
@@ -72,6 +72,7 @@ extension CoordinatorCore {
     func cancel(_ job: JobRecord, reason: String, now: Double) throws(JobStatusError) {
         let ts = Timestamp(seconds: now)
         try job.state.transition(to: .cancelled, at: ts)
+        interruptRoutines(of: job, why: "the job was cancelled\(reason.isEmpty ? "" : " (\(reason))")", at: ts)
         job.state.record(job.state.currentRoutineId ?? "", "cancelled", RawJSON([
             "reason": .string(reason), "dropped_tasks": .int(job.queue.count + job.retrying.count), "in_flight": .int(job.inFlight),
         ]), at: ts)
@@ -108,11 +109,22 @@ extension CoordinatorCore {
         guard flow.definition.flowId == saved.flowId else {
             return refuse("it belongs to flow '\(saved.flowId)', not '\(flow.definition.flowId)'")
         }
+        let routineList = flow.definition.routines.map(\.id).joined(separator: ", ")
+        if let current = saved.currentRoutineId, flow.definition.routine(current) == nil {
+            return refuse("current_routine_id: routine '\(current)' not found in flow '\(saved.flowId)' (routines: \(routineList))")
+        }
         var tasks: [PendingTask] = []
         for (i, entry) in saved.pendingTasks.enumerated() {
-            do { tasks.append(try PendingTask(saved: entry, flow: flow.definition, taskId: takeTaskId(), now: now)) } catch {
+            let task: PendingTask
+            do { task = try PendingTask(saved: entry, flow: flow.definition, taskId: takeTaskId(), now: now) } catch {
                 return refuse("pending_tasks[\(i)]: \(error)")
             }
+            // A routine's own timer slot is not a port; every other slot must exist.
+            let isTimer = task.source.map { $0.routine == task.routineId && $0.event.hasPrefix("timer:") } ?? false
+            if !isTimer, let slots = flow.ports[task.routineId]?.slots, !slots.contains(task.slot) {
+                return refuse("pending_tasks[\(i)].slot_name: slot '\(task.slot)' not found in routine '\(task.routineId)' (slots: \(slots.joined(separator: ", ")))")
+            }
+            tasks.append(task)
         }
         var state = saved
         state.pendingTasks = []

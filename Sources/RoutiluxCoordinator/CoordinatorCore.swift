@@ -44,6 +44,8 @@ public final class CoordinatorCore {
     /// Registers (or replaces) a validated flow.
     public func addFlow(_ flow: FlowDefinition) { flows[flow.flowId] = CompiledFlow(flow, catalogue: catalogue) }
     public var flowIds: [String] { flows.keys.sorted() }
+    /// Every job this core holds, oldest first.
+    public var jobIds: [String] { jobsInRunOrder.map(\.id) }
     /// A job's state as clients see it (with its pending tasks while paused).
     public func jobState(_ id: String) -> JobState? { jobs[id]?.exportedState }
     public var workerIds: [String] { workerOrder }
@@ -409,6 +411,7 @@ public final class CoordinatorCore {
         } else {
             job.state.record(job.state.currentRoutineId ?? "", "error", RawJSON(["error": .string(error), "error_type": .string(errorType)]), at: ts)
         }
+        interruptRoutines(of: job, why: routineId == nil ? error : "the job failed in routine '\(routineId!)'", at: ts)
         try? job.state.transition(to: .failed, at: ts)
         // Queued work is dropped; results of in-flight tasks are ignored when they come.
         job.queue.removeAll()
@@ -416,6 +419,17 @@ public final class CoordinatorCore {
         job.timers.removeAll()
         log(.warning, "job \(jobId) failed: \(error)")
         finish(jobId)
+    }
+
+    /// When a job ends before its work did: every routine still `running`, or
+    /// with an activation in flight, ends `interrupted`, saying why (its
+    /// late results are ignored, so nothing else would ever settle it).
+    func interruptRoutines(of job: JobRecord, why: String, at ts: Timestamp) {
+        var busy = Set(job.state.routineStates.filter { $0.value["status"].stringValue == "running" }.map(\.key))
+        for entry in ledger.values where entry.jobId == job.id && entry.run == job.run { busy.insert(entry.task.routineId) }
+        for rid in busy.sorted() where job.state.routineStates[rid]?["status"].stringValue != "failed" {
+            job.state.setRoutineState(rid, ["status": "interrupted", "error": .string("interrupted: \(why)"), "error_time": .string(ts.iso)], at: ts)
+        }
     }
 
     func finish(_ jobId: String) {
@@ -437,18 +451,21 @@ public final class CoordinatorCore {
 
 }
 
-/// Random UUID strings without Foundation in the core's public surface.
+/// Random (version 4, RFC 4122 variant) UUID strings, without Foundation in the core.
 enum UUIDString {
     static func make() -> String {
         var g = SystemRandomNumberGenerator()
-        let a = g.next() as UInt64
-        let b = g.next() as UInt64
-        func hex(_ v: UInt64, _ n: Int) -> String {
-            let s = String(v, radix: 16)
-            return String(repeating: "0", count: max(0, n - s.count)) + s
+        var bytes = [UInt8](repeating: 0, count: 16)
+        for i in 0..<16 { bytes[i] = g.next() }
+        bytes[6] = (bytes[6] & 0x0F) | 0x40  // version 4
+        bytes[8] = (bytes[8] & 0x3F) | 0x80  // variant 10xx: RFC 4122
+        let digits = Array("0123456789abcdef")
+        var s = ""
+        for (i, b) in bytes.enumerated() {
+            if i == 4 || i == 6 || i == 8 || i == 10 { s.append("-") }
+            s.append(digits[Int(b >> 4)])
+            s.append(digits[Int(b & 0x0F)])
         }
-        let h = hex(a, 16) + hex(b, 16)
-        let c = Array(h)
-        return String(c[0..<8]) + "-" + String(c[8..<12]) + "-4" + String(c[13..<16]) + "-" + String(c[16..<20]) + "-" + String(c[20..<32])
+        return s
     }
 }

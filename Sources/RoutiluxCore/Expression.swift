@@ -50,6 +50,33 @@ public struct Expression: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { source }
 
+    /// The top-level `config` keys the expression reads (`config.k`, `config["k"]`);
+    /// nil when it reads `config` as a whole or by a computed key.
+    public var configKeys: Set<String>? {
+        var keys: Set<String> = []
+        var dynamic = false
+        func walk(_ n: Node) {
+            switch n {
+            case .literal: break
+            case .list(let items): items.forEach(walk)
+            case .not(let x), .len(let x): walk(x)
+            case .and(let a, let b), .or(let a, let b), .compare(let a, _, let b):
+                walk(a)
+                walk(b)
+            case .path(let root, let steps):
+                for case .index(let e) in steps { walk(e) }
+                guard root == "config" else { return }
+                switch steps.first {
+                case .key(let k)?: keys.insert(k)
+                case .index(.literal(.string(let k)))?: keys.insert(k)
+                default: dynamic = true
+                }
+            }
+        }
+        walk(root)
+        return dynamic ? nil : keys
+    }
+
     /// Evaluates to a JSON value.
     public func value(data: JSONValue, config: JSONValue = .object([:])) -> JSONValue {
         Self.eval(root, data: data, config: config)

@@ -92,7 +92,7 @@ public struct HandlerEffects: Sendable, Hashable {
         }
         cancelledTimers = o["cancel_timers"]?.arrayValue?.compactMap(\.stringValue) ?? []
         if let p = o["pause"], p != .null {
-            pause = PauseRequest(reason: p["reason"].stringValue ?? "", checkpoint: p["checkpoint"] == .null ? nil : p["checkpoint"])
+            pause = PauseRequest(reason: p["reason"].stringValue ?? "", checkpoint: p["checkpoint"].nonNull)
         }
     }
 }

@@ -49,6 +49,10 @@ extension JSONValue {
     }
     public var isNull: Bool { self == .null }
 
+    /// The value, or nil for `.null`. (Write this rather than `x == .null ? nil : x`:
+    /// JSONValue is nil-literal expressible, so that `nil` can become `.null`.)
+    public var nonNull: JSONValue? { self == .null ? Optional.none : self }
+
     /// Field lookup on objects; `.null` otherwise.
     public subscript(key: String) -> JSONValue {
         objectValue?[key] ?? .null

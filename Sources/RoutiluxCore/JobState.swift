@@ -201,6 +201,6 @@ public struct JobState: Sendable, Hashable {
         outputLog = o["output_log"]?.arrayValue ?? []
         slotStates = o["slot_states"]?.objectValue ?? [:]
         routineData = o["routine_data"]?.objectValue ?? [:]
-        executionTracker = o["execution_tracker"].flatMap { $0 == .null ? nil : $0 }
+        executionTracker = o["execution_tracker"]?.nonNull
     }
 }

@@ -13,3 +13,44 @@ public func advertisable(_ bound: String) -> String {
     }
     return bound
 }
+
+/// A malformed endpoint: what is wrong with it, in one line.
+public struct EndpointError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+}
+
+/// Checks an endpoint before any socket sees it, so that a typo is bad input at
+/// once rather than a silent wait: `tcp://HOST:PORT` (PORT 1-65535, or `*`
+/// where `allowWildcardPort`; HOST a name, an IPv4 address, `[IPv6]`, or `*`/`0.0.0.0`
+/// for binds), `ipc://PATH` or `inproc://NAME`. `what` names the option in the message.
+public func checkEndpoint(_ endpoint: String, what: String, allowWildcardPort: Bool = false) throws(EndpointError) {
+    func bad(_ why: String) -> EndpointError { EndpointError(description: "\(what) '\(endpoint)': \(why)") }
+    if endpoint.hasPrefix("ipc://") {
+        if endpoint.count == 6 { throw bad("ipc:// needs a socket path, e.g. ipc:///tmp/routilux.sock") }
+        return
+    }
+    if endpoint.hasPrefix("inproc://") {
+        if endpoint.count == 9 { throw bad("inproc:// needs a name") }
+        return
+    }
+    guard endpoint.hasPrefix("tcp://") else {
+        let hint = endpoint.contains("://") ? "" : ", e.g. tcp://\(endpoint)"
+        throw bad("needs a scheme: tcp://HOST:PORT, ipc://PATH or inproc://NAME\(hint)")
+    }
+    let rest = endpoint.dropFirst(6)
+    guard let colon = rest.lastIndex(of: ":") else { throw bad("needs a port: tcp://HOST:PORT") }
+    let host = rest[..<colon]
+    let port = rest[rest.index(after: colon)...]
+    if host.isEmpty { throw bad("needs a host before the port") }
+    if host.hasPrefix("[") != host.hasSuffix("]") { throw bad("an IPv6 host goes in brackets, e.g. tcp://[::1]:5555") }
+    if !host.hasPrefix("["), host.contains(":") { throw bad("an IPv6 host goes in brackets, e.g. tcp://[::1]:5555") }
+    let hostChars = host.allSatisfy { $0.isLetter || $0.isNumber || "-._*:[]%".contains($0) }
+    if !hostChars || host.contains(" ") { throw bad("'\(host)' is not a host name or address") }
+    if port == "*" {
+        if allowWildcardPort { return }
+        throw bad("port '*' (any free port) is only for binding")
+    }
+    guard !port.isEmpty, port.allSatisfy(\.isASCII), port.allSatisfy(\.isNumber), let n = Int(port), (1...65535).contains(n) else {
+        throw bad("port '\(port)' must be a number from 1 to 65535\(allowWildcardPort ? " or *" : "")")
+    }
+}

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import RoutiluxCommandLine
 import RoutiluxCore
 import RoutiluxTransport
 
@@ -12,21 +13,22 @@ public enum WorkerCommand {
     /// Parses the process arguments and runs the chosen verb with `registry`.
     public static func main(registry: RoutineRegistry) async {
         WorkerCommand.registry = registry
-        await Root.main()
+        await Root.mainExitingTwoOnBadInput()
     }
 
     struct Root: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: (CommandLine.arguments.first as NSString?)?.lastPathComponent ?? "routilux-worker",
             abstract: "A Routilux worker: hosts routines and runs their handlers for a coordinator.",
+            version: versionText(),
             subcommands: [Join.self, Types.self])
     }
 
     struct Join: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Join a coordinator and serve tasks until SIGINT/SIGTERM.")
 
-        @Argument(help: "The coordinator's inbox, e.g. tcp://10.0.0.5:5555 or ipc:///tmp/routilux/coordinator.sock")
-        var coordinator: String
+        @Argument(help: "The coordinator's inbox, e.g. tcp://10.0.0.5:5555 or ipc:///tmp/routilux/coordinator.sock (default: $ROUTILUX_COORDINATOR).")
+        var coordinator: String?
         @Option(help: "Endpoint to bind this worker's task inbox (default: a free loopback port, or all interfaces for a remote coordinator).")
         var bind: String?
         @Option(help: "Endpoint the coordinator should connect to (default: the bound one, wildcard replaced by this host's name).")
@@ -45,13 +47,16 @@ public enum WorkerCommand {
         func validate() throws {
             if concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
             if let p = prefetch, p < 0 { throw ValidationError("--prefetch must not be negative") }
+            _ = try EndpointArguments.coordinator(coordinator)
+            if let bind { try EndpointArguments.check(bind, what: "--bind", forBinding: true) }
+            if let advertise { try EndpointArguments.check(advertise, what: "--advertise") }
         }
 
         func run() async throws {
             LogSetup.bootstrap(level: logLevel)
             if allowExec { ExecPermission.allow() }
             let options = WorkerOptions(
-                coordinator: coordinator, bind: bind, advertise: advertise, concurrency: concurrency, prefetch: prefetch,
+                coordinator: try EndpointArguments.coordinator(coordinator), bind: bind, advertise: advertise, concurrency: concurrency, prefetch: prefetch,
                 workerId: id)
             let runtime = WorkerRuntime(registry: WorkerCommand.registry, options: options)
             ProcessSignals.onTerminate { _ in runtime.stop() }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import RoutiluxBuiltins
+import RoutiluxCommandLine
 import RoutiluxCoordinator
 import RoutiluxCore
 import RoutiluxTransport
@@ -11,7 +12,10 @@ struct CoordinatorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "routilux-coordinator",
         abstract: "The Routilux coordinator: holds flows and job state, routes emissions to workers.",
+        version: versionText(),
         subcommands: [Start.self])
+
+    static func main() async { await mainExitingTwoOnBadInput() }
 }
 
 struct Start: AsyncParsableCommand {
@@ -29,6 +33,8 @@ struct Start: AsyncParsableCommand {
     var workerTimeoutMs: Int = 5000
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = ProcessInfo.processInfo.environment["ROUTILUX_LOG_LEVEL"] ?? "info"
+
+    func validate() throws { try EndpointArguments.check(bind, what: "--bind", forBinding: true) }
 
     func run() async throws {
         LogSetup.bootstrap(level: logLevel)

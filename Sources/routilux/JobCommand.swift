@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RoutiluxBuiltins
+import RoutiluxCommandLine
 import RoutiluxCoordinator
 import RoutiluxCore
 import RoutiluxWire
@@ -15,8 +16,8 @@ struct JobCommand: AsyncParsableCommand {
 
 /// Options every `job` verb shares.
 struct CoordinatorOptions: ParsableArguments {
-    @Option(help: "The coordinator's inbox, e.g. tcp://10.0.0.5:5555.")
-    var coordinator: String
+    @Option(help: "The coordinator's inbox, e.g. tcp://10.0.0.5:5555 (default: $ROUTILUX_COORDINATOR).")
+    var coordinator: String?
     @Option(help: "Seconds to wait: for the coordinator's answer (default 30), or, with `wait` and `submit --wait`, for the job to end (default: as long as it takes, checking every 30 s that the coordinator still answers).")
     var timeout: Double?
     @Flag(help: "Print the JobState as JSON (for scripts).")
@@ -25,6 +26,12 @@ struct CoordinatorOptions: ParsableArguments {
     var output: String?
     @Option(help: "Log level.")
     var logLevel: String = ProcessInfo.processInfo.environment["ROUTILUX_LOG_LEVEL"] ?? "warning"
+
+    /// `--coordinator`, else `$ROUTILUX_COORDINATOR` (checked in `validate`).
+    var endpoint: String { (try? EndpointArguments.coordinator(coordinator)) ?? "" }
+
+    /// A missing or malformed endpoint is a usage error: exit 2 before anything is sent.
+    func validate() throws { _ = try EndpointArguments.coordinator(coordinator) }
 
     /// Bad option values are bad input: exit 2, like every other input error.
     func check() throws {
@@ -36,27 +43,29 @@ struct CoordinatorOptions: ParsableArguments {
 /// `requireCompleted`: exit 1 unless the job completed (for verbs that wait for the end).
 @discardableResult
 func exchange(
-    _ options: CoordinatorOptions, requireCompleted: Bool, print: Bool = true,
+    _ options: CoordinatorOptions, requireCompleted: Bool, print: Bool = true, refusalPrefix: String = "",
     _ make: @escaping (String, String) -> WireMessage
 ) async throws -> ReplyMessage {
     try options.check()
     bootstrapLogging(options.logLevel)
     let answer: (ReplyMessage, JobState?)
-    do { answer = try await CoordinatorClient.once(options.coordinator, timeout: options.timeout ?? 30, make) } catch {
+    do { answer = try await CoordinatorClient.once(options.endpoint, timeout: options.timeout ?? 30, make) } catch {
         throw fail("\(error)", code: Exit.notCompleted)
     }
     if !print {
-        guard answer.0.ok else { throw fail(answer.0.error ?? "the coordinator refused the request", code: Exit.badInput) }
+        guard answer.0.ok else { throw fail(refusalPrefix + (answer.0.error ?? "the coordinator refused the request"), code: Exit.badInput) }
         return answer.0
     }
-    return try report(answer, options, requireCompleted: requireCompleted)
+    return try report(answer, options, requireCompleted: requireCompleted, refusalPrefix: refusalPrefix)
 }
 
 /// Prints an answer (summary or JSON, and --output) and maps it to the exit code.
 @discardableResult
-func report(_ answer: (ReplyMessage, JobState?), _ options: CoordinatorOptions, requireCompleted: Bool) throws -> ReplyMessage {
+func report(
+    _ answer: (ReplyMessage, JobState?), _ options: CoordinatorOptions, requireCompleted: Bool, refusalPrefix: String = ""
+) throws -> ReplyMessage {
     let (reply, state) = answer
-    guard reply.ok else { throw fail(reply.error ?? "the coordinator refused the request", code: Exit.badInput) }
+    guard reply.ok else { throw fail(refusalPrefix + (reply.error ?? "the coordinator refused the request"), code: Exit.badInput) }
     if let path = options.output, let state {
         try writeJobState(state, to: path)
     }
@@ -83,7 +92,7 @@ func waitForEnd(_ options: CoordinatorOptions, jobId: String) async throws {
     while true {
         let slice = min(poll, deadline.map { max(0.05, $0.timeIntervalSinceNow) } ?? poll)
         do {
-            let answer = try await CoordinatorClient.once(options.coordinator, timeout: slice) { replyTo, requestId in
+            let answer = try await CoordinatorClient.once(options.endpoint, timeout: slice) { replyTo, requestId in
                 .query(QueryMessage(requestId: requestId, replyTo: replyTo, jobId: jobId, wait: true))
             }
             try report(answer, options, requireCompleted: true)
@@ -95,7 +104,7 @@ func waitForEnd(_ options: CoordinatorOptions, jobId: String) async throws {
             // Still there? A status query answers at once if the coordinator is alive.
             let probe: (ReplyMessage, JobState?)
             do {
-                probe = try await CoordinatorClient.once(options.coordinator, timeout: min(10, max(1, poll * 3))) { replyTo, requestId in
+                probe = try await CoordinatorClient.once(options.endpoint, timeout: min(10, max(1, poll * 3))) { replyTo, requestId in
                     .query(QueryMessage(requestId: requestId, replyTo: replyTo, jobId: jobId, wait: false))
                 }
             } catch {
@@ -249,7 +258,8 @@ extension JobCommand {
             } catch {
                 throw fail("\(error)", code: Exit.badInput)
             }
-            try await exchange(common, requireCompleted: false) { [flow] replyTo, requestId in
+            // Refusals name paths inside the saved state: say which file it is.
+            try await exchange(common, requireCompleted: false, refusalPrefix: "\(from): ") { [flow] replyTo, requestId in
                 .control(
                     ControlMessage(requestId: requestId, replyTo: replyTo, jobId: state.jobId, op: .resumeFrom, flowId: flow),
                     bodies: bodies)

@@ -53,6 +53,7 @@ extension Integration {
                     return paused.status == .paused
                 }
                 #expect(paused.pausePoints.last?["reason"] == "needs approval")
+                #expect(paused.pausePoints.last?["checkpoint"] == .object([:]), "no checkpoint given: {} as in routilux")
                 #expect(paused.pendingTasks.map { $0["data"] } == [["n": 1]], "its emission waits")
                 #expect(paused.deferredEvents.map { $0["event_name"] } == ["late"])
                 #expect(paused.sharedData == ["count": 0, "owner": "start"])

@@ -1,0 +1,33 @@
+import ArgumentParser
+import Foundation
+
+/// Exit codes shared by every Routilux executable: 0 success (for job
+/// commands: the job completed), 1 a runtime failure (or a job that did not
+/// complete), 2 bad input of any kind, usage errors included.
+public enum CommandExit {
+    public static let failure = ExitCode(1)
+    public static let badInput = ExitCode(2)
+}
+
+extension ParsableCommand {
+    /// ArgumentParser's `main()`, except that a usage error (a missing argument,
+    /// a malformed number, a failed `validate()`: 64 there) exits 2, the code
+    /// for every other bad input.
+    public static func mainExitingTwoOnBadInput() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(CommandExit.badInput.rawValue)
+            }
+            exit(withError: error)
+        }
+    }
+}
+
