@@ -22,14 +22,13 @@ struct CompiledFlow: Sendable {
     /// Each routine's ports as configured, by routine id (absent: not known here).
     let ports: [String: RoutinePorts]
 
-    init(_ flow: FlowDefinition, catalogue: RoutineCatalogue) {
+    /// `ports`: each routine's ports as configured (validated against the flow).
+    init(_ flow: FlowDefinition, ports portsById: [String: RoutinePorts]) {
         var merges: [String: [String: String]] = [:]
         var stateful: Set<String> = []
         var own: [String: ErrorPolicy] = [:]
-        var portsById: [String: RoutinePorts] = [:]
         for r in flow.routines {
-            guard let ports = try? catalogue.ports(of: r.type, config: r.config) else { continue }
-            portsById[r.id] = ports
+            guard let ports = portsById[r.id] else { continue }
             if !ports.merges.isEmpty { merges[r.id] = ports.merges }
             if ports.stateful { stateful.insert(r.id) }
             if let p = ports.errorPolicy { own[r.id] = p }

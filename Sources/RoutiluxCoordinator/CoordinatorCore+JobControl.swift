@@ -17,7 +17,12 @@ extension CoordinatorCore {
         do {
             switch request.operation {
             case .pause(let reason, let checkpoint): try pause(job, reason: reason, checkpoint: checkpoint, now: now)
-            case .resume: try resume(job, now: now)
+            case .resume:
+                if job.state.status == .pending {
+                    actions.append(.reply(reply, .failure("job \(job.id) is pending (\(job.state.waitingFor ?? "not started")): nothing to resume")))
+                    return
+                }
+                try resume(job, now: now)
             case .cancel(let reason): try cancel(job, reason: reason, now: now)
             case .resumeFrom: break
             }
@@ -91,23 +96,32 @@ extension CoordinatorCore {
         if let existing = jobs[saved.jobId], !existing.state.status.isTerminal {
             return refuse("this coordinator already runs it (status \(existing.state.status.rawValue)); use resume JOB_ID")
         }
-        let flow: CompiledFlow
+        let def: FlowDefinition
+        var file: String?
         switch reference {
         case .document(let doc, let name):
-            do { flow = CompiledFlow(try FlowLoader.build(doc, file: name, defaultFlowId: saved.flowId, catalogue: catalogue), catalogue: catalogue) } catch {
+            do { def = try FlowLoader.build(doc, file: name, defaultFlowId: saved.flowId, catalogue: nil) } catch {
                 return refuse("\(error)")
             }
+            file = name
         case .id(let id):
             guard let f = flows[id] else { return refuse("unknown flow '\(id)'") }
-            flow = f
+            def = f
         case nil:
             guard let f = flows[saved.flowId] else {
                 return refuse("flow '\(saved.flowId)' is not loaded here (loaded: \(flowIds.joined(separator: ", "))); start the coordinator with it or send it along")
             }
-            flow = f
+            def = f
         }
-        guard flow.definition.flowId == saved.flowId else {
-            return refuse("it belongs to flow '\(saved.flowId)', not '\(flow.definition.flowId)'")
+        guard def.flowId == saved.flowId else {
+            return refuse("it belongs to flow '\(saved.flowId)', not '\(def.flowId)'")
+        }
+        let flow: CompiledFlow
+        switch check(def, file: file, now: now) {
+        case .valid(let compiled): flow = compiled
+        case .invalid(let why): return refuse(why)
+        case .describing(let keys): return hold(.resumeFrom(saved, reference, reply), keys: keys, reply: reply)
+        case .waiting(let types): return refuse("\(waitingText(types)); resume it once one has joined")
         }
         let routineList = flow.definition.routines.map(\.id).joined(separator: ", ")
         if let current = saved.currentRoutineId, flow.definition.routine(current) == nil {

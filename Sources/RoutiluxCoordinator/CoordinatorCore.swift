@@ -15,8 +15,19 @@ import RoutiluxWire
 public final class CoordinatorCore {
     public let config: CoordinatorConfig
     public internal(set) var counters = CoordinatorCounters()
-    var catalogue: RoutineCatalogue
-    var flows: [String: CompiledFlow] = [:]
+    var typeBook: RoutineTypeBook
+    /// Registered flows (structurally valid; their ports are checked per job).
+    var flows: [String: FlowDefinition] = [:]
+    /// DESCRIBEs in flight by request id, and by key.
+    var describes: [String: PendingDescribe] = [:]
+    var describing: [DescribeKey: String] = [:]
+    /// The config of each key being described (to ask another worker).
+    var describeConfigs: [DescribeKey: JSONObject] = [:]
+    /// Workers that failed to describe a key (timed out, left, or do not host it).
+    var describeFailures: [DescribeKey: Set<String>] = [:]
+    var nextDescribeId: UInt64 = 1
+    /// Requests waiting for describes.
+    var held: [HeldRequest] = []
     var jobs: [String: JobRecord] = [:]
     /// Jobs with queued tasks, in turn order.
     var runnable: Deque<String> = []
@@ -32,17 +43,21 @@ public final class CoordinatorCore {
     var actions: [CoordinatorAction] = []
     let makeJobId: () -> String
 
-    /// `jobIds` makes job ids (injectable for deterministic tests).
+    /// `catalogue`: the compiled-in types (config-aware) and catalogue files' descriptions;
+    /// joined workers add theirs. `jobIds` makes job ids (injectable for deterministic tests).
     public init(config: CoordinatorConfig, catalogue: RoutineCatalogue, jobIds: (() -> String)? = nil) {
         self.config = config
-        self.catalogue = catalogue
+        typeBook = RoutineTypeBook(base: catalogue)
         if let jobIds { makeJobId = jobIds } else { makeJobId = { UUIDString.make() } }
     }
 
     // MARK: - Queries
 
-    /// Registers (or replaces) a validated flow.
-    public func addFlow(_ flow: FlowDefinition) { flows[flow.flowId] = CompiledFlow(flow, catalogue: catalogue) }
+    /// Registers (or replaces) a flow. Its routines' ports are checked when a job
+    /// is submitted (types not compiled in are described by the workers hosting them).
+    public func addFlow(_ flow: FlowDefinition) { flows[flow.flowId] = flow }
+    /// Routine types known here (compiled in, from catalogue files, or from joined workers).
+    public var knownTypes: [String] { Set(typeBook.base.typeNames).union(typeBook.learned.keys).sorted() }
     public var flowIds: [String] { flows.keys.sorted() }
     /// Every job this core holds, oldest first.
     public var jobIds: [String] { jobsInRunOrder.map(\.id) }
@@ -78,7 +93,8 @@ public final class CoordinatorCore {
 
     func onMessage(_ m: WireMessage, peer: String?, now: Double) {
         switch m {
-        case .join(let j): onJoin(j, now: now)
+        case .join(let j, let catalogue): onJoin(j, catalogue: catalogue, now: now)
+        case .described(let d, let ports): onDescribed(d, ports: ports, peer: peer, now: now)
         case .result(let r, let bodies): onResult(r, bodies: bodies, now: now)
         case .credit(let c):
             guard workers[c.workerId] != nil else { return unexpected(m, peer: peer, why: "unknown worker '\(c.workerId)'") }
@@ -108,7 +124,7 @@ public final class CoordinatorCore {
             var entry: EntryPoint?
             if let r = s.entryRoutine { entry = EntryPoint(routine: r, slot: s.entrySlot ?? "trigger") }
             onSubmit(
-                SubmitRequest(flow: flow, params: params, entry: entry, maxWorkers: s.maxWorkers, wait: s.wait),
+                SubmitRequest(flow: flow, params: params, entry: entry, maxWorkers: s.maxWorkers, wait: s.wait, failFast: s.failFast ?? false),
                 reply: .remote(endpoint: s.replyTo, requestId: s.requestId), now: now)
         case .query(let q):
             onQuery(jobId: q.jobId, wait: q.wait, reply: .remote(endpoint: q.replyTo, requestId: q.requestId))
@@ -119,7 +135,7 @@ public final class CoordinatorCore {
             } catch {
                 actions.append(.reply(reply, .failure("CONTROL \(c.op.rawValue): \(error)")))
             }
-        case .joined, .reject, .task, .reply:
+        case .joined, .reject, .task, .reply, .describe:
             unexpected(m, peer: peer, why: "the coordinator does not accept \(m.type.rawValue)")
         }
     }
@@ -131,7 +147,7 @@ public final class CoordinatorCore {
 
     // MARK: - Workers
 
-    func onJoin(_ j: JoinMessage, now: Double) {
+    func onJoin(_ j: JoinMessage, catalogue: RawJSON?, now: Double) {
         if let existing = workers[j.workerId] {
             if existing.session == j.session && existing.endpoint == j.endpoint {
                 // A repeated JOIN (the worker retried before our JOINED arrived): answer again, change nothing.
@@ -148,13 +164,7 @@ public final class CoordinatorCore {
         if j.capacity < 1 { problem = "capacity must be at least 1 (got \(j.capacity))" }
         if j.credit < 0 { problem = "credit must not be negative (got \(j.credit))" }
         if j.endpoint.isEmpty { problem = "no inbox endpoint advertised" }
-        let unknown = j.routineTypes.filter { !catalogue.knows($0) }
-        if problem == nil, !unknown.isEmpty {
-            let needed = Set(flows.values.flatMap { $0.types.values }).sorted()
-            problem = "it offers routine types this coordinator does not know: \(unknown.joined(separator: ", ")) "
-                + "(offered: \(j.routineTypes.joined(separator: ", ")); the loaded flows need: \(needed.isEmpty ? "none" : needed.joined(separator: ", "))); "
-                + "start the coordinator with --catalogue FILE from `WORKER types --json`"
-        }
+        if problem == nil { problem = learnTypes(of: j, catalogue: catalogue) }
         actions.append(.connectWorker(id: j.workerId, endpoint: j.endpoint))
         if let problem {
             actions.append(.send(workerId: j.workerId, .reject(RejectMessage(workerId: j.workerId, reason: problem))))
@@ -168,6 +178,9 @@ public final class CoordinatorCore {
         workerOrder.append(j.workerId)
         actions.append(.send(workerId: j.workerId, .joined(JoinedMessage(workerId: j.workerId, coordinatorId: config.coordinatorId, heartbeatMs: config.heartbeatMs))))
         log(.info, "worker \(j.workerId) joined from \(j.endpoint) (types: \(j.routineTypes.joined(separator: ", ")); capacity \(j.capacity), credit \(j.credit))")
+        // Its types may be what held requests and waiting jobs need; keys it failed before get another chance.
+        for k in describeFailures.keys { describeFailures[k]?.remove(j.workerId) }
+        typesChanged(keys: nil, now: now)
     }
 
     /// Forgets a worker and puts its in-flight tasks back at the front of their jobs' queues.
@@ -175,6 +188,7 @@ public final class CoordinatorCore {
         guard let w = workers.removeValue(forKey: id) else { return }
         workerOrder.removeAll { $0 == id }
         actions.append(.disconnectWorker(id: id, flush: false))
+        dropDescribes(of: id, now: now)
         // Re-queue in reverse task order so the oldest ends up first.
         var touched: [JobRecord] = []
         defer { for job in touched { answerPausedWaiters(job) } }  // a paused job may now be settled
@@ -196,6 +210,7 @@ public final class CoordinatorCore {
     }
 
     func onTick(now: Double) {
+        expireDescribes(now: now)
         releaseDueRetries(now: now)
         releaseDueTimers(now: now)
         let timeout = Double(config.workerTimeoutMs) / 1000
@@ -221,29 +236,25 @@ public final class CoordinatorCore {
     // MARK: - Jobs
 
     func onSubmit(_ req: SubmitRequest, reply: ReplyTarget, now: Double) {
-        var flow: CompiledFlow
+        var def: FlowDefinition
+        var file: String?
         switch req.flow {
         case .id(let id):
             guard let f = flows[id] else {
                 actions.append(.reply(reply, .failure("unknown flow '\(id)' (loaded: \(flowIds.joined(separator: ", ")))")))
                 return
             }
-            flow = f
+            def = f
         case .document(let doc, let name):
-            do {
-                let def = try FlowLoader.build(doc, file: name, defaultFlowId: name, catalogue: catalogue)
-                flow = CompiledFlow(def, catalogue: catalogue)
-            } catch {
+            // The structure now; routine configs and ports below, from what is known of each type.
+            do { def = try FlowLoader.build(doc, file: name, defaultFlowId: name, catalogue: nil) } catch {
                 actions.append(.reply(reply, .failure("\(error)")))
                 return
             }
+            file = name
         }
-        var def = flow.definition
         if let e = req.entry {
-            do {
-                try FlowLoader.checkEntry(&def, entry: e, catalogue: catalogue, file: nil, path: "entry")
-                flow = CompiledFlow(def, catalogue: catalogue)
-            } catch {
+            do { try FlowLoader.checkEntry(&def, entry: e, portsById: [:], file: nil, path: "entry") } catch {
                 actions.append(.reply(reply, .failure("\(error)")))
                 return
             }
@@ -252,26 +263,60 @@ public final class CoordinatorCore {
             actions.append(.reply(reply, .failure("params must be a JSON object")))
             return
         }
+        let verdict = check(def, file: file, now: now)
+        let flow: CompiledFlow
+        var waiting: String?
+        switch verdict {
+        case .invalid(let why):
+            actions.append(.reply(reply, .failure(why)))
+            return
+        case .describing(let keys):
+            hold(.submit(req, reply), keys: keys, reply: reply)
+            return
+        case .waiting(let types):
+            if req.failFast {
+                actions.append(.reply(reply, .failure("refused (fail fast): no joined worker hosts routine type \(types.joined(separator: ", ")) (\(waitingText(types)))")))
+                return
+            }
+            flow = CompiledFlow(def, ports: [:])
+            waiting = waitingText(types)
+        case .valid(let compiled):
+            flow = compiled
+        }
         let entry = def.entry ?? EntryPoint(routine: def.routines[0].id)
         let jobId = makeJobId()
         var state = JobState(flowId: def.flowId, jobId: jobId, now: Timestamp(seconds: now))
-        state.status = .running
         state.currentRoutineId = entry.routine
-        state.record(entry.routine, "start", req.params, at: Timestamp(seconds: now))
         var maxWorkers = def.execution.maxWorkers
         if let m = req.maxWorkers { maxWorkers = max(1, m) }
         let job = JobRecord(id: jobId, run: takeRun(), flow: flow, state: state, maxWorkers: maxWorkers)
-        startDeadline(job, now: now)
-        job.queue.append(PendingTask(
-            taskId: takeTaskId(), routineId: entry.routine, slot: entry.slot, payload: req.params, mapping: nil, attempt: 1,
-            source: nil, createdAt: now))
+        job.entryParams = req.params
         if req.wait { job.waiters.append((reply, req.untilPaused)) }
         jobs[jobId] = job
-        markRunnable(jobId)
-        log(.info, "job \(jobId) started on flow \(def.flowId) at \(entry.routine).\(entry.slot) (max_workers \(maxWorkers))")
-        if !req.wait {
-            actions.append(.reply(reply, ControlReply(ok: true, error: nil, jobId: jobId, status: .running, jobState: state)))
+        if let waiting {
+            job.state.waitingFor = waiting
+            log(.info, "job \(jobId) on flow \(def.flowId) is pending: \(waiting)")
+        } else {
+            start(job, now: now)
         }
+        if !req.wait {
+            actions.append(.reply(reply, ControlReply(ok: true, error: nil, jobId: jobId, status: job.state.status, jobState: job.exportedState)))
+        }
+    }
+
+    /// Starts a job whose flow is validated: its entry task is queued, its timeout armed.
+    func start(_ job: JobRecord, now: Double) {
+        let def = job.flow.definition
+        let entry = def.entry ?? EntryPoint(routine: def.routines[0].id)
+        job.state.waitingFor = nil
+        try? job.state.transition(to: .running, at: Timestamp(seconds: now))
+        job.state.record(entry.routine, "start", job.entryParams, at: Timestamp(seconds: now))
+        startDeadline(job, now: now)
+        job.queue.append(PendingTask(
+            taskId: takeTaskId(), routineId: entry.routine, slot: entry.slot, payload: job.entryParams, mapping: nil, attempt: 1,
+            source: nil, createdAt: now))
+        markRunnable(job.id)
+        log(.info, "job \(job.id) started on flow \(def.flowId) at \(entry.routine).\(entry.slot) (max_workers \(job.maxWorkers))")
     }
 
     func onQuery(jobId: String, wait: Bool, reply: ReplyTarget) {

@@ -43,11 +43,14 @@ public struct SubmitRequest: Sendable, Hashable {
     public var wait: Bool
     /// With `wait`: answer when the job pauses too (`routilux run` cannot resume it).
     public var untilPaused: Bool
+    /// Refuse the job when a routine type has no joined worker, rather than let it wait (pending) for one.
+    public var failFast: Bool
 
     public init(
         flow: FlowReference, params: RawJSON, entry: EntryPoint? = nil, maxWorkers: Int? = nil, wait: Bool = false,
-        untilPaused: Bool = false
+        untilPaused: Bool = false, failFast: Bool = false
     ) {
+        self.failFast = failFast
         self.untilPaused = untilPaused
         self.flow = flow
         self.params = params
@@ -160,4 +163,6 @@ public struct CoordinatorCounters: Sendable, Hashable {
     public var workersLost = 0
     public var tasksRequeued = 0
     public var retriesScheduled = 0
+    public var describesSent = 0
+    public var describeTimeouts = 0
 }

@@ -111,8 +111,11 @@ final class JobRecord {
     let id: String
     /// Which run of this id (a saved job resumed here after finishing here is a new run).
     let run: UInt64
-    let flow: CompiledFlow
+    /// The flow as validated; while the job is pending, unvalidated (no ports).
+    var flow: CompiledFlow
     var state: JobState
+    /// What the entry task delivers (the job's params).
+    var entryParams = RawJSON(.object([:]))
     /// Tasks not yet dispatched, in FIFO enqueue order.
     var queue: Deque<PendingTask> = []
     /// Tasks sent to workers and not yet answered.

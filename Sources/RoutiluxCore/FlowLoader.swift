@@ -26,8 +26,10 @@ public struct FlowValidationError: Error, CustomStringConvertible, Sendable, Equ
 /// checking structure and, given a catalogue, routine types, events and slots.
 public enum FlowLoader {
     /// Loads and validates a flow file. `.json` files are parsed as JSON, others as YAML.
-    public static func load(file: String, catalogue: RoutineCatalogue?) throws(FlowValidationError) -> FlowDefinition {
-        try build(readDocument(file: file), file: file, defaultFlowId: defaultFlowId(of: file), catalogue: catalogue)
+    /// `allowUnknownTypes`: a type the catalogue does not know is left for later
+    /// (a worker hosting it describes it), not refused.
+    public static func load(file: String, catalogue: RoutineCatalogue?, allowUnknownTypes: Bool = false) throws(FlowValidationError) -> FlowDefinition {
+        try build(readDocument(file: file), file: file, defaultFlowId: defaultFlowId(of: file), catalogue: catalogue, allowUnknownTypes: allowUnknownTypes)
     }
 
     /// Reads and parses a flow file (`.json` as JSON, others as YAML) without building it.
@@ -94,9 +96,11 @@ public enum FlowLoader {
         }
     }
 
-    /// Builds and validates a flow from a parsed document.
+    /// Builds and validates a flow from a parsed document: its structure always;
+    /// given a catalogue, each routine's config and the ports connections and the
+    /// entry use, for the routines whose ports the catalogue knows for their config.
     public static func build(
-        _ doc: JSONValue, file: String?, defaultFlowId: String, catalogue: RoutineCatalogue?
+        _ doc: JSONValue, file: String?, defaultFlowId: String, catalogue: RoutineCatalogue?, allowUnknownTypes: Bool = false
     ) throws(FlowValidationError) -> FlowDefinition {
         func fail(_ path: String, _ message: String) -> FlowValidationError {
             FlowValidationError(file: file, path: path, message: message)
@@ -143,10 +147,13 @@ public enum FlowLoader {
             }
             if let catalogue {
                 do {
-                    guard let ports = try catalogue.ports(of: type, config: config) else {
-                        throw fail("\(base).\(typeKey)", "unknown routine type '\(type)' (known: \(catalogue.typeNames.joined(separator: ", ")))")
+                    if !catalogue.knows(type) {
+                        if !allowUnknownTypes {
+                            throw fail("\(base).\(typeKey)", "unknown routine type '\(type)' (known: \(catalogue.typeNames.joined(separator: ", ")))")
+                        }
+                    } else if let ports = try catalogue.ports(of: type, config: config) {
+                        portsById[id] = ports
                     }
-                    portsById[id] = ports
                 } catch let e as FlowValidationError {
                     throw e
                 } catch let e as RoutineConfigError {
@@ -171,16 +178,8 @@ public enum FlowLoader {
                 }
                 let from = try endpoint(o["from"], path: "\(base).from", what: "event", file: file)
                 let to = try endpoint(o["to"], path: "\(base).to", what: "slot", file: file)
-                for (side, ep, portKind) in [("from", from, "event"), ("to", to, "slot")] {
-                    guard routinesObj[ep.0] != nil else {
-                        throw fail("\(base).\(side)", "unknown routine '\(ep.0)' (routines: \(routinesObj.keys.joined(separator: ", ")))")
-                    }
-                    if let ports = portsById[ep.0] {
-                        let names = portKind == "event" ? ports.events : ports.slots
-                        if let names, !names.contains(ep.1) {
-                            throw fail("\(base).\(side)", "unknown \(portKind) '\(ep.1)' on routine '\(ep.0)' (\(portKind)s: \(names.joined(separator: ", ")))")
-                        }
-                    }
+                for (side, ep) in [("from", from), ("to", to)] where routinesObj[ep.0] == nil {
+                    throw fail("\(base).\(side)", "unknown routine '\(ep.0)' (routines: \(routinesObj.keys.joined(separator: ", ")))")
                 }
                 var mapping = ParamMapping()
                 if let m = o["param_mapping"], m != .null {
@@ -243,11 +242,28 @@ public enum FlowLoader {
         if let h = top["error_handler"], h != .null {
             flowHandler = try ErrorPolicy.parse(h, path: "error_handler", file: file)
         }
-        var flow = FlowDefinition(
+        let flow = FlowDefinition(
             flowId: flowId, routines: routines, connections: connections, execution: execution, entry: entry,
             errorHandler: flowHandler)
-        try checkEntry(&flow, entry: entry, portsById: portsById, file: file, path: "entry")
+        try checkPorts(flow, portsById: portsById, file: file)
         return flow
+    }
+
+    /// Checks the flow's connections and entry against the routines' ports
+    /// (`portsById`: the routines whose ports are known; others are not checked).
+    public static func checkPorts(_ flow: FlowDefinition, portsById: [String: RoutinePorts], file: String?) throws(FlowValidationError) {
+        for (i, c) in flow.connections.enumerated() {
+            for (side, routine, port, kind) in [("from", c.sourceRoutine, c.sourceEvent, "event"), ("to", c.targetRoutine, c.targetSlot, "slot")] {
+                guard let ports = portsById[routine], let names = kind == "event" ? ports.events : ports.slots else { continue }
+                if !names.contains(port) {
+                    throw FlowValidationError(
+                        file: file, path: "connections[\(i)].\(side)",
+                        message: "unknown \(kind) '\(port)' on routine '\(routine)' (\(kind)s: \(names.joined(separator: ", ")))")
+                }
+            }
+        }
+        var copy = flow
+        try checkEntry(&copy, entry: flow.entry ?? EntryPoint(routine: flow.routines[0].id), portsById: portsById, file: file, path: "entry")
     }
 
     /// Sets another entry point (`--entry`, a submit's entry), checked against the

@@ -88,6 +88,8 @@ public struct JobState: Sendable, Hashable {
     /// Per-routine performance and the flow summary (routilux's ExecutionTracker
     /// figures, for every routine); written as `execution_tracker` when present.
     public var executionTracker: JSONValue?
+    /// Why a pending job has not started (e.g. "waiting for a worker hosting Greeter"); not in routilux.
+    public var waitingFor: String?
 
     public init(flowId: String, jobId: String, now: Timestamp = .now()) {
         self.flowId = flowId
@@ -166,6 +168,7 @@ public struct JobState: Sendable, Hashable {
         if !slotStates.isEmpty { o["slot_states"] = .object(slotStates) }
         if !routineData.isEmpty { o["routine_data"] = .object(routineData) }
         if let t = executionTracker { o["execution_tracker"] = t }
+        if let w = waitingFor { o["waiting_for"] = .string(w) }
         return .object(o)
     }
 
@@ -202,5 +205,6 @@ public struct JobState: Sendable, Hashable {
         slotStates = o["slot_states"]?.objectValue ?? [:]
         routineData = o["routine_data"]?.objectValue ?? [:]
         executionTracker = o["execution_tracker"]?.nonNull
+        waitingFor = o["waiting_for"]?.stringValue
     }
 }

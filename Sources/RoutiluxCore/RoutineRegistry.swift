@@ -41,15 +41,27 @@ public struct RoutineRegistry: Sendable {
         for name in names { c.add(name, .registry(types[name]!)) }
         return c
     }
+
+    /// How the type registered under `name` is built for `config`: its ports, or
+    /// the config error (`WORKER describe`, and the answer to a coordinator's DESCRIBE).
+    public func describe(_ name: String, config: JSONObject) -> PortsOrConfigError? {
+        guard let t = types[name] else { return nil }
+        do { return .ports(try t.make(config: config).ports) } catch let e as RoutineConfigError {
+            return .configError(key: e.key, message: e.message)
+        } catch {
+            return .configError(key: nil, message: "\(error)")
+        }
+    }
 }
 
 /// What flow validation knows about routine types: their ports, computed from
-/// a registry (config-aware) or taken from a static description (e.g. another
-/// worker binary's `types --json`).
+/// a registry (config-aware: the type is compiled into this process) or taken
+/// from a description another process made (`WORKER types --json`), which is
+/// exact only for an empty config.
 public struct RoutineCatalogue: Sendable {
     public enum Entry: Sendable {
         case registry(RoutineType)
-        case fixed(RoutinePorts)
+        case fixed(TypeDescription)
     }
     public private(set) var entries: [String: Entry] = [:]
 
@@ -57,61 +69,58 @@ public struct RoutineCatalogue: Sendable {
 
     public mutating func add(_ name: String, _ entry: Entry) { entries[name] = entry }
 
+    /// Adds `other`'s entries. A compiled-in (registry) entry is never replaced by
+    /// a description: the compiled type knows its ports for every config.
     public mutating func merge(_ other: RoutineCatalogue) {
-        for (k, v) in other.entries { entries[k] = v }
+        for (k, v) in other.entries {
+            if case .registry = entries[k], case .fixed = v { continue }
+            entries[k] = v
+        }
     }
 
     public var typeNames: [String] { entries.keys.sorted() }
 
     public func knows(_ type: String) -> Bool { entries[type] != nil }
 
-    /// Ports of `type` configured with `config`; nil if the type is unknown.
+    /// True when `type` is compiled in (its ports are known for any config).
+    public func isCompiled(_ type: String) -> Bool {
+        if case .registry = entries[type] { return true }
+        return false
+    }
+
+    /// Ports of `type` configured with `config`; nil if the type is unknown, or
+    /// known only by a description and `config` is not empty (the description
+    /// says nothing of other configs). Config problems throw `RoutineConfigError`.
     public func ports(of type: String, config: JSONObject) throws -> RoutinePorts? {
         switch entries[type] {
         case nil: return nil
-        case .fixed(let p): return p
+        case .fixed(let d):
+            guard config.isEmpty else { return nil }
+            if let e = d.configError { throw RoutineConfigError(key: e.key, e.message) }
+            return d.ports
         case .registry(let t): return try t.make(config: config).ports
         }
     }
 
-    /// The catalogue as JSON: `[{type, slots, events}]` (nil ports as null).
-    public func json(registry: RoutineRegistry? = nil) -> JSONValue {
-        var out: [JSONValue] = []
-        for name in typeNames {
-            var o: JSONObject = ["type": .string(name)]
-            var ports: RoutinePorts?
-            switch entries[name]! {
-            case .fixed(let p): ports = p
-            case .registry(let t): ports = try? t.make(config: [:]).ports
-            }
-            o["slots"] = ports?.slots.map { .array($0.map { .string($0) }) } ?? .null
-            o["events"] = ports?.events.map { .array($0.map { .string($0) }) } ?? .null
-            if ports?.stateful == true { o["stateful"] = true }
-            if let p = ports?.errorPolicy { o["error_handler"] = p.json }
-            if let m = ports?.merges, !m.isEmpty {
-                o["merges"] = .object(JSONObject(uniqueKeysWithValues: m.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))
-            }
-            out.append(.object(o))
+    /// The description of `name` (for a compiled type: as built from an empty config).
+    public func describe(_ name: String) -> TypeDescription? {
+        switch entries[name] {
+        case nil: return nil
+        case .fixed(let d): return d
+        case .registry(let t): return TypeDescription(t, as: name)
         }
-        return .array(out)
     }
+
+    /// The catalogue as JSON: one description per type name (aliases too), sorted.
+    public func json() -> JSONValue { .array(typeNames.compactMap { describe($0)?.json }) }
 
     /// Reads the JSON produced by `json()` (a worker's `types --json`).
     public static func fromJSON(_ v: JSONValue) throws -> RoutineCatalogue {
         guard let arr = v.arrayValue else { throw RoutineError("catalogue must be a JSON array") }
         var c = RoutineCatalogue()
         for (i, e) in arr.enumerated() {
-            guard let name = e["type"].stringValue else { throw RoutineError("catalogue[\(i)].type missing") }
-            let slots = e["slots"].arrayValue?.compactMap(\.stringValue)
-            let events = e["events"].arrayValue?.compactMap(\.stringValue)
-            var merges: [String: String] = [:]
-            for (slot, strategy) in e["merges"].objectValue ?? [:] { merges[slot] = strategy.stringValue }
-            var policy: ErrorPolicy?
-            if let h = e.objectValue?["error_handler"], h != .null {
-                do { policy = try ErrorPolicy.parse(h, path: "catalogue[\(i)].error_handler", file: nil) } catch { throw RoutineError("\(error)") }
-            }
-            c.add(name, .fixed(RoutinePorts(
-                slots: slots, events: events, merges: merges, stateful: e["stateful"].boolValue ?? false, errorPolicy: policy)))
+            let d = try TypeDescription(json: e, path: "catalogue[\(i)]")
+            c.add(d.name, .fixed(d))
         }
         return c
     }

@@ -15,13 +15,14 @@ extension JoinMessage: HeaderCoding {
         self.init(
             workerId: try f.string("worker_id"), routineTypes: try f.strings("routine_types"), capacity: try f.int("capacity"),
             credit: try f.int("credit"), endpoint: try f.string("endpoint"), heartbeatMs: try f.int("heartbeat_ms"),
-            session: try f.string("session"), pid: try f.optionalInt("pid"), host: try f.optionalString("host"))
+            session: try f.string("session"), pid: try f.optionalInt("pid"), host: try f.optionalString("host"),
+            catalogue: try f.optionalBool("catalogue"))
         v = try f.int("v")
     }
     func write(_ w: inout HeaderWriter) {
         w.put("v", v); w.put("worker_id", workerId); w.put("routine_types", routineTypes); w.put("capacity", capacity)
         w.put("credit", credit); w.put("endpoint", endpoint); w.put("heartbeat_ms", heartbeatMs); w.put("session", session)
-        w.put("pid", pid); w.put("host", host)
+        w.put("pid", pid); w.put("host", host); w.put("catalogue", catalogue)
     }
 }
 
@@ -105,12 +106,13 @@ extension SubmitMessage: HeaderCoding {
         self.init(
             requestId: try f.string("request_id"), replyTo: try f.string("reply_to"), flowId: try f.optionalString("flow_id"),
             entryRoutine: try f.optionalString("entry_routine"), entrySlot: try f.optionalString("entry_slot"),
-            maxWorkers: try f.optionalInt("max_workers"), wait: try f.bool("wait"))
+            maxWorkers: try f.optionalInt("max_workers"), wait: try f.bool("wait"), failFast: try f.optionalBool("fail_fast"))
         v = try f.int("v")
     }
     func write(_ w: inout HeaderWriter) {
         w.put("v", v); w.put("request_id", requestId); w.put("reply_to", replyTo); w.put("flow_id", flowId)
         w.put("entry_routine", entryRoutine); w.put("entry_slot", entrySlot); w.put("max_workers", maxWorkers); w.put("wait", wait)
+        w.put("fail_fast", failFast)
     }
 }
 
@@ -147,5 +149,27 @@ extension ReplyMessage: HeaderCoding {
     func write(_ w: inout HeaderWriter) {
         w.put("v", v); w.put("request_id", requestId); w.put("ok", ok); w.put("error", error); w.put("job_id", jobId)
         w.put("status", status)
+    }
+}
+
+extension DescribeMessage: HeaderCoding {
+    init(_ f: HeaderFields) throws(WireError) {
+        self.init(requestId: try f.string("request_id"), routineType: try f.string("routine_type"))
+        v = try f.int("v")
+    }
+    func write(_ w: inout HeaderWriter) { w.put("v", v); w.put("request_id", requestId); w.put("routine_type", routineType) }
+}
+
+extension DescribedMessage: HeaderCoding {
+    init(_ f: HeaderFields) throws(WireError) {
+        self.init(
+            workerId: try f.string("worker_id"), requestId: try f.string("request_id"), ok: try f.bool("ok"),
+            configError: try f.optionalString("config_error"), errorKey: try f.optionalString("error_key"),
+            error: try f.optionalString("error"))
+        v = try f.int("v")
+    }
+    func write(_ w: inout HeaderWriter) {
+        w.put("v", v); w.put("worker_id", workerId); w.put("request_id", requestId); w.put("ok", ok)
+        w.put("config_error", configError); w.put("error_key", errorKey); w.put("error", error)
     }
 }

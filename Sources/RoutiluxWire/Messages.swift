@@ -1,7 +1,7 @@
 import RoutiluxCore
 
 /// The protocol version every message carries (frame 0 and the header's `v`).
-public let protocolVersion = 1
+public let protocolVersion = 2
 
 /// Every header carries the protocol version in `v`.
 public protocol VersionedHeader: Codable, Sendable {
@@ -22,9 +22,13 @@ public enum MessageType: String, Sendable, CaseIterable, Codable {
     case query = "QUERY"
     case control = "CONTROL"
     case reply = "REPLY"
+    case describe = "DESCRIBE"
+    case described = "DESCRIBED"
 }
 
-/// Worker → coordinator: register, with the routine types hosted and an inbox endpoint.
+/// Worker → coordinator: register, with the routine types hosted and an inbox
+/// endpoint. Body frame, when `catalogue` is true: the worker's catalogue, one
+/// description per type (`routilux-worker types --json`), as built from an empty config.
 public struct JoinMessage: VersionedHeader, Hashable {
     public var v: Int = protocolVersion
     public var workerId: String
@@ -42,11 +46,14 @@ public struct JoinMessage: VersionedHeader, Hashable {
     public var session: String
     public var pid: Int?
     public var host: String?
+    /// A body frame with the worker's catalogue follows.
+    public var catalogue: Bool?
 
     public init(
         workerId: String, routineTypes: [String], capacity: Int, credit: Int, endpoint: String,
-        heartbeatMs: Int = 1000, session: String, pid: Int? = nil, host: String? = nil
+        heartbeatMs: Int = 1000, session: String, pid: Int? = nil, host: String? = nil, catalogue: Bool? = nil
     ) {
+        self.catalogue = catalogue
         self.session = session
         self.workerId = workerId
         self.routineTypes = routineTypes
@@ -218,10 +225,13 @@ public struct SubmitMessage: VersionedHeader, Hashable {
     public var maxWorkers: Int?
     /// Reply when the job ends instead of when it starts.
     public var wait: Bool
+    /// Refuse the job when a routine type has no joined worker, instead of letting it wait for one.
+    public var failFast: Bool?
     public init(
         requestId: String, replyTo: String, flowId: String? = nil, entryRoutine: String? = nil,
-        entrySlot: String? = nil, maxWorkers: Int? = nil, wait: Bool = false
+        entrySlot: String? = nil, maxWorkers: Int? = nil, wait: Bool = false, failFast: Bool? = nil
     ) {
+        self.failFast = failFast
         self.requestId = requestId
         self.replyTo = replyTo
         self.flowId = flowId
@@ -291,9 +301,45 @@ public struct ReplyMessage: VersionedHeader, Hashable {
     }
 }
 
+/// Coordinator → worker: describe `routineType` as built from the config in the
+/// body frame (its ports: slots, events, merges, state, error policy), so that a
+/// flow using it can be validated. Answered with DESCRIBED.
+public struct DescribeMessage: VersionedHeader, Hashable {
+    public var v: Int = protocolVersion
+    public var requestId: String
+    public var routineType: String
+    public init(requestId: String, routineType: String) {
+        self.requestId = requestId
+        self.routineType = routineType
+    }
+}
+
+/// Worker → coordinator: the answer to DESCRIBE. Body frame, when `ok`: the
+/// ports as a catalogue entry (`{slots, events, merges?, stateful?, error_handler?}`).
+/// Otherwise either `configError` (with `errorKey`, the config key at fault) says
+/// why the type refuses that config, a verdict like any other, or `error` says
+/// the worker cannot describe the type at all (it does not host it).
+public struct DescribedMessage: VersionedHeader, Hashable {
+    public var v: Int = protocolVersion
+    public var workerId: String
+    public var requestId: String
+    public var ok: Bool
+    public var configError: String?
+    public var errorKey: String?
+    public var error: String?
+    public init(workerId: String, requestId: String, ok: Bool, configError: String? = nil, errorKey: String? = nil, error: String? = nil) {
+        self.workerId = workerId
+        self.requestId = requestId
+        self.ok = ok
+        self.configError = configError
+        self.errorKey = errorKey
+        self.error = error
+    }
+}
+
 /// A decoded message: the typed header and its body frames.
 public enum WireMessage: Sendable, Hashable {
-    case join(JoinMessage)
+    case join(JoinMessage, catalogue: RawJSON?)
     case joined(JoinedMessage)
     case reject(RejectMessage)
     case task(TaskMessage, payload: RawJSON, config: RawJSON, slotState: RawJSON?, routineState: RawJSON?, shared: RawJSON?)
@@ -305,6 +351,8 @@ public enum WireMessage: Sendable, Hashable {
     case query(QueryMessage)
     case control(ControlMessage, bodies: [RawJSON])
     case reply(ReplyMessage, jobState: RawJSON?)
+    case describe(DescribeMessage, config: RawJSON)
+    case described(DescribedMessage, ports: RawJSON?)
 
     public var type: MessageType {
         switch self {
@@ -320,6 +368,8 @@ public enum WireMessage: Sendable, Hashable {
         case .query: .query
         case .control: .control
         case .reply: .reply
+        case .describe: .describe
+        case .described: .described
         }
     }
 }

@@ -31,7 +31,9 @@ public final class WireCodec: Sendable {
             frames.append(w.bytes)
         }
         switch message {
-        case .join(let h): header(h)
+        case .join(let h, let catalogue):
+            header(h)
+            if let catalogue { frames.append(catalogue.bytes) }
         case .joined(let h): header(h)
         case .reject(let h): header(h)
         case .task(let h, let payload, let config, let state, let routineState, let shared):
@@ -58,6 +60,12 @@ public final class WireCodec: Sendable {
         case .reply(let h, let js):
             header(h)
             if let js { frames.append(js.bytes) }
+        case .describe(let h, let config):
+            header(h)
+            frames.append(config.bytes)
+        case .described(let h, let ports):
+            header(h)
+            if let ports { frames.append(ports.bytes) }
         }
         return frames
     }
@@ -97,8 +105,10 @@ public final class WireCodec: Sendable {
         let message: WireMessage
         switch type {
         case .join:
-            try bodies(0...0)
-            message = .join(try header(JoinMessage.self))
+            let h = try header(JoinMessage.self)
+            let n = h.catalogue == true ? 1 : 0
+            try bodies(n...n)
+            message = .join(h, catalogue: body.first)
         case .joined:
             try bodies(0...0)
             message = .joined(try header(JoinedMessage.self))
@@ -147,6 +157,14 @@ public final class WireCodec: Sendable {
         case .reply:
             try bodies(0...1)
             message = .reply(try header(ReplyMessage.self), jobState: body.first)
+        case .describe:
+            try bodies(1...1)
+            message = .describe(try header(DescribeMessage.self), config: body[0])
+        case .described:
+            let h = try header(DescribedMessage.self)
+            let n = h.ok ? 1 : 0
+            try bodies(n...n)
+            message = .described(h, ports: body.first)
         }
         return message
     }

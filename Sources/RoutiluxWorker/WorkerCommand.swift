@@ -21,7 +21,7 @@ public enum WorkerCommand {
             commandName: (CommandLine.arguments.first as NSString?)?.lastPathComponent ?? "routilux-worker",
             abstract: "A Routilux worker: hosts routines and runs their handlers for a coordinator.",
             version: versionText(),
-            subcommands: [Join.self, Types.self])
+            subcommands: [Join.self, Types.self, Describe.self])
     }
 
     struct Join: AsyncParsableCommand {
@@ -63,6 +63,30 @@ public enum WorkerCommand {
             do { try await runtime.run() } catch {
                 FileHandle.standardError.write(Data("routilux-worker: \(error)\n".utf8))
                 throw ExitCode(1)
+            }
+        }
+    }
+
+    struct Describe: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Describe a routine type as built from a config: its slots, events, merges, state and error policy.",
+            discussion: "Prints the ports as JSON. Exit codes: 0 described, 2 unknown type, bad JSON or a config the type refuses.")
+        @Argument(help: "The routine type (or an alias).")
+        var type: String
+        @Option(help: "The routine's config, a JSON object.")
+        var config: String = "{}"
+
+        func run() throws {
+            guard let object = (try? JSONValue.parse(Array(config.utf8)))?.objectValue else {
+                throw ValidationError("--config must be a JSON object")
+            }
+            switch WorkerCommand.registry.describe(type, config: object) {
+            case nil:
+                throw ValidationError("unknown routine type '\(type)' (hosted: \(WorkerCommand.registry.names.joined(separator: ", ")))")
+            case .configError(let key, let message)?:
+                throw ValidationError("config\(key.map { ".\($0)" } ?? ""): \(message)")
+            case .ports(let p)?:
+                print(JSONValue.object(p.json).jsonString(pretty: true))
             }
         }
     }

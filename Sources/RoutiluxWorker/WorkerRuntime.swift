@@ -76,7 +76,9 @@ public final class WorkerRuntime: Sendable {
         var join = JoinMessage(
             workerId: options.workerId, routineTypes: registry.names, capacity: options.concurrency,
             credit: options.concurrency + options.prefetch, endpoint: endpoint, heartbeatMs: options.heartbeatMs,
-            session: newSession(), pid: Int(getpid()), host: ProcessInfo.processInfo.hostName)
+            session: newSession(), pid: Int(getpid()), host: ProcessInfo.processInfo.hostName, catalogue: true)
+        // What this worker hosts, described for the coordinator (which learns new types from it).
+        let catalogue = RawJSON(registry.catalogue.json())
 
         func startTasks() {
             while running < options.concurrency, let (task, payload, config, slotState, routineState, shared) = waiting.popFirst() {
@@ -106,7 +108,7 @@ public final class WorkerRuntime: Sendable {
                         // Start afresh so that a JOIN queued on a dead link is not the only one.
                         transport.connect(peer: "coordinator", endpoint: options.coordinator, options: .lingering)
                     }
-                    transport.send(to: "coordinator", frames: codec.encode(.join(join)))
+                    transport.send(to: "coordinator", frames: codec.encode(.join(join, catalogue: catalogue)))
                     joinAttempts += 1
                     nextJoinAt = now.addingTimeInterval(min(8.0, 0.25 * pow(2.0, Double(joinAttempts - 1))))
                 }
@@ -155,6 +157,9 @@ public final class WorkerRuntime: Sendable {
                     case .task(let t, let payload, let config, let slotState, let routineState, let shared):
                         waiting.append((t, payload, config, slotState, routineState, shared))
                         startTasks()
+                    case .describe(let d, let config):
+                        // Cheap and synchronous: a type's factory builds its ports from the config.
+                        transport.send(to: "coordinator", frames: codec.encode(describe(d, config: config)))
                     case .heartbeat:
                         break
                     default:
@@ -168,5 +173,21 @@ public final class WorkerRuntime: Sendable {
         }
         await transport.shutdown()
         if let failure { throw failure }
+    }
+
+    /// The answer to a coordinator's DESCRIBE: `type`'s ports for that config, or why not.
+    func describe(_ d: DescribeMessage, config: RawJSON) -> WireMessage {
+        let id = options.workerId
+        guard let object = (try? config.value())?.objectValue else {
+            return .described(DescribedMessage(workerId: id, requestId: d.requestId, ok: false, error: "the config (DESCRIBE body) is not a JSON object"), ports: nil)
+        }
+        switch registry.describe(d.routineType, config: object) {
+        case nil:
+            return .described(DescribedMessage(workerId: id, requestId: d.requestId, ok: false, error: "this worker does not host routine type '\(d.routineType)'"), ports: nil)
+        case .configError(let key, let message)?:
+            return .described(DescribedMessage(workerId: id, requestId: d.requestId, ok: false, configError: message, errorKey: key), ports: nil)
+        case .ports(let p)?:
+            return .described(DescribedMessage(workerId: id, requestId: d.requestId, ok: true), ports: RawJSON(.object(p.json)))
+        }
     }
 }

@@ -25,7 +25,7 @@ struct Start: AsyncParsableCommand {
     var bind: String
     @Option(name: .customLong("flow"), help: "A flow file (YAML or JSON) to load; repeatable.")
     var flows: [String] = []
-    @Option(name: .customLong("catalogue"), help: "Routine types of custom workers (from `WORKER types --json`); repeatable.")
+    @Option(name: .customLong("catalogue"), help: "Routine types of custom workers (from `WORKER types --json`), to check flows before such a worker joins; repeatable. Not needed: joining workers describe their types.")
     var catalogues: [String] = []
     @Option(help: "Heartbeat interval towards workers, ms.")
     var heartbeatMs: Int = 1000
@@ -53,12 +53,17 @@ struct Start: AsyncParsableCommand {
         var fileOf: [String: String] = [:]
         for f in flows {
             do {
-                let flow = try FlowLoader.load(file: f, catalogue: catalogue)
+                // Types not known here yet are checked when a worker hosting them joins.
+                let flow = try FlowLoader.load(file: f, catalogue: catalogue, allowUnknownTypes: true)
                 if let first = fileOf[flow.flowId] {
                     throw FlowValidationError(file: f, path: "flow_id", message: "flow '\(flow.flowId)' is already defined by \(first)")
                 }
                 fileOf[flow.flowId] = f
                 loaded.append(flow)
+                let unknown = Set(flow.routines.map(\.type).filter { !catalogue.knows($0) }).sorted()
+                if !unknown.isEmpty {
+                    Logger(label: "routilux.coordinator").info("flow \(flow.flowId) (\(f)): routine types \(unknown.joined(separator: ", ")) are not known yet; its jobs wait for a worker hosting them, which describes them")
+                }
             } catch {
                 FileHandle.standardError.write(Data("routilux-coordinator: \(error)\n".utf8))
                 throw ExitCode(2)

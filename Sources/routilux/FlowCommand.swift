@@ -32,7 +32,10 @@ struct FlowCommand: ParsableCommand {
             for f in files {
                 do {
                     let flow = try FlowLoader.load(file: f, catalogue: catalogue)
-                    writeStdout("\(f): ok (flow \(flow.flowId): \(flow.routines.count) routines, \(flow.connections.count) connections)")
+                    // A catalogue file describes a type as built from an empty config only.
+                    let unchecked = flow.routines.filter { !catalogue.isCompiled($0.type) && !$0.config.isEmpty }.map(\.id)
+                    let note = unchecked.isEmpty ? "" : "; ports of \(unchecked.joined(separator: ", ")) not checked: a catalogue file describes a type for an empty config only, and a joined worker checks their configs at submit"
+                    writeStdout("\(f): ok (flow \(flow.flowId): \(flow.routines.count) routines, \(flow.connections.count) connections\(note))")
                 } catch {
                     FileHandle.standardError.write(Data("routilux: \(error)\n".utf8))
                     bad = true

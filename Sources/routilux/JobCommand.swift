@@ -137,6 +137,8 @@ extension JobCommand {
         var maxWorkers: Int?
         @Flag(help: "Wait for the job to end.")
         var wait = false
+        @Flag(help: "Refuse the job (exit 2) if no joined worker hosts one of its routine types, instead of letting it wait, pending, for one.")
+        var failFast = false
 
         func run() async throws {
             if (flow == nil) == (flowFile == nil) { throw fail("give exactly one of --flow ID or --flow-file FILE", code: Exit.badInput) }
@@ -153,16 +155,17 @@ extension JobCommand {
             }
             let e = parseEntry(entry)
             let flowName = flow ?? flowFile.map(FlowLoader.defaultFlowId(of:))
-            let submitted = try await exchange(common, requireCompleted: false, print: !wait) { [maxWorkers] replyTo, requestId in
+            let submitted = try await exchange(common, requireCompleted: false, print: !wait) { [maxWorkers, failFast] replyTo, requestId in
                 .submit(
                     SubmitMessage(
                         requestId: requestId, replyTo: replyTo, flowId: flowName, entryRoutine: e?.routine,
-                        entrySlot: e?.slot, maxWorkers: maxWorkers, wait: false),
+                        entrySlot: e?.slot, maxWorkers: maxWorkers, wait: false, failFast: failFast ? true : nil),
                     params: RawJSON(jobParams), flow: document)
             }
             guard wait, let jobId = submitted.jobId else { return }
             // The id goes out first, so a --timeout that runs out never loses the job.
-            FileHandle.standardError.write(Data("routilux: job \(jobId) submitted; waiting for it to end\n".utf8))
+            let pending = submitted.status == JobStatus.pending.rawValue ? " (pending: its routine types wait for a worker; see `job status`)" : ""
+            FileHandle.standardError.write(Data("routilux: job \(jobId) submitted\(pending); waiting for it to end\n".utf8))
             try await waitForEnd(common, jobId: jobId)
         }
     }

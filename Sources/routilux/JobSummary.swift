@@ -6,6 +6,7 @@ func summarize(_ state: JobState, elapsed: Double?, maxOutputs: Int = 10) -> Str
     var lines: [String] = []
     let took = elapsed.map { String(format: " in %.3f s", $0) } ?? ""
     lines.append("job \(state.jobId) on flow \(state.flowId): \(state.status.rawValue)\(took)")
+    if let w = state.waitingFor { lines.append(w) }
     if !state.routineStates.isEmpty {
         let parts = state.routineStates.map { (id, s) -> String in
             var t = "\(id) \(s["status"].stringValue ?? "?")"

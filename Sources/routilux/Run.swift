@@ -28,7 +28,7 @@ struct Run: AsyncParsableCommand {
     var output: String?
     @Flag(help: "Print the final JobState as JSON instead of a summary.")
     var json = false
-    @Option(help: "Worker executable (default: routilux-worker beside this one). Custom workers are asked for their routine types.")
+    @Option(help: "Worker executable (default: routilux-worker beside this one). A custom worker's routine types are learned when its processes join.")
     var worker: String?
     @Option(help: "Link between coordinator and workers: ipc or tcp (loopback).")
     var link: String = "ipc"
@@ -40,16 +40,13 @@ struct Run: AsyncParsableCommand {
         if let m = maxWorkers, m < 1 { throw fail("--max-workers must be at least 1", code: Exit.badInput) }
         guard link == "ipc" || link == "tcp" else { throw fail("--link must be ipc or tcp", code: Exit.badInput) }
         let workerPath = worker ?? siblingExecutable("routilux-worker")
-        var catalogue = Builtins.registry.catalogue
-        if worker != nil {
-            do { catalogue = try CatalogueFiles.query(worker: workerPath) } catch {
-                throw fail("\(error)", code: Exit.badInput)
-            }
-        }
+        // Builtins are checked now; a custom worker's own types are described by
+        // the worker processes when they join, before the job starts.
+        let catalogue = Builtins.registry.catalogue
         var flow: FlowDefinition
         let jobParams: JSONValue
         do {
-            flow = try FlowLoader.load(file: flowFile, catalogue: catalogue)
+            flow = try FlowLoader.load(file: flowFile, catalogue: catalogue, allowUnknownTypes: worker != nil)
             if let e = parseEntry(entry) {
                 try FlowLoader.checkEntry(&flow, entry: e, catalogue: catalogue, file: flowFile, path: "--entry")
             }
@@ -66,8 +63,9 @@ struct Run: AsyncParsableCommand {
             throw fail("\(error)", code: Exit.notCompleted)
         }
         let started = Date()
+        // Every worker has joined: a type none of them hosts will never run (fail fast).
         let request = SubmitRequest(
-            flow: .id(flow.flowId), params: RawJSON(jobParams), maxWorkers: workers, wait: true, untilPaused: true)
+            flow: .id(flow.flowId), params: RawJSON(jobParams), maxWorkers: workers, wait: true, untilPaused: true, failFast: true)
         // The job's answer, unless a local worker process dies first (then nothing could finish it).
         let outcome = await withTaskGroup(of: Either.self) { group in
             group.addTask { .reply(await cluster.service.submit(request)) }
@@ -85,7 +83,8 @@ struct Run: AsyncParsableCommand {
             throw fail("the job did not run", code: Exit.notCompleted)
         }
         guard reply.ok, let state = reply.jobState else {
-            throw fail(reply.error ?? "the job did not run", code: Exit.notCompleted)
+            // Refused before it started: the flow does not fit the workers' routine types.
+            throw fail("\(flowFile): \(reply.error ?? "the job did not run")", code: reply.ok ? Exit.notCompleted : Exit.badInput)
         }
         if let output {
             try writeJobState(state, to: output)

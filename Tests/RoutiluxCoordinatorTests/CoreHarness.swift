@@ -21,7 +21,11 @@ final class CoreHarness {
     private let ids: JobIds
     private let extraTypeNames: [String]
 
-    init(flow yaml: String, workerTimeoutMs: Int = 5000, finishedJobsKept: Int = 1000, extraTypes: [RoutineType] = []) throws {
+    /// `allowUnknownTypes`: the flow may use types only joining workers will describe.
+    init(
+        flow yaml: String, workerTimeoutMs: Int = 5000, finishedJobsKept: Int = 1000, extraTypes: [RoutineType] = [],
+        allowUnknownTypes: Bool = false
+    ) throws {
         var registry = Builtins.registry
         for t in extraTypes { registry.register(t) }
         let catalogue = registry.catalogue
@@ -35,7 +39,7 @@ final class CoreHarness {
             catalogue: catalogue,
             jobIds: { ids.next() })
         let doc = try FlowLoader.parseDocument(Array(yaml.utf8), isJSON: false, file: nil)
-        core.addFlow(try FlowLoader.build(doc, file: nil, defaultFlowId: "test", catalogue: catalogue))
+        core.addFlow(try FlowLoader.build(doc, file: nil, defaultFlowId: "test", catalogue: catalogue, allowUnknownTypes: allowUnknownTypes))
     }
 
     @discardableResult
@@ -57,7 +61,14 @@ final class CoreHarness {
     func join(_ id: String, credit: Int = 8, types: [String]? = nil, session: String = "s1") {
         feed(.message(.join(JoinMessage(
             workerId: id, routineTypes: types ?? (Builtins.registry.names + extraTypeNames), capacity: max(1, credit), credit: credit,
-            endpoint: "ipc:///tmp/\(id).sock", session: session)), peer: nil))
+            endpoint: "ipc:///tmp/\(id).sock", session: session), catalogue: nil), peer: nil))
+    }
+
+    /// A worker that hosts `registry`'s types joins, describing them as a real worker does.
+    func join(_ id: String, hosting registry: RoutineRegistry, credit: Int = 8, session: String = "s1") {
+        feed(.message(.join(JoinMessage(
+            workerId: id, routineTypes: registry.names, capacity: max(1, credit), credit: credit,
+            endpoint: "ipc:///tmp/\(id).sock", session: session, catalogue: true), catalogue: RawJSON(registry.catalogue.json())), peer: nil))
     }
 
     /// Submits a job on the flow; returns its id.

@@ -191,8 +191,8 @@ extension Integration {
             sender.connect(peer: "c", endpoint: c.1)
             sender.send(to: "c", frames: [Array("garbage".utf8)])
             sender.send(to: "c", frames: [Array("RTX9 JOIN".utf8), Array("{}".utf8)])
-            sender.send(to: "c", frames: [Array("RTX1 RESULT".utf8), Array("{not json".utf8)])
-            sender.send(to: "c", frames: [Array("RTX1 JOIN".utf8), Array(#"{"v":1}"#.utf8)])
+            sender.send(to: "c", frames: [Array("RTX2 RESULT".utf8), Array("{not json".utf8)])
+            sender.send(to: "c", frames: [Array("RTX2 JOIN".utf8), Array(#"{"v":2}"#.utf8)])
             try await waitUntil("four malformed messages to be logged\n\(c.0.stderr)") {
                 c.0.stderr.components(separatedBy: "dropped malformed message").count - 1 >= 4
             }

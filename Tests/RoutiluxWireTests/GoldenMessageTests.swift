@@ -99,7 +99,7 @@ func canonical(_ v: JSONValue) -> JSONValue {
             #expect(try decoder.decode(T.self, from: Data(file.frames[1])) == h, "\(file): Codable decoding differs")
         }
         switch message {
-        case .join(let h): try check(h)
+        case .join(let h, _): try check(h)
         case .joined(let h): try check(h)
         case .reject(let h): try check(h)
         case .task(let h, _, _, _, _, _): try check(h)
@@ -111,6 +111,8 @@ func canonical(_ v: JSONValue) -> JSONValue {
         case .query(let h): try check(h)
         case .control(let h, _): try check(h)
         case .reply(let h, _): try check(h)
+        case .describe(let h, _): try check(h)
+        case .described(let h, _): try check(h)
         }
     }
 
