@@ -20,7 +20,9 @@ run: build
 
 ## Builds everything (the integration tests start the real executables), then runs every test.
 test: deps
+	@echo "make test: building the package, its tests and the example worker (swift build --build-tests)"
 	$(SWIFT) build --build-tests
+	@echo "make test: running the tests: unit tests, then integration tests that start real coordinator, worker and routilux processes"
 	$(SWIFT) test --skip-build
 
 ## The throughput benchmark (release build).

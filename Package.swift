@@ -123,6 +123,15 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Examples/custom-worker's worker, built here too (same sources) so that the
+        // tests run it without building the library a second time; the example's
+        // own Package.swift stays the way users build it.
+        .executableTarget(
+            name: "example-custom-worker",
+            dependencies: ["RoutiluxCore", "RoutiluxWorker", "RoutiluxBuiltins"],
+            path: "Examples/custom-worker/Sources/my-worker",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "RoutiluxCoreTests", dependencies: ["RoutiluxCore", "RoutiluxBuiltins"],
             exclude: ["Fixtures"],  // read by path, with the script that made them

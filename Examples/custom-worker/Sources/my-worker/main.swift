@@ -3,11 +3,12 @@ import RoutiluxCore
 import RoutiluxWorker
 
 // The stock routines plus ours. `my-worker join tcp://HOST:PORT` serves a
-// coordinator; `my-worker types --json` tells `routilux run --worker` (and
-// `routilux-coordinator start --catalogue`) which types and ports exist.
+// coordinator, which learns these types when the worker joins (no restart, no
+// catalogue file); `my-worker types --json` prints what it hosts.
 var registry = Builtins.registry
 registry.register(wordCountType)
 registry.register(greeterType)
 registry.register(bestType)
+registry.register(classifyType)
 registry.registerMerge("most_words", keepMostWords)
 await WorkerCommand.main(registry: registry)
