@@ -26,6 +26,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // Child processes (Exec's commands, routilux run's local workers): process
+        // groups, signal reset, fd hygiene, teardown and async I/O done once, well.
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         // The C library, through Debian's libczmq-dev. On Linux its headers are in
@@ -62,6 +66,8 @@ let package = Package(
                 "RoutiluxCore", "RoutiluxWire", "RoutiluxTransport",
                 .product(name: "Collections", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: strict
         ),
@@ -86,7 +92,15 @@ let package = Package(
             swiftSettings: strict
         ),
         // The routines the stock worker ships.
-        .target(name: "RoutiluxBuiltins", dependencies: ["RoutiluxCore"], swiftSettings: strict),
+        .target(
+            name: "RoutiluxBuiltins",
+            dependencies: [
+                "RoutiluxCore",
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "routilux-coordinator",
             dependencies: [

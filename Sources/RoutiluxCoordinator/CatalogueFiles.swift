@@ -12,23 +12,4 @@ public enum CatalogueFiles {
             throw RoutineError("\(path): \(error)")
         }
     }
-
-    /// Asks a worker executable for its catalogue (`WORKER types --json`).
-    public static func query(worker path: String) throws -> RoutineCatalogue {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: path)
-        p.arguments = ["types", "--json"]
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        do { try p.run() } catch { throw RoutineError("cannot start worker \(path): \(error)") }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            throw RoutineError("worker \(path) 'types --json' exited with \(p.terminationStatus)")
-        }
-        do { return try RoutineCatalogue.fromJSON(try JSONValue.parse(Array(data))) } catch {
-            throw RoutineError("worker \(path) 'types --json': \(error)")
-        }
-    }
 }

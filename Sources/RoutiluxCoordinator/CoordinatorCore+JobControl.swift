@@ -116,32 +116,35 @@ extension CoordinatorCore {
         guard def.flowId == saved.flowId else {
             return refuse("it belongs to flow '\(saved.flowId)', not '\(def.flowId)'")
         }
-        let flow: CompiledFlow
-        switch check(def, file: file, now: now) {
-        case .valid(let compiled): flow = compiled
-        case .invalid(let why): return refuse(why)
-        case .describing(let keys): return hold(.resumeFrom(saved, reference, reply), keys: keys, reply: reply)
-        case .waiting(let types): return refuse("\(waitingText(types)); resume it once one has joined")
-        }
-        let routineList = flow.definition.routines.map(\.id).joined(separator: ", ")
-        if let current = saved.currentRoutineId, flow.definition.routine(current) == nil {
+        // What the saved state names must be in the flow (before asking anything of workers).
+        let routineList = def.routines.map(\.id).joined(separator: ", ")
+        if let current = saved.currentRoutineId, def.routine(current) == nil {
             return refuse("current_routine_id: routine '\(current)' not found in flow '\(saved.flowId)' (routines: \(routineList))")
         }
         var tasks: [PendingTask] = []
         for (i, entry) in saved.pendingTasks.enumerated() {
-            let task: PendingTask
-            do { task = try PendingTask(saved: entry, flow: flow.definition, taskId: takeTaskId(), now: now) } catch {
+            do { tasks.append(try PendingTask(saved: entry, flow: def, taskId: takeTaskId(), now: now)) } catch {
                 return refuse("pending_tasks[\(i)]: \(error)")
             }
+        }
+        let flow: CompiledFlow
+        switch check(def, file: file, now: now) {
+        case .valid(let compiled): flow = compiled
+        case .invalid(let why): return refuse(why)
+        case .describing(let keys): return hold(.resumeFrom(saved, reference, reply), keys: keys, reply: reply, since: now)
+        case .undescribed(let why): return refuse(why)
+        case .waiting(let types): return refuse("\(waitingText(types)); resume it once one has joined")
+        }
+        for (i, task) in tasks.enumerated() {
             // A routine's own timer slot is not a port; every other slot must exist.
             let isTimer = task.source.map { $0.routine == task.routineId && $0.event.hasPrefix("timer:") } ?? false
             if !isTimer, let slots = flow.ports[task.routineId]?.slots, !slots.contains(task.slot) {
                 return refuse("pending_tasks[\(i)].slot_name: slot '\(task.slot)' not found in routine '\(task.routineId)' (slots: \(slots.joined(separator: ", ")))")
             }
-            tasks.append(task)
         }
         var state = saved
         state.pendingTasks = []
+        state.waitingFor = nil
         state.slotStates = [:]
         state.routineData = [:]
         state.executionTracker = nil  // figures are per run

@@ -15,9 +15,23 @@ struct HeldRequest {
     enum Input {
         case submit(SubmitRequest, ReplyTarget)
         case resumeFrom(JobState, FlowReference?, ReplyTarget)
+
+        var reply: ReplyTarget {
+            switch self {
+            case .submit(_, let r), .resumeFrom(_, _, let r): r
+            }
+        }
     }
     var input: Input
     var keys: Set<DescribeKey>
+    /// When it was first held (a request is held at most `holdLimit`).
+    var since: Double
+}
+
+/// A worker's failure to describe a key, remembered for a while.
+struct DescribeFailure {
+    var at: Double
+    var why: String
 }
 
 /// Whether a flow can run now, from what is known of its routine types.
@@ -26,6 +40,8 @@ enum FlowVerdict {
     case invalid(String)
     /// Joined workers are describing these types for these configs.
     case describing(Set<DescribeKey>)
+    /// Every worker hosting a type failed to describe it for its config (lately): why.
+    case undescribed(String)
     /// No joined worker hosts these types (and nothing else here knows them).
     case waiting(types: [String])
 }
@@ -38,6 +54,12 @@ extension CoordinatorCore {
     static let maxTypesPerWorker = 1024
     /// Most requests held at once while workers describe types.
     static let maxHeldRequests = 1000
+    /// Longest a request is held (below a client's default 30 s wait for an answer).
+    static let holdLimit = 20.0
+    /// How long a worker's failure to describe a key keeps it from being asked again.
+    static let failureMemory = 30.0
+    /// Most jobs pending (waiting for workers) at once.
+    static let maxPendingJobs = 1000
 
     var describeTimeout: Double { max(1, min(5, Double(config.workerTimeoutMs) / 1000)) }
 
@@ -67,7 +89,9 @@ extension CoordinatorCore {
         }
         var replacing: Set<String> = []
         for d in descriptions {
-            if let compiled = typeBook.base.describe(d.name), typeBook.base.isCompiled(d.name) {
+            if let built = typeBook.base.describe(d.name), typeBook.base.isCompiled(d.name) {
+                // Through the same JSON as the worker's, so defaults the wire form leaves out compare equal.
+                let compiled = (try? TypeDescription(json: built.json, path: d.name)) ?? built
                 if !compiled.agrees(with: d) {
                     return "it describes routine type '\(d.name)' differently from this coordinator's built-in one (\(d.difference(from: compiled))); "
                         + "build the worker and the coordinator from the same Routilux version, or give the custom type another name"
@@ -92,17 +116,32 @@ extension CoordinatorCore {
         return nil
     }
 
-    /// A live worker that hosts `key.type` and has not failed to describe it.
+    /// A live worker that hosts `key.type` and has not failed to describe it lately.
     func describer(for key: DescribeKey) -> String? {
-        let failed = describeFailures[key] ?? []
-        return workerOrder.first { workers[$0]?.types.contains(key.type) == true && !failed.contains($0) }
+        let failed = describeFailures[key] ?? [:]
+        return workerOrder.first { workers[$0]?.types.contains(key.type) == true && failed[$0] == nil }
+    }
+
+    func describers(for key: DescribeKey) -> RoutineTypeBook.Describers {
+        if describer(for: key) != nil { return .available }
+        return workerOrder.contains { workers[$0]?.types.contains(key.type) == true } ? .allFailed : .none
+    }
+
+    /// Whether a live worker hosts `type`.
+    func isHosted(_ type: String) -> Bool { workerOrder.contains { workers[$0]?.types.contains(type) == true } }
+
+    /// Request ids nobody can guess (a DESCRIBED is matched by id and worker).
+    func makeDescribeId() -> String {
+        var g = SystemRandomNumberGenerator()
+        let a: UInt64 = g.next(), b: UInt64 = g.next()
+        nextDescribeId += 1
+        return "d\(nextDescribeId)-" + String(a, radix: 16) + String(b, radix: 16)
     }
 
     /// Asks a worker to describe `key` (once: a key already asked is not asked again).
     func requestDescribe(_ key: DescribeKey, config: JSONObject, now: Double) {
         guard describing[key] == nil, let worker = describer(for: key) else { return }
-        let id = "d\(nextDescribeId)"
-        nextDescribeId += 1
+        let id = makeDescribeId()
         describes[id] = PendingDescribe(key: key, workerId: worker, sentAt: now)
         describing[key] = id
         describeConfigs[key] = config
@@ -125,13 +164,17 @@ extension CoordinatorCore {
             } catch {
                 counters.malformedMessages += 1
                 log(.warning, "worker \(d.workerId) described \(key.type) with a malformed body: \(error)")
-                return describeFailed(key, worker: d.workerId, now: now)
+                return describeFailed(key, worker: d.workerId, why: "a malformed answer", now: now)
             }
         } else if let message = d.configError {
             typeBook.remember(key, .configError(key: d.errorKey, message: message))
+            if typeBook.cached(key) == nil {
+                // Too large to cache: answer what waits on it now, with this verdict.
+                return refuseHeld(on: key, why: FlowValidationError(file: nil, path: d.errorKey.map { "config.\($0)" } ?? "config", message: message).description, now: now)
+            }
         } else {
             log(.warning, "worker \(d.workerId) cannot describe routine type \(key.type): \(d.error ?? "no reason given")")
-            return describeFailed(key, worker: d.workerId, now: now)
+            return describeFailed(key, worker: d.workerId, why: d.error ?? "it cannot describe it", now: now)
         }
         describeConfigs.removeValue(forKey: key)
         describeFailures.removeValue(forKey: key)
@@ -139,8 +182,8 @@ extension CoordinatorCore {
     }
 
     /// `worker` did not (or could not) describe `key`: ask another host, if any.
-    func describeFailed(_ key: DescribeKey, worker: String, now: Double) {
-        describeFailures[key, default: []].insert(worker)
+    func describeFailed(_ key: DescribeKey, worker: String, why: String, now: Double) {
+        describeFailures[key, default: [:]][worker] = DescribeFailure(at: now, why: why)
         if let config = describeConfigs[key], describer(for: key) != nil {
             requestDescribe(key, config: config, now: now)
         } else {
@@ -156,17 +199,43 @@ extension CoordinatorCore {
             describing.removeValue(forKey: p.key)
             counters.describeTimeouts += 1
             log(.warning, "worker \(p.workerId) did not describe routine type \(p.key.type) within \(describeTimeout) s")
-            describeFailed(p.key, worker: p.workerId, now: now)
+            describeFailed(p.key, worker: p.workerId, why: "no answer within \(describeTimeout) s", now: now)
         }
+        // Failures are forgotten after a while: those workers may be asked again.
+        var expired: Set<DescribeKey> = []
+        for (key, failures) in describeFailures {
+            let kept = failures.filter { now - $0.value.at < Self.failureMemory }
+            if kept.count != failures.count { expired.insert(key) }
+            describeFailures[key] = kept.isEmpty ? nil : kept
+        }
+        // Requests held too long are answered: the workers did not describe in time.
+        for h in held where now - h.since >= Self.holdLimit {
+            actions.append(.reply(h.input.reply, .failure(
+                "timed out after \(Int(Self.holdLimit)) s waiting for joined workers to describe routine type(s) \(Set(h.keys.map(\.type)).sorted().joined(separator: ", "))")))
+        }
+        held.removeAll { now - $0.since >= Self.holdLimit }
+        if !expired.isEmpty { typesChanged(keys: expired, now: now) }
     }
 
-    /// A removed worker's pending describes go to another host.
-    func dropDescribes(of workerId: String, now: Double) {
+    /// A verdict that could not be cached: the requests waiting on `key` are refused with it.
+    func refuseHeld(on key: DescribeKey, why: String, now: Double) {
+        let waiting = held.filter { $0.keys.contains(key) }
+        held.removeAll { $0.keys.contains(key) }
+        for h in waiting { actions.append(.reply(h.input.reply, .failure("routine type \(key.type): \(why)"))) }
+    }
+
+    /// A removed worker's pending describes go to another host. When it is only
+    /// re-joining (`asFailure` false), they are dropped and asked again once it is back.
+    func dropDescribes(of workerId: String, asFailure: Bool, now: Double) {
         for (id, p) in describes.sorted(by: { $0.key < $1.key }) where p.workerId == workerId {
             describes.removeValue(forKey: id)
             describing.removeValue(forKey: p.key)
-            describeFailed(p.key, worker: workerId, now: now)
+            if asFailure { describeFailed(p.key, worker: workerId, why: "it left", now: now) }
         }
+        for key in describeFailures.keys { describeFailures[key]?.removeValue(forKey: workerId) }
+        describeFailures = describeFailures.filter { !$0.value.isEmpty }
+        // A learned type no live worker hosts any more is forgotten: the next host describes it anew.
+        for type in typeBook.learned.keys.sorted() where !isHosted(type) { typeBook.forget(type) }
     }
 
     /// Something was learned (a join, an answer, a failure): requests waiting on
@@ -175,6 +244,9 @@ extension CoordinatorCore {
         let ready = held.filter { keys == nil || !$0.keys.isDisjoint(with: keys!) }
         held.removeAll { keys == nil || !$0.keys.isDisjoint(with: keys!) }
         for h in ready {
+            // Held again, it keeps its first time (the hold limit counts from the first).
+            replayingSince = h.since
+            defer { replayingSince = nil }
             switch h.input {
             case .submit(let req, let reply): onSubmit(req, reply: reply, now: now)
             case .resumeFrom(let state, let flow, let reply): resumeSaved(state, flow: flow, reply: reply, now: now)
@@ -184,12 +256,12 @@ extension CoordinatorCore {
     }
 
     /// Parks a request until workers have described `keys`.
-    func hold(_ input: HeldRequest.Input, keys: Set<DescribeKey>, reply: ReplyTarget) {
+    func hold(_ input: HeldRequest.Input, keys: Set<DescribeKey>, reply: ReplyTarget, since now: Double) {
         guard held.count < Self.maxHeldRequests else {
             actions.append(.reply(reply, .failure("too many requests are waiting for workers to describe routine types (\(Self.maxHeldRequests)); try again shortly")))
             return
         }
-        held.append(HeldRequest(input: input, keys: keys))
+        held.append(HeldRequest(input: input, keys: keys, since: replayingSince ?? now))
     }
 
     /// Validates `def` with what is known now; asks workers to describe what is not.
@@ -197,8 +269,11 @@ extension CoordinatorCore {
         var ports: [String: RoutinePorts] = [:]
         var pending: Set<DescribeKey> = []
         var missing: Set<String> = []
+        var undescribed: [String] = []
         for r in def.routines {
-            switch typeBook.resolve(r.type, config: r.config, hosted: { self.describer(for: $0) != nil }) {
+            // Known or not, a type no live worker hosts cannot run yet.
+            if !isHosted(r.type) { missing.insert(r.type) }
+            switch typeBook.resolve(r.type, config: r.config, describers: { self.describers(for: $0) }) {
             case .ports(let p): ports[r.id] = p
             case .configError(let key, let message):
                 let base = "routines.\(r.id).config"
@@ -206,11 +281,15 @@ extension CoordinatorCore {
             case .describe(let key):
                 requestDescribe(key, config: r.config, now: now)
                 pending.insert(key)
+            case .undescribed(let key):
+                let why = (describeFailures[key] ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key): \($0.value.why)" }
+                undescribed.append("routine type \(r.type) (routines.\(r.id)): no joined worker could describe it for this config (\(why.joined(separator: "; ")))")
             case .noHost: missing.insert(r.type)
             }
         }
         do { try FlowLoader.checkPorts(def, portsById: ports, file: file) } catch { return .invalid(error.description) }
         if !pending.isEmpty { return .describing(pending) }
+        if !undescribed.isEmpty { return .undescribed(undescribed.joined(separator: "; ") + "; try again later") }
         if !missing.isEmpty { return .waiting(types: missing.sorted()) }
         return .valid(CompiledFlow(def, ports: ports))
     }
@@ -220,7 +299,7 @@ extension CoordinatorCore {
         let unknown = types.filter { !typeBook.knows($0) }
         var s = "waiting for a worker hosting \(types.joined(separator: ", "))"
         if !unknown.isEmpty {
-            s += " (not known here yet: no joined worker, catalogue file or built-in type has \(unknown.count == 1 ? "this name" : "these names"))"
+            s += " (\(unknown.joined(separator: ", ")) not known here yet: no joined worker, catalogue file or built-in type has \(unknown.count == 1 ? "that name" : "those names"))"
         }
         return s
     }
@@ -236,6 +315,8 @@ extension CoordinatorCore {
             fail(job.id, error: why, errorType: "FlowValidationError", routineId: nil, now: now)
         case .describing:
             job.state.waitingFor = "waiting for joined workers to describe its routine types"
+        case .undescribed(let why):
+            job.state.waitingFor = "waiting: \(why)"
         case .waiting(let types):
             if job.state.waitingFor != waitingText(types) {
                 job.state.waitingFor = waitingText(types)

@@ -24,10 +24,12 @@ public final class CoordinatorCore {
     /// The config of each key being described (to ask another worker).
     var describeConfigs: [DescribeKey: JSONObject] = [:]
     /// Workers that failed to describe a key (timed out, left, or do not host it).
-    var describeFailures: [DescribeKey: Set<String>] = [:]
+    var describeFailures: [DescribeKey: [String: DescribeFailure]] = [:]
     var nextDescribeId: UInt64 = 1
     /// Requests waiting for describes.
     var held: [HeldRequest] = []
+    /// While a held request is handled again: when it was first held.
+    var replayingSince: Double?
     var jobs: [String: JobRecord] = [:]
     /// Jobs with queued tasks, in turn order.
     var runnable: Deque<String> = []
@@ -157,7 +159,7 @@ public final class CoordinatorCore {
             }
             // A new session: the process restarted or re-joined, and has nothing of the old one's work.
             log(.info, "worker \(j.workerId) re-joined from \(j.endpoint) (new session); re-queueing \(existing.inFlight.count) task(s)")
-            removeWorker(j.workerId, now: now)
+            removeWorker(j.workerId, rejoining: true, now: now)
         }
         var problem: String?
         if j.routineTypes.isEmpty { problem = "the worker hosts no routine types" }
@@ -178,17 +180,17 @@ public final class CoordinatorCore {
         workerOrder.append(j.workerId)
         actions.append(.send(workerId: j.workerId, .joined(JoinedMessage(workerId: j.workerId, coordinatorId: config.coordinatorId, heartbeatMs: config.heartbeatMs))))
         log(.info, "worker \(j.workerId) joined from \(j.endpoint) (types: \(j.routineTypes.joined(separator: ", ")); capacity \(j.capacity), credit \(j.credit))")
-        // Its types may be what held requests and waiting jobs need; keys it failed before get another chance.
-        for k in describeFailures.keys { describeFailures[k]?.remove(j.workerId) }
+        // Its types may be what held requests and waiting jobs need.
         typesChanged(keys: nil, now: now)
     }
 
     /// Forgets a worker and puts its in-flight tasks back at the front of their jobs' queues.
-    func removeWorker(_ id: String, now: Double) {
+    /// `rejoining`: the same worker joins again at once (its describes are asked again then).
+    func removeWorker(_ id: String, rejoining: Bool = false, now: Double) {
         guard let w = workers.removeValue(forKey: id) else { return }
         workerOrder.removeAll { $0 == id }
         actions.append(.disconnectWorker(id: id, flush: false))
-        dropDescribes(of: id, now: now)
+        dropDescribes(of: id, asFailure: !rejoining, now: now)
         // Re-queue in reverse task order so the oldest ends up first.
         var touched: [JobRecord] = []
         defer { for job in touched { answerPausedWaiters(job) } }  // a paused job may now be settled
@@ -271,11 +273,18 @@ public final class CoordinatorCore {
             actions.append(.reply(reply, .failure(why)))
             return
         case .describing(let keys):
-            hold(.submit(req, reply), keys: keys, reply: reply)
+            hold(.submit(req, reply), keys: keys, reply: reply, since: now)
+            return
+        case .undescribed(let why):
+            actions.append(.reply(reply, .failure(why)))
             return
         case .waiting(let types):
             if req.failFast {
                 actions.append(.reply(reply, .failure("refused (fail fast): no joined worker hosts routine type \(types.joined(separator: ", ")) (\(waitingText(types)))")))
+                return
+            }
+            guard jobs.values.filter({ $0.state.status == .pending }).count < Self.maxPendingJobs else {
+                actions.append(.reply(reply, .failure("too many jobs are pending for workers (\(Self.maxPendingJobs)): \(waitingText(types))")))
                 return
             }
             flow = CompiledFlow(def, ports: [:])
@@ -472,7 +481,8 @@ public final class CoordinatorCore {
     func interruptRoutines(of job: JobRecord, why: String, at ts: Timestamp) {
         var busy = Set(job.state.routineStates.filter { $0.value["status"].stringValue == "running" }.map(\.key))
         for entry in ledger.values where entry.jobId == job.id && entry.run == job.run { busy.insert(entry.task.routineId) }
-        for rid in busy.sorted() where job.state.routineStates[rid]?["status"].stringValue != "failed" {
+        // An outcome already recorded (failed, error_continued, skipped) is not overwritten.
+        for rid in busy.sorted() where !["failed", "error_continued", "skipped"].contains(job.state.routineStates[rid]?["status"].stringValue ?? "") {
             job.state.setRoutineState(rid, ["status": "interrupted", "error": .string("interrupted: \(why)"), "error_time": .string(ts.iso)], at: ts)
         }
     }

@@ -26,6 +26,8 @@ public final class CoordinatorService: Sendable {
     private let countersBox = Mutex(CoordinatorCounters())
     private let workerCountBox = Mutex(0)
     private let finishedHook = Mutex<(@Sendable (String, JobStatus) -> Void)?>(nil)
+    /// Who waits for a number of joined workers (`waitForWorkers`), and whether the loop has ended.
+    private let workerWaiters = Mutex<(waiting: [(id: UInt64, count: Int, continuation: CheckedContinuation<Bool, Never>)], ended: Bool)>(([], false))
 
     /// `makeCore` builds the core on the service's own task (the core is not shared).
     public init(logger: Logger = Logger(label: "routilux.coordinator"), makeCore: @escaping @Sendable () -> CoordinatorCore) {
@@ -87,7 +89,9 @@ public final class CoordinatorService: Sendable {
             perform(actions, codec: codec, waiting: &waiting)
             countersBox.withLock { $0 = core.counters }
             workerCountBox.withLock { $0 = core.workerIds.count }
+            answerWorkerWaiters(joined: core.workerIds.count, ended: false)
         }
+        answerWorkerWaiters(joined: 0, ended: true)
         ticker.cancel()
         for (_, c) in waiting { c.resume(returning: .failure("coordinator stopped")) }
         // Requests already queued behind the stop get an answer too; later ones are refused in `ask`.
@@ -171,6 +175,41 @@ public final class CoordinatorService: Sendable {
 
     /// Workers joined, as of the last processed input.
     public var workerCount: Int { workerCountBox.withLock { $0 } }
+
+    /// Returns true once at least `count` workers have joined; false if the
+    /// coordinator stops first or the waiting task is cancelled. (No polling:
+    /// the loop answers after each input.)
+    public func waitForWorkers(_ count: Int) async -> Bool {
+        let id = localIds.add(1, ordering: .relaxed).oldValue
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { c in
+                // The count is read under the waiters' lock: the loop updates it before answering them.
+                let answer: Bool? = workerWaiters.withLock { w in
+                    if w.ended || Task.isCancelled { return false }
+                    if workerCount >= count { return true }
+                    w.waiting.append((id, count, c))
+                    return nil
+                }
+                if let answer { c.resume(returning: answer) }
+            }
+        } onCancel: {
+            let c = workerWaiters.withLock { w -> CheckedContinuation<Bool, Never>? in
+                guard let i = w.waiting.firstIndex(where: { $0.id == id }) else { return nil }
+                return w.waiting.remove(at: i).continuation
+            }
+            c?.resume(returning: false)
+        }
+    }
+
+    private func answerWorkerWaiters(joined: Int, ended: Bool) {
+        let ready = workerWaiters.withLock { w -> [(Bool, CheckedContinuation<Bool, Never>)] in
+            if ended { w.ended = true }
+            let due = w.waiting.filter { ended || joined >= $0.count }
+            w.waiting.removeAll { ended || joined >= $0.count }
+            return due.map { (!ended, $0.continuation) }
+        }
+        for (ok, c) in ready { c.resume(returning: ok) }
+    }
 
     /// Ends `run()`: pending local requests get an error, sockets close.
     public func stop() { inputContinuation.yield(.stop) }

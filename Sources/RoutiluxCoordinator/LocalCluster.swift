@@ -20,7 +20,7 @@ public final class LocalCluster: Sendable {
     private let workerCount: Int
     private let concurrency: Int
     private let link: Link
-    private let processes = Mutex<[Process]>([])
+    private let processes = Mutex<[LocalWorkerProcess]>([])
     private let runTask = Mutex<Task<Void, Never>?>(nil)
 
     public init(
@@ -45,49 +45,55 @@ public final class LocalCluster: Sendable {
         let endpoint = try await service.bind(link == .ipc ? "ipc://\(directory.path)/coordinator.sock" : "tcp://127.0.0.1:*")
         let service = self.service
         runTask.withLock { $0 = Task { await service.run() } }
+        var env = ProcessInfo.processInfo.environment
+        env["ROUTILUX_LOG_LEVEL"] = env["ROUTILUX_LOG_LEVEL"] ?? "warning"
         for i in 0..<workerCount {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: workerExecutable)
             // Local workers run the user's own flow: Exec is allowed here.
             var args = ["join", endpoint, "--concurrency", "\(concurrency)", "--id", "local-\(getpid())-w\(i)", "--allow-exec"]
             if link == .ipc { args += ["--bind", "ipc://\(directory.path)/worker-\(i).sock"] }
-            p.arguments = args
-            let log = directory.appendingPathComponent("worker-\(i).log")
-            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-            let handle = try FileHandle(forWritingTo: log)
-            p.standardOutput = handle
-            p.standardError = handle
-            p.standardInput = FileHandle.nullDevice
-            var env = ProcessInfo.processInfo.environment
-            env["ROUTILUX_LOG_LEVEL"] = env["ROUTILUX_LOG_LEVEL"] ?? "warning"
-            p.environment = env
-            do { try p.run() } catch {
-                throw StartError(description: "cannot start worker \(workerExecutable): \(error)")
-            }
+            let p = LocalWorkerProcess(
+                index: i, executable: workerExecutable, arguments: args, environment: env,
+                logPath: directory.appendingPathComponent("worker-\(i).log").path)
             processes.withLock { $0.append(p) }
         }
-        let deadline = Date().addingTimeInterval(timeout)
-        while service.workerCount < workerCount {
-            if let dead = processes.withLock({ $0.firstIndex { !$0.isRunning } }) {
-                let log = (try? String(contentsOf: directory.appendingPathComponent("worker-\(dead).log"), encoding: .utf8)) ?? ""
-                throw StartError(description: "worker \(dead) exited before joining:\n\(log.suffix(2000))")
+        // All joined, a worker gone first, or the time is up: whichever comes first.
+        enum Start: Sendable { case joined, exited(String?), timedOut }
+        let count = workerCount
+        let outcome = await withTaskGroup(of: Start.self) { group in
+            group.addTask { await service.waitForWorkers(count) ? .joined : .exited(nil) }
+            group.addTask { .exited(await self.firstWorkerExit(log: 2000)) }
+            group.addTask {
+                try? await Task.sleep(for: .milliseconds(Int(timeout * 1000)))
+                return .timedOut
             }
-            if Date() > deadline {
-                throw StartError(description: "only \(service.workerCount) of \(workerCount) workers joined within \(Int(timeout)) s (logs in \(directory.path))")
-            }
-            try await Task.sleep(for: .milliseconds(20))
+            let first = await group.next()!
+            group.cancelAll()
+            return first
         }
-        return endpoint
+        switch outcome {
+        case .joined: return endpoint
+        case .exited(let why):
+            throw StartError(description: "a local worker stopped before all had joined: \(why ?? "the coordinator stopped")")
+        case .timedOut:
+            throw StartError(description: "only \(service.workerCount) of \(workerCount) workers joined within \(Int(timeout)) s (logs in \(directory.path))")
+        }
     }
 
     /// Stops the workers (SIGTERM, then SIGKILL after `grace` seconds) and the coordinator; removes the temp dir.
     public func stop(grace: Double = 5) async {
         let ps = processes.withLock { $0 }
-        for p in ps where p.isRunning { p.terminate() }
-        let deadline = Date().addingTimeInterval(grace)
-        for p in ps {
-            while p.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(10)) }
-            if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        for p in ps { p.stop() }
+        await withTaskGroup(of: Void.self) { group in
+            for p in ps {
+                group.addTask {
+                    let timer = Task {
+                        try await Task.sleep(for: .milliseconds(Int(grace * 1000)))
+                        p.kill()
+                    }
+                    _ = await p.waitForExit()
+                    timer.cancel()
+                }
+            }
         }
         service.stop()
         await runTask.withLock { $0 }?.value
@@ -96,24 +102,28 @@ public final class LocalCluster: Sendable {
 
     /// Returns (with a description) when a worker process exits while the
     /// cluster runs; never returns while they all live. Cancel it when done.
-    public func firstWorkerExit() async -> String? {
-        while !Task.isCancelled {
-            if let i = processes.withLock({ $0.firstIndex { !$0.isRunning } }) {
-                let p = processes.withLock { $0[i] }
-                let log = (try? String(contentsOf: directory.appendingPathComponent("worker-\(i).log"), encoding: .utf8)) ?? ""
-                return "worker process \(i) (pid \(p.processIdentifier)) exited with \(p.terminationStatus)"
-                    + (p.terminationReason == .uncaughtSignal ? " (signal)" : "") + (log.isEmpty ? "" : ":\n" + log.suffix(2000))
+    public func firstWorkerExit() async -> String? { await firstWorkerExit(log: 2000) }
+
+    private func firstWorkerExit(log: Int) async -> String? {
+        let ps = processes.withLock { $0 }
+        guard !ps.isEmpty else { return nil }
+        return await withTaskGroup(of: String?.self) { group in
+            for p in ps {
+                group.addTask {
+                    // Cancelled (the job ended first): stop waiting, leave the process alone.
+                    guard let ending = await p.waitForExit() else { return nil }
+                    let tail = p.logTail(log)
+                    return "worker process \(p.index) \(LocalWorkerProcess.describe(ending))" + (tail.isEmpty ? "" : ":\n" + tail)
+                }
             }
-            try? await Task.sleep(for: .milliseconds(100))
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
         }
-        return nil
     }
 
     /// The tail of every worker's log (for error reports).
     public func workerLogs() -> String {
-        (0..<workerCount).map { i in
-            let s = (try? String(contentsOf: directory.appendingPathComponent("worker-\(i).log"), encoding: .utf8)) ?? ""
-            return "worker \(i):\n" + s.suffix(1500)
-        }.joined(separator: "\n")
+        processes.withLock { $0 }.map { "worker \($0.index):\n" + $0.logTail(1500) }.joined(separator: "\n")
     }
 }

@@ -20,17 +20,27 @@ struct RoutineTypeBook {
         case configError(key: String?, message: String)
         /// A joined worker must describe the type for this config.
         case describe(DescribeKey)
+        /// Every joined worker hosting the type failed to describe it for this config, lately.
+        case undescribed(DescribeKey)
         /// Nobody here can say: no compiled type, no description, no worker hosting it.
         case noHost
     }
+
+    /// Who could describe a key: a live host that has not failed it lately, only
+    /// hosts that have, or nobody.
+    enum Describers { case available, allFailed, none }
 
     let base: RoutineCatalogue
     /// Descriptions from the workers' JOINs, by type name (aliases too).
     private(set) var learned: [String: TypeDescription] = [:]
     private var cache: [DescribeKey: PortsOrConfigError] = [:]
     private var cacheOrder: Deque<DescribeKey> = []
-    /// Bound on cached describe answers (oldest dropped first).
+    private var cacheBytes = 0
+    /// Bounds on cached describe answers (oldest dropped first): entries, and bytes of their configs.
     static let cacheLimit = 10_000
+    static let cacheByteLimit = 64 << 20
+    /// A config larger than this is described every time, never cached.
+    static let cacheableConfigBytes = 1 << 20
 
     init(base: RoutineCatalogue) { self.base = base }
 
@@ -42,7 +52,7 @@ struct RoutineTypeBook {
 
     /// How `type` is built from `config`. `hosted` says whether a live worker can
     /// describe the type for this key (one that has not failed to already).
-    func resolve(_ type: String, config: JSONObject, hosted: (DescribeKey) -> Bool) -> Resolution {
+    func resolve(_ type: String, config: JSONObject, describers: (DescribeKey) -> Describers) -> Resolution {
         if base.isCompiled(type) {
             do { return .ports(try base.ports(of: type, config: config)!) } catch let e as RoutineConfigError {
                 return .configError(key: e.key, message: e.message)
@@ -56,7 +66,9 @@ struct RoutineTypeBook {
         case .configError(let k, let m)?: return .configError(key: k, message: m)
         case nil: break
         }
-        if hosted(key) { return .describe(key) }
+        let who = describers(key)
+        if who == .available { return .describe(key) }
+        if who == .allFailed { return .undescribed(key) }
         if base.knows(type), config.isEmpty {
             do { if let p = try base.ports(of: type, config: config) { return .ports(p) } } catch let e as RoutineConfigError {
                 return .configError(key: e.key, message: e.message)
@@ -67,17 +79,36 @@ struct RoutineTypeBook {
 
     /// Records a worker's answer for `key`.
     mutating func remember(_ key: DescribeKey, _ answer: PortsOrConfigError) {
-        if cache.updateValue(answer, forKey: key) == nil { cacheOrder.append(key) }
-        while cacheOrder.count > Self.cacheLimit { cache.removeValue(forKey: cacheOrder.removeFirst()) }
+        guard key.config.utf8.count <= Self.cacheableConfigBytes else { return }
+        if cache.updateValue(answer, forKey: key) == nil {
+            cacheOrder.append(key)
+            cacheBytes += key.config.utf8.count
+        }
+        while cacheOrder.count > Self.cacheLimit || cacheBytes > Self.cacheByteLimit, let old = cacheOrder.popFirst() {
+            cache.removeValue(forKey: old)
+            cacheBytes -= old.config.utf8.count
+        }
+    }
+
+    /// The answer cached for `key`, if any.
+    func cached(_ key: DescribeKey) -> PortsOrConfigError? { cache[key] }
+
+    /// Forgets a learned type (its last host left): its description and cached answers.
+    mutating func forget(_ type: String) {
+        guard learned.removeValue(forKey: type) != nil else { return }
+        dropCache(of: type)
+    }
+
+    private mutating func dropCache(of type: String) {
+        cache = cache.filter { $0.key.type != type }
+        cacheOrder.removeAll { $0.type == type }
+        cacheBytes = cacheOrder.reduce(0) { $0 + $1.config.utf8.count }
     }
 
     /// Learns (or, when `replacing`, re-learns) a joined worker's description; its
     /// empty-config ports seed the cache. Replacing drops every cached answer of the type.
     mutating func learn(_ d: TypeDescription, replacing: Bool) {
-        if replacing {
-            cache = cache.filter { $0.key.type != d.name }
-            cacheOrder.removeAll { $0.type == d.name }
-        }
+        if replacing { dropCache(of: d.name) }
         learned[d.name] = d
         let empty = DescribeKey(type: d.name, config: "{}")
         if let p = d.ports {

@@ -84,7 +84,9 @@ struct Run: AsyncParsableCommand {
         }
         guard reply.ok, let state = reply.jobState else {
             // Refused before it started: the flow does not fit the workers' routine types.
-            throw fail("\(flowFile): \(reply.error ?? "the job did not run")", code: reply.ok ? Exit.notCompleted : Exit.badInput)
+            // (A stopped coordinator is not the flow's fault: exit 1.)
+            let stopped = reply.error == "coordinator stopped"
+            throw fail("\(flowFile): \(reply.error ?? "the job did not run")", code: reply.ok || stopped ? Exit.notCompleted : Exit.badInput)
         }
         if let output {
             try writeJobState(state, to: output)

@@ -86,10 +86,11 @@ extension CoreHarness {
 
     @Test func pausingOneJobLeavesTheOthersRunning() throws {
         let h = try CoreHarness(flow: fanOutFlow)
+        h.join("w1", credit: 0)  // joined, but takes nothing yet
         let j1 = h.submit(items(1))
         let j2 = h.submit(items(1))
         h.control(j1, .pause(reason: "", checkpoint: nil))
-        h.join("w1", credit: 100)
+        h.feed(.message(.credit(CreditMessage(workerId: "w1", credit: 100)), peer: nil))
         let tasks = h.newTasks()
         #expect(tasks.map(\.header.jobId) == [j2], "only the running job is dispatched")
         #expect(h.core.jobState(j1)?.pendingTasks.count == 1)

@@ -176,11 +176,12 @@ extension CoreHarness {
         #expect(r.reason.contains("describes routine type 'Greeter' differently from worker w1"), "\(r.reason)")
         #expect(r.reason.contains("events [greeting] vs [greeting, farewell]"), "\(r.reason)")
         #expect(h.core.workerIds == ["w1"])
-        // Once no worker holds the old description, the new one replaces it.
+        // Once no worker holds the old description, it is forgotten and the new one is learned.
         h.feed(.message(.leave(LeaveMessage(workerId: "w1", reason: "redeploy")), peer: nil))
         h.join("w2", hosting: customRegistry(greeterV2Type), session: "s2")
         #expect(h.core.workerIds == ["w2"])
-        #expect(h.logs.contains { $0.contains("routine type Greeter is described anew by worker w2") })
+        let farewell = greetFlow.replacingOccurrences(of: "greet.greeting", with: "greet.farewell")
+        #expect(h.submitDocument(farewell)?.ok == true, "the new description's event")
     }
 
     @Test func aWorkerWhoseBuiltinDiffersFromTheCoordinatorsIsRefused() throws {
@@ -195,7 +196,7 @@ extension CoreHarness {
         #expect(r.reason.contains("differently from this coordinator's built-in one (slots [input] vs [in])"), "\(r.reason)")
     }
 
-    @Test func aDescribeThatIsNotAnsweredGoesToAnotherHostThenTheJobWaits() throws {
+    @Test func aDescribeThatIsNotAnsweredGoesToAnotherHostThenIsRefusedSayingWhy() throws {
         let h = try CoreHarness(flow: greetFlow, workerTimeoutMs: 60_000, allowUnknownTypes: true)
         let reg = customRegistry(routerType)
         h.join("w1", hosting: reg)
@@ -207,19 +208,61 @@ extension CoreHarness {
         h.feed(.tick)
         #expect(h.describes.map(\.worker) == ["w1", "w2"], "asked again, elsewhere")
         #expect(h.core.counters.describeTimeouts == 1)
-        // w2 says it cannot: nobody else can describe it, so the job is created pending.
+        // w2 says it cannot either: every host failed, so the submit is refused with both reasons.
         let d = h.describes[1]
         h.feed(.message(.described(DescribedMessage(workerId: "w2", requestId: d.header.requestId, ok: false, error: "not hosted"), ports: nil), peer: nil))
         let reply = try #require(h.replies.last?.reply)
-        #expect(reply.ok && reply.status == .pending, "\(reply.error ?? "")")
-        // A worker that joins gets its chance: described, the job starts.
+        #expect(reply.error == "routine type Router (routines.r): no joined worker could describe it for this config (w1: no answer within 5.0 s; w2: not hosted); try again later")
+        // A worker that joins is asked; failures are forgotten after a while.
         h.join("w3", hosting: reg)
-        let third = try #require(h.describes.last)
-        #expect(third.worker == "w1" || third.worker == "w3")
-        h.answer(third, with: reg)
-        #expect(h.status(reply.jobId!) == .running)
+        #expect(h.submitDocument(flow) == nil)
+        #expect(h.describes.last?.worker == "w3")
+        h.answer(h.describes.last!, with: reg)
+        #expect(h.replies.last?.reply.status == .running)
+        h.feed(.message(.leave(LeaveMessage(workerId: "w3", reason: "bye")), peer: nil))
+        h.now += 31
+        h.feed(.tick)
+        #expect(h.submitDocument(flow.replacingOccurrences(of: "[a]", with: "[b]")) == nil)
+        #expect(h.describes.last?.worker == "w1", "its failure is forgotten")
     }
 
+    @Test func aHostThatRejoinsWhileDescribingIsAskedAgainWithoutRefusingAnything() throws {
+        let h = try CoreHarness(flow: greetFlow, allowUnknownTypes: true)
+        let reg = customRegistry(routerType)
+        h.join("w1", hosting: reg)
+        #expect(h.submitDocument("routines:\n  r: {type: Router, config: {routes: [a]}}\nentry: {routine: r, slot: input}\n", failFast: true) == nil)
+        h.join("w1", hosting: reg, session: "s2")
+        #expect(h.replies.isEmpty, "still held: the host is back")
+        #expect(h.describes.count == 2 && h.describes[1].worker == "w1")
+        h.answer(h.describes[1], with: reg)
+        #expect(h.replies.last?.reply.status == .running)
+    }
+
+    @Test func aJobWhoseTypesAreBuiltinWaitsForAWorkerToo() throws {
+        let h = try CoreHarness(flow: fanOutFlow)
+        let job = h.submit(items(1))
+        #expect(h.status(job) == .pending)
+        #expect(h.core.jobState(job)?.waitingFor?.hasPrefix("waiting for a worker hosting Collector, Mapper, Splitter") == true)
+        let refused = try #require(h.submitDocument(fanOutFlow, failFast: true))
+        #expect(refused.error?.contains("no joined worker hosts routine type Collector, Mapper, Splitter") == true)
+        h.join("w1")
+        #expect(h.status(job) == .running)
+        #expect(h.newTasks().map(\.target) == ["src.trigger"])
+    }
+
+    @Test func aRequestHeldTooLongIsAnsweredAndPendingJobsAreBounded() throws {
+        let h = try CoreHarness(flow: greetFlow, workerTimeoutMs: 600_000, allowUnknownTypes: true)
+        let reg = customRegistry(routerType)
+        // Six hosts that never answer: 5 s each would outlast a client; the hold ends at 20 s.
+        for i in 1...6 { h.join("w\(i)", hosting: reg) }
+        #expect(h.submitDocument("routines:\n  r: {type: Router, config: {routes: [z]}}\nentry: {routine: r, slot: input}\n") == nil)
+        for _ in 0..<5 {
+            h.now += 5
+            h.feed(.tick)
+        }
+        let reply = try #require(h.replies.last?.reply)
+        #expect(reply.error == "timed out after 20 s waiting for joined workers to describe routine type(s) Router")
+    }
     @Test func describedAnswersFromTheWrongWorkerOrForNothingAreDropped() throws {
         let h = try CoreHarness(flow: greetFlow, allowUnknownTypes: true)
         h.join("w1", hosting: customRegistry(routerType))

@@ -112,4 +112,37 @@ import Testing
         let ctx = try await run(["command": ["./step.sh"], "cwd": .string(dir.path)])
         #expect(ctx.emissions.first?.data["cwd"]?.stringValue == dir.path)
     }
+
+    @Test func theCommandInheritsNoDescriptorButItsStandardThree() async throws {
+        let ctx = try await run(["command": #"echo "{\"event\": \"output\", \"data\": {\"fds\": \"$(ls /proc/self/fd | tr '\n' ' ')\"}}""#])
+        let fds = (ctx.emissions.first?.data["fds"]?.stringValue ?? "").split(separator: " ").map(String.init)
+        // 0, 1, 2, and the one `ls` opened to list them.
+        #expect(fds.count == 4 && Array(fds.prefix(3)) == ["0", "1", "2"], "\(fds)")
+    }
+
+    @Test func commandsThatExitWithoutReadingTheirInputNeverHurtTheWorker() async throws {
+        // Many at once, each ignoring a large stdin and exiting at once (a race the library must survive).
+        let big: JSONObject = ["blob": .string(String(repeating: "x", count: 1 << 20))]
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<24 {
+                group.addTask {
+                    let command = i % 2 == 0 ? "exit 0" : "echo '{\"event\": \"output\", \"data\": {}}'; exit 0"
+                    _ = try await self.run(["command": .string(command)], big)
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    @Test func largeOutputArrivesWholeAndStderrKeepsItsEnd() async throws {
+        let ctx = try await run(["command": #"i=0; while [ $i -lt 20000 ]; do echo "{\"event\": \"output\", \"data\": {\"i\": $i}}"; i=$((i+1)); done"#, "timeout": 120])
+        #expect(ctx.emissions.count == 20000)
+        #expect(ctx.emissions.last?.data == ["i": 19999])
+        do {
+            _ = try await run(["command": "head -c 3000000 /dev/zero | tr '\\0' 'a' >&2; echo ' the end' >&2; exit 2"])
+            Issue.record("no error")
+        } catch let e as RoutineError {
+            #expect(e.message.hasSuffix("the end"), "\(e.message.suffix(40))")
+        }
+    }
 }

@@ -109,7 +109,7 @@ extension Integration {
         let r = try await h.routilux(["run", flow], timeout: 60)
         #expect(r.code == 1)
         #expect(r.err.contains("worker process 0"), "\(r.err)")
-        #expect(r.err.contains("exited"))
+        #expect(r.err.contains("was killed by signal 9"), "\(r.err)")
     }
 
     @Test(arguments: [

@@ -112,13 +112,13 @@ extension Integration {
             #expect(s.code == 0, "\(s.err)")
             let pending = try jobState(s.out)
             #expect(pending.status == .pending)
-            #expect(pending.waitingFor?.contains("waiting for a worker hosting Greeter, WordCount") == true, "\(pending.waitingFor ?? "")")
+            #expect(pending.waitingFor?.contains("waiting for a worker hosting Collector, Greeter, Splitter, WordCount (Greeter, WordCount not known here yet") == true, "\(pending.waitingFor ?? "")")
             let status = try await h.routilux(["job", "status", pending.jobId, "--coordinator", c.1])
-            #expect(status.out.contains("waiting for a worker hosting Greeter, WordCount"), "\(status.out)")
+            #expect(status.out.contains("waiting for a worker hosting Collector, Greeter, Splitter, WordCount"), "\(status.out)")
             // Failing fast instead is a refusal.
             let fast = try await h.routilux(["job", "submit", "--coordinator", c.1, "--flow", "greetings", "--fail-fast"])
             #expect(fast.code == 2)
-            #expect(fast.err.contains("no joined worker hosts routine type Greeter, WordCount"), "\(fast.err)")
+            #expect(fast.err.contains("no joined worker hosts routine type Collector, Greeter, Splitter, WordCount"), "\(fast.err)")
 
             _ = try h.start("my-worker", ["join", c.1, "--id", "custom"], executablePath: worker)
             let done = try await h.routilux(["job", "wait", pending.jobId, "--coordinator", c.1, "--json"])
