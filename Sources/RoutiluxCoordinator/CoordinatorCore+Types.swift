@@ -60,6 +60,8 @@ extension CoordinatorCore {
     static let failureMemory = 30.0
     /// Most jobs pending (waiting for workers) at once.
     static let maxPendingJobs = 1000
+    /// Largest DESCRIBED body (one type's ports); a JOIN's catalogue may be four times that.
+    static let maxDescriptionBytes = 1 << 20
 
     var describeTimeout: Double { max(1, min(5, Double(config.workerTimeoutMs) / 1000)) }
 
@@ -75,6 +77,9 @@ extension CoordinatorCore {
         }
         var descriptions: [TypeDescription] = []
         if let body {
+            guard body.bytes.count <= Self.maxDescriptionBytes * 4 else {
+                return "its catalogue (JOIN body) has \(body.bytes.count) bytes (at most \(Self.maxDescriptionBytes * 4))"
+            }
             do {
                 guard let entries = try body.value().arrayValue else { return "its catalogue (JOIN body) is not a JSON array" }
                 guard entries.count <= Self.maxTypesPerWorker else { return "its catalogue has \(entries.count) entries (at most \(Self.maxTypesPerWorker))" }
@@ -159,6 +164,11 @@ extension CoordinatorCore {
         describing.removeValue(forKey: pending.key)
         let key = pending.key
         if d.ok, let body {
+            guard body.bytes.count <= Self.maxDescriptionBytes else {
+                counters.malformedMessages += 1
+                log(.warning, "worker \(d.workerId) described \(key.type) with \(body.bytes.count) bytes (at most \(Self.maxDescriptionBytes))")
+                return describeFailed(key, worker: d.workerId, why: "an answer over \(Self.maxDescriptionBytes) bytes", now: now)
+            }
             do {
                 typeBook.remember(key, .ports(try RoutinePorts(json: try body.value(), path: "DESCRIBED body")))
             } catch {

@@ -271,6 +271,22 @@ extension CoreHarness {
         #expect(h.logs.last?.contains("no DESCRIBE 'd99' is pending for worker 'w1'") == true)
     }
 
+    @Test func oversizedDescriptionsAreRefused() throws {
+        let h = try CoreHarness(flow: greetFlow, allowUnknownTypes: true)
+        let huge = RawJSON(.array([["type": "Greeter", "slots": ["input"], "events": .array((0..<700_000).map { .string("e\($0)") })]]))
+        h.feed(.message(.join(JoinMessage(
+            workerId: "big", routineTypes: ["Greeter"], capacity: 1, credit: 1, endpoint: "ipc:///tmp/big", session: "s", catalogue: true), catalogue: huge), peer: nil))
+        guard case .reject(let r) = h.sent.last?.message else { Issue.record("expected REJECT"); return }
+        #expect(r.reason.contains("its catalogue (JOIN body) has"), "\(r.reason)")
+        h.join("w1", hosting: customRegistry(routerType))
+        #expect(h.submitDocument("routines:\n  r: {type: Router, config: {routes: [a]}}\nentry: {routine: r, slot: input}\n") == nil)
+        let d = try #require(h.describes.first)
+        let ports = RawJSON(["slots": ["input"], "events": .array((0..<100_000).map { .string("event-\($0)") })])
+        h.feed(.message(.described(DescribedMessage(workerId: "w1", requestId: d.header.requestId, ok: true), ports: ports), peer: nil))
+        #expect(h.core.counters.malformedMessages == 1)
+        #expect(h.replies.last?.reply.error?.contains("w1: an answer over 1048576 bytes") == true, "\(h.replies.last?.reply.error ?? "")")
+    }
+
     @Test func aCatalogueFileNeverReplacesACompiledType() throws {
         var files = RoutineCatalogue()
         files.add("ConditionalRouter", .fixed(TypeDescription(name: "ConditionalRouter", ports: RoutinePorts(slots: ["input"], events: ["output"]))))
