@@ -75,6 +75,8 @@ public enum WorkerCommand {
         var type: String
         @Option(help: "The routine's config, a JSON object.")
         var config: String = "{}"
+        @Flag(help: "Print a config error as JSON too (`{\"config_error\": MESSAGE, \"error_key\": KEY}` on stdout, exit 2), for tools.")
+        var json = false
 
         func run() throws {
             guard let object = (try? JSONValue.parse(Array(config.utf8)))?.objectValue else {
@@ -84,6 +86,12 @@ public enum WorkerCommand {
             case nil:
                 throw ValidationError("unknown routine type '\(type)' (hosted: \(WorkerCommand.registry.names.joined(separator: ", ")))")
             case .configError(let key, let message)?:
+                if json {
+                    var o: JSONObject = ["config_error": .string(message)]
+                    if let key { o["error_key"] = .string(key) }
+                    print(JSONValue.object(o).jsonString())
+                    throw ExitCode(2)
+                }
                 throw ValidationError("config\(key.map { ".\($0)" } ?? ""): \(message)")
             case .ports(let p)?:
                 print(JSONValue.object(p.json).jsonString(pretty: true))

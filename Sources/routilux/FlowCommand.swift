@@ -5,26 +5,35 @@ import RoutiluxCoordinator
 import RoutiluxCore
 
 /// `routilux flow ...`: work with flow files.
-struct FlowCommand: ParsableCommand {
+struct FlowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "flow",
         abstract: "Check and export flow files.",
         subcommands: [Validate.self, Export.self])
 
-    struct Validate: ParsableCommand {
+    struct Validate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Validate flow files against the builtin routines (and custom catalogues).",
+            abstract: "Validate flow files against the builtin routines, custom catalogues and custom worker executables.",
             discussion: "Prints one line per file. Exit codes: 0 all valid, 2 any invalid.")
 
         @Argument(help: "Flow files (YAML or JSON).")
         var files: [String]
-        @Option(name: .customLong("catalogue"), help: "Routine types of a custom worker (from `WORKER types --json`); repeatable.")
+        @Option(name: .customLong("catalogue"), help: "Routine types of a custom worker (from `WORKER types --json`); repeatable. Exact for routines with an empty config only.")
         var catalogues: [String] = []
+        @Option(name: .customLong("worker"), help: "A custom worker executable, asked for its types and to describe each of them for the configs the flows use (exact, like a joined worker); repeatable.")
+        var workers: [String] = []
 
-        func run() throws {
+        func run() async throws {
             var catalogue = Builtins.registry.catalogue
+            var hosts: [String: WorkerQuery] = [:]
             do {
                 for c in catalogues { catalogue.merge(try CatalogueFiles.load(c)) }
+                for w in workers {
+                    let query = WorkerQuery(executable: w)
+                    let theirs = try await query.catalogue()
+                    for t in theirs.typeNames where !catalogue.isCompiled(t) && hosts[t] == nil { hosts[t] = query }
+                    catalogue.merge(theirs)
+                }
             } catch {
                 throw fail("\(error)", code: Exit.badInput)
             }
@@ -32,9 +41,25 @@ struct FlowCommand: ParsableCommand {
             for f in files {
                 do {
                     let flow = try FlowLoader.load(file: f, catalogue: catalogue)
-                    // A catalogue file describes a type as built from an empty config only.
-                    let unchecked = flow.routines.filter { !catalogue.isCompiled($0.type) && !$0.config.isEmpty }.map(\.id)
-                    let note = unchecked.isEmpty ? "" : "; ports of \(unchecked.joined(separator: ", ")) not checked: a catalogue file describes a type for an empty config only, and a joined worker checks their configs at submit"
+                    // Exact ports for every routine a compiled type or a worker can speak for;
+                    // a catalogue file speaks for an empty config only.
+                    var ports: [String: RoutinePorts] = [:]
+                    var unchecked: [String] = []
+                    for r in flow.routines {
+                        if catalogue.isCompiled(r.type) || (hosts[r.type] == nil && r.config.isEmpty) {
+                            if let p = try? catalogue.ports(of: r.type, config: r.config) { ports[r.id] = p }
+                        } else if let host = hosts[r.type] {
+                            switch try await host.describe(r.type, config: r.config) {
+                            case .ports(let p): ports[r.id] = p
+                            case .configError(let key, let message):
+                                throw FlowValidationError(file: f, path: "routines.\(r.id).config" + (key.map { ".\($0)" } ?? ""), message: message)
+                            }
+                        } else {
+                            unchecked.append(r.id)
+                        }
+                    }
+                    try FlowLoader.checkPorts(flow, portsById: ports, file: f)
+                    let note = unchecked.isEmpty ? "" : "; ports of \(unchecked.joined(separator: ", ")) not checked: a catalogue file describes a type for an empty config only (give --worker, or a joined worker checks them at submit)"
                     writeStdout("\(f): ok (flow \(flow.flowId): \(flow.routines.count) routines, \(flow.connections.count) connections\(note))")
                 } catch {
                     FileHandle.standardError.write(Data("routilux: \(error)\n".utf8))

@@ -143,6 +143,24 @@ extension Integration {
             #expect(refused.err.contains("routines.c.config.kinds: unknown config key (expected: classes, field)"), "\(refused.err)")
         }
 
+        @Test func flowValidateAsksAWorkerExecutableForEachConfig() async throws {
+            let h = try ProcessHarness()
+            defer { Task { await h.shutdown() } }
+            let ok = try await h.routilux(["flow", "validate", flow("classify.yaml"), flow("flow.yaml"), flow("routed.yaml"), "--worker", worker])
+            #expect(ok.code == 0, "\(ok.err)")
+            #expect(!ok.out.contains("not checked"), "every routine checked exactly: \(ok.out)")
+            let wrong = try h.write("wrong.yaml", try String(contentsOfFile: flow("classify.yaml"), encoding: .utf8)
+                .replacingOccurrences(of: "classify.sport", with: "classify.weather"))
+            let bad = try h.write("bad.yaml", "routines:\n  c: {type: Classify, config: {classes: [a], kinds: 1}}\n")
+            let r = try await h.routilux(["flow", "validate", wrong, bad, "--worker", worker])
+            #expect(r.code == 2)
+            #expect(r.err.contains("wrong.yaml: connections[2].from: unknown event 'weather' on routine 'classify' (events: news, sport, other)"), "\(r.err)")
+            #expect(r.err.contains("bad.yaml: routines.c.config.kinds: unknown config key (expected: classes, field)"), "\(r.err)")
+            let missing = try await h.routilux(["flow", "validate", flow("flow.yaml"), "--worker", "/nonexistent/worker"])
+            #expect(missing.code == 2)
+            #expect(missing.err.contains("worker /nonexistent/worker: cannot run 'types --json'"), "\(missing.err)")
+        }
+
         @Test func aCatalogueFileChecksFlowsBeforeAWorkerExistsWithoutHidingTheBuiltins() async throws {
             let h = try ProcessHarness()
             defer { Task { await h.shutdown() } }
