@@ -4,12 +4,13 @@ import SystemPackage
 
 /// Runs a command for `Exec` on swift-subprocess, without blocking a Swift
 /// concurrency thread. The child starts clean: its own process group (so a
-/// timeout ends everything it started), every signal at its default and an
-/// empty signal mask (this process ignores SIGPIPE, SIGINT and SIGTERM, and
-/// ignored signals would survive exec), and no descriptor but 0, 1 and 2.
-/// Output is read as it comes; when the command exits, what is still buffered
-/// is read and whatever it left running in its group is ended, so a background
-/// child holding the pipes never holds the activation.
+/// timeout, a cancelled activation or a stopping worker ends everything it
+/// started), every signal at its default and an empty signal mask (this process
+/// ignores SIGPIPE, SIGINT and SIGTERM, and ignored signals would survive exec),
+/// and no descriptor but 0, 1 and 2. Output is read as it comes; when the
+/// command exits, what is still buffered is read and whatever it left running
+/// in its group is ended, so a background child holding the pipes never holds
+/// the activation.
 enum ChildProcess {
     struct Result: Sendable {
         /// The exit code, or 128 + the signal that ended it.
@@ -18,19 +19,30 @@ enum ChildProcess {
         /// The last `stderrTail` bytes of stderr.
         var stderr: [UInt8]
         var timedOut: Bool
+        /// Stdout went past `stdoutLimit`; the command was killed.
+        var stdoutOverflow: Bool
     }
 
     struct SpawnError: Error, CustomStringConvertible {
         var description: String
     }
 
-    /// Most stdout kept (a RESULT must fit the wire's frame limit).
-    static let stdoutLimit = 256 << 20
+    /// Most stdout kept; past it the command is killed (a RESULT must stay well
+    /// under the wire's 256 MiB frame limit).
+    static let stdoutLimit = 64 << 20
     /// Stderr kept, from its end.
     static let stderrTail = 1 << 20
 
+    private struct Exited: Sendable {
+        var status: TerminationStatus
+        var stdout: [UInt8]
+        var stderr: [UInt8]
+        var overflow: Bool
+        var pid: pid_t
+    }
+
     private enum Outcome: Sendable {
-        case exited(TerminationStatus, stdout: [UInt8], stderr: [UInt8], pid: pid_t)
+        case exited(Exited)
         case timedOut
     }
 
@@ -40,7 +52,7 @@ enum ChildProcess {
         signal(SIGPIPE, SIG_IGN)  // a child that does not read its stdin must not kill us
         var options = PlatformOptions()
         options.processGroupID = 0  // its own group, led by the command
-        // Cancelled (the timeout): the whole group gets SIGKILL at once.
+        // Cancelled (the timeout, or the activation): the whole group gets SIGKILL at once.
         options.teardownSequence = [.send(signal: .kill, toProcessGroup: true, allowedDurationToNextStep: .milliseconds(200))]
         let configuration = Configuration(
             executable: .path(FilePath(executable)),
@@ -49,55 +61,80 @@ enum ChildProcess {
             environment: .custom(Dictionary(uniqueKeysWithValues: env.compactMap { k, v in Environment.Key(rawValue: k).map { ($0, v) } })),
             workingDirectory: cwd.map { FilePath($0) },
             platformOptions: options)
-        let outcome: Outcome
+        var outcomes: [Outcome] = []
         do {
-            outcome = try await withThrowingTaskGroup(of: Outcome.self) { group in
+            outcomes = try await withThrowingTaskGroup(of: Outcome.self) { group in
+                group.addTask { .exited(try await execute(configuration, stdin: stdin)) }
                 group.addTask {
-                    // stdin through the writer, not `.array`: swift-subprocess 1.0.2 traps
-                    // ("FileDescriptor was not closed") when a child exits before an
-                    // `.array` input is written; the writer path closes its end itself.
-                    let r = try await Subprocess.run(
-                        configuration, input: .inputWriter, output: .bytes(limit: stdoutLimit), error: .sequence
-                    ) { execution in
-                        let writer = execution.standardInputWriter
-                        async let written: Void = {
-                            _ = try? await writer.write(stdin)  // a child that does not read its stdin: fine
-                            try? await writer.finish()
-                        }()
-                        var tail: [UInt8] = []
-                        for try await chunk in execution.standardError {
-                            chunk.withUnsafeBytes { tail.append(contentsOf: $0) }
-                            if tail.count > stderrTail { tail.removeFirst(tail.count - stderrTail) }
-                        }
-                        await written
-                        return (tail, execution.processIdentifier.value)
-                    }
-                    return .exited(r.terminationStatus, stdout: r.standardOutput, stderr: r.closureResult.0, pid: r.closureResult.1)
-                }
-                group.addTask {
-                    try await Task.sleep(for: .milliseconds(Int(timeout * 1000)))
+                    try await Task.sleep(for: .milliseconds(max(1, Int((timeout * 1000).rounded(.up)))))
                     return .timedOut
                 }
-                let first = try await group.next()!
+                var all = [try await group.next()!]
                 group.cancelAll()  // the other one: the timer, or the command (teardown: its group is killed)
-                while (try? await group.next()) != nil {}
-                return first
+                while let next = try? await group.next() { all.append(next) }
+                return all
             }
         } catch let e as SubprocessError {
             throw SpawnError(description: "\(executable): \(e)")
         }
-        switch outcome {
-        case .timedOut:
-            return Result(status: 128 + SIGKILL, stdout: [], stderr: [], timedOut: true)
-        case .exited(let status, let out, let err, let pid):
+        var exited: Exited?
+        for case .exited(let e) in outcomes { exited = e }
+        if let pid = exited?.pid, pid > 0 {
             // Whatever the command left running in its group (a background child) ends with it.
-            if pid > 0 { kill(-pid, SIGKILL) }
-            let code: Int32
-            switch status {
-            case .exited(let c): code = c
-            case .signaled(let s): code = 128 + s
-            }
-            return Result(status: code, stdout: out, stderr: err, timedOut: false)
+            kill(-pid, SIGKILL)
         }
+        if case .timedOut = outcomes[0] {
+            return Result(status: 128 + SIGKILL, stdout: [], stderr: exited?.stderr ?? [], timedOut: true, stdoutOverflow: false)
+        }
+        guard let e = exited else { throw SpawnError(description: "\(executable): no outcome") }
+        let code: Int32
+        switch e.status {
+        case .exited(let c): code = c
+        case .signaled(let s): code = 128 + s
+        }
+        return Result(status: code, stdout: e.stdout, stderr: e.stderr, timedOut: false, stdoutOverflow: e.overflow)
+    }
+
+    /// One run: stdin written, stdout (bounded) and stderr (its tail) drained at once.
+    private static func execute(_ configuration: Configuration, stdin: [UInt8]) async throws -> Exited {
+        // stdin through the writer, not `.array`: swift-subprocess 1.0.2 traps
+        // ("FileDescriptor was not closed") when a child exits before an
+        // `.array` input is written; the writer path closes its end itself.
+        let r = try await Subprocess.run(configuration, input: .inputWriter, output: .sequence, error: .sequence) { execution in
+            let writer = execution.standardInputWriter
+            async let written: Void = {
+                _ = try? await writer.write(stdin)  // a child that does not read its stdin: fine
+                try? await writer.finish()
+            }()
+            let errors = execution.standardError
+            async let tail: [UInt8] = {
+                var tail: [UInt8] = []
+                do {
+                    for try await chunk in errors {
+                        chunk.withUnsafeBytes { tail.append(contentsOf: $0) }
+                        // Trimmed now and then, not per chunk (amortised).
+                        if tail.count > 2 * stderrTail { tail.removeFirst(tail.count - stderrTail) }
+                        if Task.isCancelled { break }
+                    }
+                } catch {}
+                return Array(tail.suffix(stderrTail))
+            }()
+            var out: [UInt8] = []
+            var overflow = false
+            for try await chunk in execution.standardOutput {
+                if out.count + chunk.count > stdoutLimit {
+                    overflow = true
+                    try? execution.send(signal: .kill, toProcessGroup: true)
+                    break
+                }
+                chunk.withUnsafeBytes { out.append(contentsOf: $0) }
+            }
+            let stderr = await tail
+            await written
+            return Exited(status: .exited(0), stdout: out, stderr: stderr, overflow: overflow, pid: execution.processIdentifier.value)
+        }
+        var e = r.closureResult
+        e.status = r.terminationStatus
+        return e
     }
 }

@@ -85,8 +85,13 @@ struct ExecRun: Sendable {
         } catch let e as ChildProcess.SpawnError {
             throw RoutineError("Exec: \(e)")
         }
+        let stderrTail = String(decoding: result.stderr.suffix(2000), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         if result.timedOut {
-            throw RoutineError("Exec \(argv.last ?? ""): timed out after \(timeout) s and was killed", type: "TimeoutError")
+            throw RoutineError(
+                "Exec \(argv.last ?? ""): timed out after \(timeout) s and was killed\(stderrTail.isEmpty ? "" : ": \(stderrTail)")", type: "TimeoutError")
+        }
+        if result.stdoutOverflow {
+            throw RoutineError("Exec \(argv.last ?? ""): wrote more than \(ChildProcess.stdoutLimit >> 20) MiB to stdout and was killed", type: "ExecError")
         }
         let lines = result.stdout.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
         var errorType = "ExecError"

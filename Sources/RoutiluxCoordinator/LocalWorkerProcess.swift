@@ -51,7 +51,8 @@ final class LocalWorkerProcess: Sendable {
                         // Its output, until it exits (or closes it).
                         do {
                             for try await chunk in execution.standardOutput {
-                                chunk.withUnsafeBytes { log?.write(Data($0)) }
+                                // A full disk loses log lines, never the run.
+                                chunk.withUnsafeBytes { try? log?.write(contentsOf: Data($0)) }
                             }
                         } catch {}
                         group.cancelAll()
@@ -70,7 +71,7 @@ final class LocalWorkerProcess: Sendable {
     /// Asks the worker to leave (SIGTERM).
     func stop() { stopRequests.yield() }
 
-    /// Ends the worker at once (SIGKILL to its group).
+    /// Ends the worker at once (SIGKILL to the worker process).
     func kill() { supervisor.cancel() }
 
     /// How it ended, in words.

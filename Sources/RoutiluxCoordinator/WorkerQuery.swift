@@ -11,15 +11,33 @@ public struct WorkerQuery: Sendable {
 
     public init(executable: String) { self.executable = executable }
 
-    /// What one run printed, and how it ended.
+    /// Longest one question may take.
+    public static let timeout = 30.0
+
+    /// What one run printed, and how it ended (killed after `timeout`).
     private func run(_ arguments: [String]) async throws -> (code: Int32?, stdout: [UInt8], stderr: String) {
-        let result: ExecutionResult<Void, BytesOutput, StringOutput<UTF8>>
+        let executable = self.executable
+        let result: ExecutionResult<Void, BytesOutput, StringOutput<UTF8>>?
         do {
-            result = try await Subprocess.run(
-                .path(FilePath(executable)), arguments: Arguments(arguments), output: .bytes(limit: 64 << 20),
-                error: .string(limit: 1 << 20))
+            result = try await withThrowingTaskGroup(of: ExecutionResult<Void, BytesOutput, StringOutput<UTF8>>?.self) { group in
+                group.addTask {
+                    try await Subprocess.run(
+                        .path(FilePath(executable)), arguments: Arguments(arguments), output: .bytes(limit: 64 << 20),
+                        error: .string(limit: 1 << 20))
+                }
+                group.addTask {
+                    try await Task.sleep(for: .seconds(Self.timeout))
+                    return nil
+                }
+                let first = try await group.next()!
+                group.cancelAll()  // the timer, or the run (its teardown kills the worker)
+                return first
+            }
         } catch {
             throw RoutineError("worker \(executable): cannot run '\(arguments.joined(separator: " "))': \(error)")
+        }
+        guard let result else {
+            throw RoutineError("worker \(executable): '\(arguments.joined(separator: " "))' did not answer within \(Int(Self.timeout)) s")
         }
         if case .exited(let c) = result.terminationStatus { return (c, result.standardOutput, result.standardError) }
         return (nil, result.standardOutput, result.standardError)

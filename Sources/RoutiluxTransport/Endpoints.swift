@@ -20,9 +20,10 @@ public struct EndpointError: Error, CustomStringConvertible, Sendable {
 }
 
 /// Checks an endpoint before any socket sees it, so that a typo is bad input at
-/// once rather than a silent wait: `tcp://HOST:PORT` (PORT 1-65535, or `*`
-/// where `allowWildcardPort`; HOST a name, an IPv4 address, `[IPv6]`, or `*`/`0.0.0.0`
-/// for binds), `ipc://PATH` or `inproc://NAME`. `what` names the option in the message.
+/// once rather than a silent wait: `tcp://HOST:PORT` (PORT 1-65535; HOST a name,
+/// an interface or an IPv4 address), `ipc://PATH`, and for binds
+/// (`allowWildcardPort`) also port `*`, host `*` and `inproc://NAME`. `what`
+/// names the option in the message.
 public func checkEndpoint(_ endpoint: String, what: String, allowWildcardPort: Bool = false) throws(EndpointError) {
     func bad(_ why: String) -> EndpointError { EndpointError(description: "\(what) '\(endpoint)': \(why)") }
     if endpoint.hasPrefix("ipc://") {
@@ -30,6 +31,8 @@ public func checkEndpoint(_ endpoint: String, what: String, allowWildcardPort: B
         return
     }
     if endpoint.hasPrefix("inproc://") {
+        // Within one process only: never between a coordinator and other processes.
+        guard allowWildcardPort else { throw bad("inproc:// connects within one process only; use tcp:// or ipc://") }
         if endpoint.count == 9 { throw bad("inproc:// needs a name") }
         return
     }
@@ -42,8 +45,9 @@ public func checkEndpoint(_ endpoint: String, what: String, allowWildcardPort: B
     let host = rest[..<colon]
     let port = rest[rest.index(after: colon)...]
     if host.isEmpty { throw bad("needs a host before the port") }
-    if host.hasPrefix("[") != host.hasSuffix("]") { throw bad("an IPv6 host goes in brackets, e.g. tcp://[::1]:5555") }
-    if !host.hasPrefix("["), host.contains(":") { throw bad("an IPv6 host goes in brackets, e.g. tcp://[::1]:5555") }
+    // The sockets are IPv4 (CZMQ's default): an IPv6 address would fail at bind or wait silently at connect.
+    if host.hasPrefix("[") || host.contains(":") { throw bad("IPv6 addresses are not supported; use an IPv4 address or a host name") }
+    if host == "*" && !allowWildcardPort { throw bad("host '*' (every interface) is only for binding; name the host to connect to") }
     let hostChars = host.allSatisfy { $0.isLetter || $0.isNumber || "-._*:[]%".contains($0) }
     if !hostChars || host.contains(" ") { throw bad("'\(host)' is not a host name or address") }
     if port == "*" {

@@ -17,3 +17,18 @@ public enum ProcessSignals {
         }
     }
 }
+
+/// Raises this process's soft limit on open files to its hard limit: workers
+/// run many commands at once, each holding a few pipes while it starts, and
+/// running out of descriptors must not be what stops them.
+public func raiseOpenFileLimit() {
+    #if os(Linux)
+    let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+    #else
+    let resource = RLIMIT_NOFILE
+    #endif
+    var limit = rlimit()
+    guard getrlimit(resource, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+    limit.rlim_cur = limit.rlim_max
+    _ = setrlimit(resource, &limit)
+}

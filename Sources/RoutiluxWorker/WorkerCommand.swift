@@ -54,6 +54,7 @@ public enum WorkerCommand {
 
         func run() async throws {
             LogSetup.bootstrap(level: logLevel)
+            raiseOpenFileLimit()
             if allowExec { ExecPermission.allow() }
             let options = WorkerOptions(
                 coordinator: try EndpointArguments.coordinator(coordinator), bind: bind, advertise: advertise, concurrency: concurrency, prefetch: prefetch,

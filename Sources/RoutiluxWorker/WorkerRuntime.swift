@@ -18,7 +18,7 @@ public struct WorkerError: Error, CustomStringConvertible, Sendable {
 public final class WorkerRuntime: Sendable {
     enum Input: Sendable {
         case inbound([InboundMessage])
-        case done(WireMessage)
+        case done(WireMessage, serial: UInt64)
         case tick
         case stop
     }
@@ -80,17 +80,23 @@ public final class WorkerRuntime: Sendable {
         // What this worker hosts, described for the coordinator (which learns new types from it).
         let catalogue = RawJSON(registry.catalogue.json())
 
+        // Handlers running now, by a local serial: a stopping worker cancels them (an
+        // Exec command's process group is killed with its activation).
+        var activations: [UInt64: Task<Void, Never>] = [:]
+        var nextSerial: UInt64 = 0
         func startTasks() {
             while running < options.concurrency, let (task, payload, config, slotState, routineState, shared) = waiting.popFirst() {
                 running += 1
                 let routine = Result { try host.instance(for: task, config: config) }
                 let workerId = options.workerId
-                Task { [inputContinuation] in
+                nextSerial += 1
+                let serial = nextSerial
+                activations[serial] = Task { [inputContinuation] in
                     let result = await TaskRunner.run(
                         task: task, payload: payload, slotState: slotState, routineState: routineState, shared: shared, routine: routine,
                         merges: registry,
                         workerId: workerId)
-                    inputContinuation.yield(.done(result))
+                    inputContinuation.yield(.done(result, serial: serial))
                 }
             }
         }
@@ -128,7 +134,8 @@ public final class WorkerRuntime: Sendable {
                         transport.connect(peer: "coordinator", endpoint: options.coordinator, options: .lingering)
                     }
                 }
-            case .done(let result):
+            case .done(let result, let serial):
+                activations.removeValue(forKey: serial)
                 running -= 1
                 transport.send(to: "coordinator", frames: codec.encode(result))
                 startTasks()
@@ -171,6 +178,25 @@ public final class WorkerRuntime: Sendable {
         if failure == nil {
             transport.send(to: "coordinator", frames: codec.encode(.leave(LeaveMessage(workerId: options.workerId, reason: "worker stopping"))))
         }
+        // The coordinator re-queues what was running here; stop it, and what it started, before leaving.
+        if !activations.isEmpty {
+            logger.info("stopping \(activations.count) running handler(s)")
+            for t in activations.values { t.cancel() }
+            let pending = Array(activations.values)
+            // Whichever comes first: all of them ended, or 3 s (a handler that ignores
+            // cancellation is left behind; awaiting a task cannot be cancelled).
+            let first = FirstOnly()
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                Task {
+                    for t in pending { await t.value }
+                    if first.claim() { c.resume() }
+                }
+                Task {
+                    try? await Task.sleep(for: .seconds(3))
+                    if first.claim() { c.resume() }
+                }
+            }
+        }
         await transport.shutdown()
         if let failure { throw failure }
     }
@@ -190,4 +216,10 @@ public final class WorkerRuntime: Sendable {
             return .described(DescribedMessage(workerId: id, requestId: d.requestId, ok: true), ports: RawJSON(.object(p.json)))
         }
     }
+}
+
+/// True for the first caller only.
+private final class FirstOnly: Sendable {
+    private let taken = Atomic<Bool>(false)
+    func claim() -> Bool { !taken.exchange(true, ordering: .relaxed) }
 }

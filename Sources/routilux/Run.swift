@@ -4,6 +4,8 @@ import Logging
 import RoutiluxBuiltins
 import RoutiluxCoordinator
 import RoutiluxCore
+import RoutiluxTransport
+import Synchronization
 
 /// What ends `routilux run`'s wait.
 private enum Either: Sendable {
@@ -58,6 +60,12 @@ struct Run: AsyncParsableCommand {
         let cluster = LocalCluster(
             workerExecutable: workerPath, workers: workers, concurrency: 1, link: link == "ipc" ? .ipc : .tcp,
             catalogue: catalogue, flows: [flow])
+        // Ctrl-C or SIGTERM: stop the embedded coordinator, so the workers are stopped and the temp dir removed.
+        let interrupted = Atomic<Bool>(false)
+        ProcessSignals.onTerminate { _ in
+            interrupted.store(true, ordering: .relaxed)
+            cluster.service.stop()
+        }
         do { _ = try await cluster.start() } catch {
             await cluster.stop()
             throw fail("\(error)", code: Exit.notCompleted)
@@ -78,6 +86,7 @@ struct Run: AsyncParsableCommand {
         }
         let elapsed = Date().timeIntervalSince(started)
         await cluster.stop()
+        if interrupted.load(ordering: .relaxed) { throw fail("interrupted; the local workers were stopped", code: Exit.notCompleted) }
         guard case .reply(let reply) = outcome else {
             if case .workerExit(let why?) = outcome { throw fail(why, code: Exit.notCompleted) }
             throw fail("the job did not run", code: Exit.notCompleted)

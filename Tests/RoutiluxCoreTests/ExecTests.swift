@@ -145,4 +145,40 @@ import Testing
             #expect(e.message.hasSuffix("the end"), "\(e.message.suffix(40))")
         }
     }
+
+    @Test func aTimeoutReportsWhatTheCommandSaidAndOverlongStdoutIsRefused() async throws {
+        do {
+            _ = try await run(["command": "echo 'warming up' >&2; sleep 30", "timeout": 0.5])
+            Issue.record("no timeout")
+        } catch let e as RoutineError {
+            #expect(e.type == "TimeoutError")
+            #expect(e.message.hasSuffix(": warming up"), "\(e.message)")
+        }
+        do {
+            _ = try await run(["command": "head -c 70000000 /dev/zero", "timeout": 60])
+            Issue.record("no error")
+        } catch let e as RoutineError {
+            #expect(e.message.contains("wrote more than 64 MiB to stdout and was killed"), "\(e.message)")
+        }
+    }
+
+    @Test func cancellingTheActivationEndsTheCommandsWholeGroup() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("routilux-cancel-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let pidFile = dir.appendingPathComponent("pids").path
+        let activation = Task { try await run(["command": .string("sleep 300 & echo $! > \(pidFile); wait"), "timeout": 600]) }
+        var pid: Int32 = 0
+        let deadline = Date().addingTimeInterval(20)
+        while pid == 0 && Date() < deadline {
+            pid = Int32((try? String(contentsOfFile: pidFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+            if pid == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(pid > 0, "the command started its child")
+        activation.cancel()
+        _ = try? await activation.value
+        // The background sleep was in the command's group: it is gone (or a zombie of no one's).
+        #expect(kill(pid, 0) != 0 || (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z") == true,
+            "the command's child \(pid) outlived the cancelled activation")
+    }
 }

@@ -101,6 +101,25 @@ extension Integration {
         #expect(state.routineStates["flaky"]?["error"].stringValue?.contains("retries exhausted after 2 of 2") == true)
     }
 
+    @Test func anInterruptedRunStopsItsWorkersAndWhatTheyRun() async throws {
+        let h = try ProcessHarness()
+        defer { Task { await h.shutdown() } }
+        let pidFile = h.path("child.pid")
+        let flow = try h.write("long.yaml", "routines:\n  long: {type: Exec, config: {command: 'sleep 300 & echo $! > \(pidFile); wait', timeout: 600}}\n")
+        let run = try h.start("routilux", ["run", flow])
+        var pid: Int32 = 0
+        try await waitUntil("the command to start its child\n\(run.stderr)") {
+            pid = Int32((try? String(contentsOfFile: pidFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+            return pid > 0
+        }
+        run.kill(SIGINT)
+        #expect(try await run.exitCode(timeout: 30) == 1)
+        #expect(run.stderr.contains("routilux: interrupted; the local workers were stopped"), "\(run.stderr)")
+        try await waitUntil("the command's child \(pid) to end with its worker", timeout: 10) {
+            kill(pid, 0) != 0 || (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z") == true
+        }
+    }
+
     @Test func runFailsClearlyWhenItsWorkerProcessDies() async throws {
         let h = try ProcessHarness()
         defer { Task { await h.shutdown() } }

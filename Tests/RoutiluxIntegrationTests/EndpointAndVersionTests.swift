@@ -30,6 +30,10 @@ extension Integration {
                 ("routilux-worker", ["join"], "no coordinator"),
                 ("routilux-coordinator", ["start", "--bind", "127.0.0.1:5555"], "--bind '127.0.0.1:5555': needs a scheme"),
                 ("routilux-coordinator", ["start", "--bind", "tcp://:5555"], "needs a host"),
+                ("routilux", ["job", "status", "j", "--coordinator", "tcp://*:5555"], "host '*' (every interface) is only for binding"),
+                ("routilux", ["job", "status", "j", "--coordinator", "tcp://[::1]:5555"], "IPv6 addresses are not supported"),
+                ("routilux-worker", ["join", "inproc://c"], "inproc:// connects within one process only"),
+                ("routilux-worker", ["join", "tcp://127.0.0.1:5555", "--advertise", "tcp://0.0.0.0:*"], "--advertise 'tcp://0.0.0.0:*': port '*'"),
             ]
             for (exe, args, message) in cases {
                 let s = try h.start(exe, args, env: ["ROUTILUX_COORDINATOR": ""])
