@@ -53,7 +53,11 @@ enum ChildProcess {
         var options = PlatformOptions()
         options.processGroupID = 0  // its own group, led by the command
         // Cancelled (the timeout, or the activation): the whole group gets SIGKILL at once.
-        options.teardownSequence = [.send(signal: .kill, toProcessGroup: true, allowedDurationToNextStep: .milliseconds(200))]
+        // (Then the command itself, in case it moved to another group.)
+        options.teardownSequence = [
+            .send(signal: .kill, toProcessGroup: true, allowedDurationToNextStep: .milliseconds(200)),
+            .send(signal: .kill, toProcessGroup: false, allowedDurationToNextStep: .milliseconds(200)),
+        ]
         let configuration = Configuration(
             executable: .path(FilePath(executable)),
             arguments: Arguments(executablePathOverride: argv.first, remainingValues: Array(argv.dropFirst())),
@@ -101,6 +105,12 @@ enum ChildProcess {
         // ("FileDescriptor was not closed") when a child exits before an
         // `.array` input is written; the writer path closes its end itself.
         let r = try await Subprocess.run(configuration, input: .inputWriter, output: .sequence, error: .sequence) { execution in
+            let leader = execution.processIdentifier
+            // Once the command has exited, a background child that keeps writing must not keep
+            // the activation: its group is killed (the unreaped leader still holds the group id).
+            @Sendable func endGroupIfLeaderExited() {
+                if hasExited(leader.processDescriptor) { try? execution.send(signal: .kill, toProcessGroup: true) }
+            }
             let writer = execution.standardInputWriter
             async let written: Void = {
                 _ = try? await writer.write(stdin)  // a child that does not read its stdin: fine
@@ -115,6 +125,7 @@ enum ChildProcess {
                         // Trimmed now and then, not per chunk (amortised).
                         if tail.count > 2 * stderrTail { tail.removeFirst(tail.count - stderrTail) }
                         if Task.isCancelled { break }
+                        endGroupIfLeaderExited()
                     }
                 } catch {}
                 return Array(tail.suffix(stderrTail))
@@ -128,6 +139,7 @@ enum ChildProcess {
                     break
                 }
                 chunk.withUnsafeBytes { out.append(contentsOf: $0) }
+                endGroupIfLeaderExited()
             }
             let stderr = await tail
             await written
@@ -136,5 +148,12 @@ enum ChildProcess {
         var e = r.closureResult
         e.status = r.terminationStatus
         return e
+    }
+
+    /// Whether the process behind a pidfd has exited (readable: it has; -1: unknown, so no).
+    private static func hasExited(_ pidfd: CInt) -> Bool {
+        guard pidfd >= 0 else { return false }
+        var p = pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)
+        return poll(&p, 1, 0) > 0 && p.revents & Int16(POLLIN) != 0
     }
 }

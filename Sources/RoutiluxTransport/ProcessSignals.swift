@@ -18,9 +18,10 @@ public enum ProcessSignals {
     }
 }
 
-/// Raises this process's soft limit on open files to its hard limit: workers
-/// run many commands at once, each holding a few pipes while it starts, and
-/// running out of descriptors must not be what stops them.
+/// Raises this process's soft limit on open files towards its hard limit (at
+/// most 65,536, which the commands it starts inherit): workers run many
+/// commands at once, each holding a few pipes while it starts, and running out
+/// of descriptors must not be what stops them.
 public func raiseOpenFileLimit() {
     #if os(Linux)
     let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
@@ -28,7 +29,9 @@ public func raiseOpenFileLimit() {
     let resource = RLIMIT_NOFILE
     #endif
     var limit = rlimit()
-    guard getrlimit(resource, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
-    limit.rlim_cur = limit.rlim_max
+    guard getrlimit(resource, &limit) == 0 else { return }
+    let wanted = min(limit.rlim_max, 65_536)
+    guard limit.rlim_cur < wanted else { return }
+    limit.rlim_cur = wanted
     _ = setrlimit(resource, &limit)
 }

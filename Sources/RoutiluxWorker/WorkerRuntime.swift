@@ -175,10 +175,8 @@ public final class WorkerRuntime: Sendable {
                 }
             }
         }
-        if failure == nil {
-            transport.send(to: "coordinator", frames: codec.encode(.leave(LeaveMessage(workerId: options.workerId, reason: "worker stopping"))))
-        }
-        // The coordinator re-queues what was running here; stop it, and what it started, before leaving.
+        // Stop what is running here, and what it started, before leaving: the coordinator
+        // re-queues it on LEAVE, and it must not run twice at once.
         if !activations.isEmpty {
             logger.info("stopping \(activations.count) running handler(s)")
             for t in activations.values { t.cancel() }
@@ -196,6 +194,9 @@ public final class WorkerRuntime: Sendable {
                     if first.claim() { c.resume() }
                 }
             }
+        }
+        if failure == nil {
+            transport.send(to: "coordinator", frames: codec.encode(.leave(LeaveMessage(workerId: options.workerId, reason: "worker stopping"))))
         }
         await transport.shutdown()
         if let failure { throw failure }

@@ -68,6 +68,7 @@ struct Run: AsyncParsableCommand {
         }
         do { _ = try await cluster.start() } catch {
             await cluster.stop()
+            if interrupted.load(ordering: .relaxed) { throw fail("interrupted; the local workers were stopped", code: Exit.notCompleted) }
             throw fail("\(error)", code: Exit.notCompleted)
         }
         let started = Date()

@@ -177,8 +177,17 @@ import Testing
         #expect(pid > 0, "the command started its child")
         activation.cancel()
         _ = try? await activation.value
-        // The background sleep was in the command's group: it is gone (or a zombie of no one's).
-        #expect(kill(pid, 0) != 0 || (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z") == true,
-            "the command's child \(pid) outlived the cancelled activation")
+        // The background sleep was in the command's group: it ends (or is a zombie of no one's) soon after.
+        func gone() -> Bool { kill(pid, 0) != 0 || (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z") == true }
+        let until = Date().addingTimeInterval(10)
+        while !gone() && Date() < until { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(gone(), "the command's child \(pid) outlived the cancelled activation")
+    }
+
+    @Test func aBackgroundChildThatKeepsWritingEndsWithTheCommand() async throws {
+        let start = Date()
+        let ctx = try await run(["command": #"(while :; do echo x >&2; done) & echo '{"event": "output", "data": {"ok": 1}}'; exit 0"#, "timeout": 30])
+        #expect(ctx.emissions.first?.data == ["ok": 1])
+        #expect(Date().timeIntervalSince(start) < 20, "not held until the timeout")
     }
 }
