@@ -146,8 +146,10 @@ let package = Package(
             path: "Examples/custom-worker/Sources/my-worker",
             swiftSettings: strict
         ),
+        // Helpers the test targets share (waiting on conditions, watching processes).
+        .target(name: "RoutiluxTestSupport", path: "Tests/RoutiluxTestSupport", swiftSettings: strict),
         .testTarget(
-            name: "RoutiluxCoreTests", dependencies: ["RoutiluxCore", "RoutiluxBuiltins"],
+            name: "RoutiluxCoreTests", dependencies: ["RoutiluxCore", "RoutiluxBuiltins", "RoutiluxTestSupport"],
             exclude: ["Fixtures"],  // read by path, with the script that made them
             swiftSettings: strict),
         .testTarget(name: "RoutiluxWireTests", dependencies: ["RoutiluxWire", "RoutiluxCore"], swiftSettings: strict),
@@ -158,7 +160,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RoutiluxIntegrationTests",
-            dependencies: ["RoutiluxCore", "RoutiluxWire", "RoutiluxTransport"],
+            dependencies: ["RoutiluxCore", "RoutiluxWire", "RoutiluxTransport", "RoutiluxTestSupport"],
             swiftSettings: strict
         ),
     ]

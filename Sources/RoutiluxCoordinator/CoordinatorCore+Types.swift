@@ -92,7 +92,6 @@ extension CoordinatorCore {
                 return "its catalogue describes '\(stray.name)', which is not in its routine_types"
             }
         }
-        var replacing: Set<String> = []
         for d in descriptions {
             if let built = typeBook.base.describe(d.name), typeBook.base.isCompiled(d.name) {
                 // Through the same JSON as the worker's, so defaults the wire form leaves out compare equal.
@@ -103,20 +102,15 @@ extension CoordinatorCore {
                 }
                 continue
             }
-            guard let known = typeBook.learned[d.name] else { continue }
-            if known.agrees(with: d) { continue }
-            if let host = workerOrder.first(where: { workers[$0]?.types.contains(d.name) == true && $0 != j.workerId }) {
-                let w = workers[host]!
-                return "it describes routine type '\(d.name)' differently from worker \(host)\(w.host.map { " on \($0)" } ?? "") (\(d.difference(from: known))); "
-                    + "one type name must mean one thing in a cluster: stop the other workers first, or rename the type"
-            }
-            replacing.insert(d.name)
+            // A learned description is held by a live worker (it is forgotten with its last host).
+            guard let known = typeBook.learned[d.name], !known.agrees(with: d) else { continue }
+            let host = workerOrder.first { workers[$0]?.types.contains(d.name) == true } ?? "?"
+            let on = workers[host]?.host.map { " on \($0)" } ?? ""
+            return "it describes routine type '\(d.name)' differently from worker \(host)\(on) (\(d.difference(from: known))); "
+                + "one type name must mean one thing in a cluster: stop the other workers first, or rename the type"
         }
-        for d in descriptions {
-            let replace = replacing.contains(d.name)
-            if replace { log(.info, "routine type \(d.name) is described anew by worker \(j.workerId) (no joined worker holds the earlier description)") }
-            if typeBook.base.isCompiled(d.name) { continue }
-            if typeBook.learned[d.name] == nil || replace { typeBook.learn(d, replacing: replace) }
+        for d in descriptions where !typeBook.base.isCompiled(d.name) && typeBook.learned[d.name] == nil {
+            typeBook.learn(d)
         }
         return nil
     }
@@ -129,7 +123,7 @@ extension CoordinatorCore {
 
     func describers(for key: DescribeKey) -> RoutineTypeBook.Describers {
         if describer(for: key) != nil { return .available }
-        return workerOrder.contains { workers[$0]?.types.contains(key.type) == true } ? .allFailed : .none
+        return isHosted(key.type) ? .allFailed : .none
     }
 
     /// Whether a live worker hosts `type`.
@@ -163,31 +157,29 @@ extension CoordinatorCore {
         describes.removeValue(forKey: d.requestId)
         describing.removeValue(forKey: pending.key)
         let key = pending.key
+        let answer: PortsOrConfigError
         if d.ok, let body {
             guard body.bytes.count <= Self.maxDescriptionBytes else {
                 counters.malformedMessages += 1
                 log(.warning, "worker \(d.workerId) described \(key.type) with \(body.bytes.count) bytes (at most \(Self.maxDescriptionBytes))")
                 return describeFailed(key, worker: d.workerId, why: "an answer over \(Self.maxDescriptionBytes) bytes", now: now)
             }
-            do {
-                typeBook.remember(key, .ports(try RoutinePorts(json: try body.value(), path: "DESCRIBED body")))
-            } catch {
+            do { answer = .ports(try RoutinePorts(json: try body.value(), path: "DESCRIBED body")) } catch {
                 counters.malformedMessages += 1
                 log(.warning, "worker \(d.workerId) described \(key.type) with a malformed body: \(error)")
                 return describeFailed(key, worker: d.workerId, why: "a malformed answer", now: now)
             }
         } else if let message = d.configError {
-            typeBook.remember(key, .configError(key: d.errorKey, message: message))
-            if typeBook.cached(key) == nil {
-                // Too large to cache: answer what waits on it now, with this verdict.
-                return refuseHeld(on: key, why: FlowValidationError(file: nil, path: d.errorKey.map { "config.\($0)" } ?? "config", message: message).description, now: now)
-            }
+            answer = .configError(key: d.errorKey, message: message)
         } else {
             log(.warning, "worker \(d.workerId) cannot describe routine type \(key.type): \(d.error ?? "no reason given")")
             return describeFailed(key, worker: d.workerId, why: d.error ?? "it cannot describe it", now: now)
         }
+        typeBook.remember(key, answer)
         describeConfigs.removeValue(forKey: key)
         describeFailures.removeValue(forKey: key)
+        typeBook.fresh = (key, answer)
+        defer { typeBook.fresh = nil }
         typesChanged(keys: [key], now: now)
     }
 
@@ -202,6 +194,14 @@ extension CoordinatorCore {
         typesChanged(keys: [key], now: now)
     }
 
+    /// The passing of time for type work: describes that took too long, failures
+    /// old enough to forget, requests held too long.
+    func onTypesTick(now: Double) {
+        expireDescribes(now: now)
+        forgetOldFailures(now: now)
+        expireHeld(now: now)
+    }
+
     /// Describes that took too long count as failures of their worker.
     func expireDescribes(now: Double) {
         for (id, p) in describes.sorted(by: { $0.key < $1.key }) where now - p.sentAt >= describeTimeout {
@@ -211,27 +211,26 @@ extension CoordinatorCore {
             log(.warning, "worker \(p.workerId) did not describe routine type \(p.key.type) within \(describeTimeout) s")
             describeFailed(p.key, worker: p.workerId, why: "no answer within \(describeTimeout) s", now: now)
         }
-        // Failures are forgotten after a while: those workers may be asked again.
+    }
+
+    /// Failures are forgotten after a while: those workers may be asked again.
+    func forgetOldFailures(now: Double) {
         var expired: Set<DescribeKey> = []
         for (key, failures) in describeFailures {
             let kept = failures.filter { now - $0.value.at < Self.failureMemory }
             if kept.count != failures.count { expired.insert(key) }
             describeFailures[key] = kept.isEmpty ? nil : kept
         }
-        // Requests held too long are answered: the workers did not describe in time.
+        if !expired.isEmpty { typesChanged(keys: expired, now: now) }
+    }
+
+    /// Requests held too long are answered: the workers did not describe in time.
+    func expireHeld(now: Double) {
         for h in held where now - h.since >= Self.holdLimit {
             actions.append(.reply(h.input.reply, .failure(
                 "timed out after \(Int(Self.holdLimit)) s waiting for joined workers to describe routine type(s) \(Set(h.keys.map(\.type)).sorted().joined(separator: ", "))")))
         }
         held.removeAll { now - $0.since >= Self.holdLimit }
-        if !expired.isEmpty { typesChanged(keys: expired, now: now) }
-    }
-
-    /// A verdict that could not be cached: the requests waiting on `key` are refused with it.
-    func refuseHeld(on key: DescribeKey, why: String, now: Double) {
-        let waiting = held.filter { $0.keys.contains(key) }
-        held.removeAll { $0.keys.contains(key) }
-        for h in waiting { actions.append(.reply(h.input.reply, .failure("routine type \(key.type): \(why)"))) }
     }
 
     /// A removed worker's pending describes go to another host. When it is only
@@ -286,15 +285,14 @@ extension CoordinatorCore {
             switch typeBook.resolve(r.type, config: r.config, describers: { self.describers(for: $0) }) {
             case .ports(let p): ports[r.id] = p
             case .configError(let key, let message):
-                let base = "routines.\(r.id).config"
-                return .invalid(FlowValidationError(file: file, path: key.map { "\(base).\($0)" } ?? base, message: message).description)
+                return .invalid(FlowValidationError.config(file: file, routine: r.id, key: key, message).description)
             case .describe(let key):
                 requestDescribe(key, config: r.config, now: now)
                 pending.insert(key)
             case .undescribed(let key):
                 let why = (describeFailures[key] ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key): \($0.value.why)" }
                 undescribed.append("routine type \(r.type) (routines.\(r.id)): no joined worker could describe it for this config (\(why.joined(separator: "; ")))")
-            case .noHost: missing.insert(r.type)
+            case .noHost: break  // counted in `missing` above
             }
         }
         do { try FlowLoader.checkPorts(def, portsById: ports, file: file) } catch { return .invalid(error.description) }

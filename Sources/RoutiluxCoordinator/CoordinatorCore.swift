@@ -212,7 +212,7 @@ public final class CoordinatorCore {
     }
 
     func onTick(now: Double) {
-        expireDescribes(now: now)
+        onTypesTick(now: now)
         releaseDueRetries(now: now)
         releaseDueTimers(now: now)
         let timeout = Double(config.workerTimeoutMs) / 1000

@@ -41,6 +41,9 @@ struct RoutineTypeBook {
     static let cacheByteLimit = 64 << 20
     /// A config larger than this is described every time, never cached.
     static let cacheableConfigBytes = 1 << 20
+    /// The answer just received, while the requests waiting on it are handled
+    /// (so an answer too large to cache still reaches them).
+    var fresh: (key: DescribeKey, answer: PortsOrConfigError)?
 
     init(base: RoutineCatalogue) { self.base = base }
 
@@ -53,15 +56,14 @@ struct RoutineTypeBook {
     /// How `type` is built from `config`. `hosted` says whether a live worker can
     /// describe the type for this key (one that has not failed to already).
     func resolve(_ type: String, config: JSONObject, describers: (DescribeKey) -> Describers) -> Resolution {
-        if base.isCompiled(type) {
-            do { return .ports(try base.ports(of: type, config: config)!) } catch let e as RoutineConfigError {
-                return .configError(key: e.key, message: e.message)
-            } catch {
-                return .configError(key: nil, message: "\(error)")
+        if case .registry(let t) = base.entries[type] {
+            switch PortsOrConfigError(building: t, config: config) {
+            case .ports(let p): return .ports(p)
+            case .configError(let k, let m): return .configError(key: k, message: m)
             }
         }
         let key = DescribeKey(type: type, config: canonicalJSON(.object(config)))
-        switch cache[key] {
+        switch cache[key] ?? (fresh?.key == key ? fresh?.answer : nil) {
         case .ports(let p)?: return .ports(p)
         case .configError(let k, let m)?: return .configError(key: k, message: m)
         case nil: break
@@ -90,9 +92,6 @@ struct RoutineTypeBook {
         }
     }
 
-    /// The answer cached for `key`, if any.
-    func cached(_ key: DescribeKey) -> PortsOrConfigError? { cache[key] }
-
     /// Forgets a learned type (its last host left): its description and cached answers.
     mutating func forget(_ type: String) {
         guard learned.removeValue(forKey: type) != nil else { return }
@@ -105,10 +104,8 @@ struct RoutineTypeBook {
         cacheBytes = cacheOrder.reduce(0) { $0 + $1.config.utf8.count }
     }
 
-    /// Learns (or, when `replacing`, re-learns) a joined worker's description; its
-    /// empty-config ports seed the cache. Replacing drops every cached answer of the type.
-    mutating func learn(_ d: TypeDescription, replacing: Bool) {
-        if replacing { dropCache(of: d.name) }
+    /// Learns a joined worker's description; its empty-config ports seed the cache.
+    mutating func learn(_ d: TypeDescription) {
         learned[d.name] = d
         let empty = DescribeKey(type: d.name, config: "{}")
         if let p = d.ports {

@@ -262,8 +262,7 @@ public enum FlowLoader {
                 }
             }
         }
-        var copy = flow
-        try checkEntry(&copy, entry: flow.entry ?? EntryPoint(routine: flow.routines[0].id), portsById: portsById, file: file, path: "entry")
+        try verifyEntry(flow, entry: flow.entry ?? EntryPoint(routine: flow.routines[0].id), portsById: portsById, file: file, path: "entry")
     }
 
     /// Sets another entry point (`--entry`, a submit's entry), checked against the
@@ -278,9 +277,17 @@ public enum FlowLoader {
         try checkEntry(&flow, entry: entry, portsById: ports, file: file, path: path)
     }
 
-    /// Checks an entry point against the flow (used for --entry overrides too).
+    /// Checks an entry point against the flow (used for --entry overrides too) and sets it.
     public static func checkEntry(
         _ flow: inout FlowDefinition, entry: EntryPoint, portsById: [String: RoutinePorts], file: String?, path: String
+    ) throws(FlowValidationError) {
+        try verifyEntry(flow, entry: entry, portsById: portsById, file: file, path: path)
+        flow.entry = entry
+    }
+
+    /// An entry point's routine is in the flow and, when its ports are known, has the slot.
+    static func verifyEntry(
+        _ flow: FlowDefinition, entry: EntryPoint, portsById: [String: RoutinePorts], file: String?, path: String
     ) throws(FlowValidationError) {
         guard flow.routine(entry.routine) != nil else {
             throw FlowValidationError(file: file, path: path, message: "unknown entry routine '\(entry.routine)' (routines: \(flow.routines.map(\.id).joined(separator: ", ")))")
@@ -288,7 +295,6 @@ public enum FlowLoader {
         if let slots = portsById[entry.routine]?.slots, !slots.contains(entry.slot) {
             throw FlowValidationError(file: file, path: path, message: "entry routine '\(entry.routine)' has no slot '\(entry.slot)' (slots: \(slots.joined(separator: ", ")))")
         }
-        flow.entry = entry
     }
 
     static func endpoint(_ v: JSONValue?, path: String, what: String, file: String?) throws(FlowValidationError) -> (String, String) {

@@ -45,12 +45,7 @@ public struct RoutineRegistry: Sendable {
     /// How the type registered under `name` is built for `config`: its ports, or
     /// the config error (`WORKER describe`, and the answer to a coordinator's DESCRIBE).
     public func describe(_ name: String, config: JSONObject) -> PortsOrConfigError? {
-        guard let t = types[name] else { return nil }
-        do { return .ports(try t.make(config: config).ports) } catch let e as RoutineConfigError {
-            return .configError(key: e.key, message: e.message)
-        } catch {
-            return .configError(key: nil, message: "\(error)")
-        }
+        types[name].map { PortsOrConfigError(building: $0, config: config) }
     }
 }
 

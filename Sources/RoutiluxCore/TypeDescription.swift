@@ -2,6 +2,22 @@
 public enum PortsOrConfigError: Sendable, Hashable {
     case ports(RoutinePorts)
     case configError(key: String?, message: String)
+
+    /// Builds `type` from `config` to see.
+    public init(building type: RoutineType, config: JSONObject) {
+        do { self = .ports(try type.make(config: config).ports) } catch let e as RoutineConfigError {
+            self = .configError(key: e.key, message: e.message)
+        } catch {
+            self = .configError(key: nil, message: "\(error)")
+        }
+    }
+}
+
+extension FlowValidationError {
+    /// A routine's config refused by its type, at `routines.ID.config[.KEY]`.
+    public static func config(file: String?, routine: String, key: String?, _ message: String) -> FlowValidationError {
+        FlowValidationError(file: file, path: "routines.\(routine).config" + (key.map { ".\($0)" } ?? ""), message: message)
+    }
 }
 
 /// What a process hosting a routine type says about it: names, summary, and
@@ -38,10 +54,9 @@ public struct TypeDescription: Sendable, Hashable {
         self.name = name
         aliasOf = name == type.name ? nil : type.name
         summary = type.summary
-        do { ports = try type.make(config: [:]).ports } catch let e as RoutineConfigError {
-            configError = ConfigProblem(key: e.key, message: e.message)
-        } catch {
-            configError = ConfigProblem(key: nil, message: "\(error)")
+        switch PortsOrConfigError(building: type, config: [:]) {
+        case .ports(let p): ports = p
+        case .configError(let key, let message): configError = ConfigProblem(key: key, message: message)
         }
     }
 

@@ -52,7 +52,7 @@ struct FlowCommand: AsyncParsableCommand {
                             switch try await host.describe(r.type, config: r.config) {
                             case .ports(let p): ports[r.id] = p
                             case .configError(let key, let message):
-                                throw FlowValidationError(file: f, path: "routines.\(r.id).config" + (key.map { ".\($0)" } ?? ""), message: message)
+                                throw FlowValidationError.config(file: f, routine: r.id, key: key, message)
                             }
                         } else {
                             unchecked.append(r.id)

@@ -287,6 +287,17 @@ extension CoreHarness {
         #expect(h.replies.last?.reply.error?.contains("w1: an answer over 1048576 bytes") == true, "\(h.replies.last?.reply.error ?? "")")
     }
 
+    @Test func anAnswerTooLargeToCacheStillReachesTheRequestWaitingOnIt() throws {
+        let h = try CoreHarness(flow: greetFlow, allowUnknownTypes: true)
+        let reg = customRegistry(greeterType)
+        h.join("w1", hosting: reg)
+        let blob = String(repeating: "x", count: 1_100_000)  // a config over 1 MiB
+        #expect(h.submitDocument("routines:\n  r: {type: Greeter, config: {blob: \(blob)}}\nentry: {routine: r, slot: input}\n") == nil)
+        h.answer(try #require(h.describes.first), with: reg)
+        #expect(h.replies.last?.reply.status == .running, "\(h.replies.last?.reply.error ?? "no reply")")
+        #expect(h.describes.count == 1, "answered once, not asked again and again")
+    }
+
     @Test func aCatalogueFileNeverReplacesACompiledType() throws {
         var files = RoutineCatalogue()
         files.add("ConditionalRouter", .fixed(TypeDescription(name: "ConditionalRouter", ports: RoutinePorts(slots: ["input"], events: ["output"]))))

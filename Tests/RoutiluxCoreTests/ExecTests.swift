@@ -1,6 +1,7 @@
 import Foundation
 import RoutiluxBuiltins
 import RoutiluxCore
+import RoutiluxTestSupport
 import Testing
 
 /// The Exec builtin run in-process (the worker's side of it).
@@ -168,20 +169,11 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let pidFile = dir.appendingPathComponent("pids").path
         let activation = Task { try await run(["command": .string("sleep 300 & echo $! > \(pidFile); wait"), "timeout": 600]) }
-        var pid: Int32 = 0
-        let deadline = Date().addingTimeInterval(20)
-        while pid == 0 && Date() < deadline {
-            pid = Int32((try? String(contentsOfFile: pidFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
-            if pid == 0 { try await Task.sleep(for: .milliseconds(20)) }
-        }
-        #expect(pid > 0, "the command started its child")
+        let pid = try await waitForPid(in: pidFile, "the command to start its child", timeout: 20)
         activation.cancel()
         _ = try? await activation.value
         // The background sleep was in the command's group: it ends (or is a zombie of no one's) soon after.
-        func gone() -> Bool { kill(pid, 0) != 0 || (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z") == true }
-        let until = Date().addingTimeInterval(10)
-        while !gone() && Date() < until { try await Task.sleep(for: .milliseconds(20)) }
-        #expect(gone(), "the command's child \(pid) outlived the cancelled activation")
+        try await waitUntil("the command's child \(pid) to end with the cancelled activation", timeout: 10) { processHasEnded(pid) }
     }
 
     @Test func aBackgroundChildThatKeepsWritingEndsWithTheCommand() async throws {

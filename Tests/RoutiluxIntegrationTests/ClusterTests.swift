@@ -2,6 +2,7 @@ import Foundation
 import RoutiluxCore
 import RoutiluxTransport
 import RoutiluxWire
+import RoutiluxTestSupport
 import Testing
 
 /// Real `routilux-coordinator`, `routilux-worker` and `routilux job` processes over local sockets.

@@ -1,5 +1,6 @@
 import Foundation
 import RoutiluxCore
+import RoutiluxTestSupport
 import Testing
 
 /// `routilux run` and `routilux flow validate`: exit codes and error messages.
@@ -107,17 +108,11 @@ extension Integration {
         let pidFile = h.path("child.pid")
         let flow = try h.write("long.yaml", "routines:\n  long: {type: Exec, config: {command: 'sleep 300 & echo $! > \(pidFile); wait', timeout: 600}}\n")
         let run = try h.start("routilux", ["run", flow])
-        var pid: Int32 = 0
-        try await waitUntil("the command to start its child\n\(run.stderr)") {
-            pid = Int32((try? String(contentsOfFile: pidFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
-            return pid > 0
-        }
+        let pid = try await waitForPid(in: pidFile, "the command to start its child\n\(run.stderr)")
         run.kill(SIGINT)
         #expect(try await run.exitCode(timeout: 30) == 1)
         #expect(run.stderr.contains("routilux: interrupted; the local workers were stopped"), "\(run.stderr)")
-        try await waitUntil("the command's child \(pid) to end with its worker", timeout: 10) {
-            kill(pid, 0) != 0 || (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z") == true
-        }
+        try await waitUntil("the command's child \(pid) to end with its worker", timeout: 10) { processHasEnded(pid) }
     }
 
     @Test func runFailsClearlyWhenItsWorkerProcessDies() async throws {

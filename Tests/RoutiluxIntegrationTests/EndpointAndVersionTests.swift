@@ -1,5 +1,6 @@
 import Foundation
 import RoutiluxCore
+import RoutiluxTestSupport
 import Testing
 
 extension Integration {

@@ -1,5 +1,6 @@
 import Foundation
 import RoutiluxCore
+import RoutiluxTestSupport
 import Testing
 
 extension Integration {
@@ -109,17 +110,11 @@ extension Integration {
             let w = try await h.workers(1, coordinator: c, extra: ["--allow-exec"])
             let s = try await h.routilux(["job", "submit", "--coordinator", c.1, "--flow", "long"])
             #expect(s.code == 0, "\(s.err)")
-            var pid: Int32 = 0
-            try await waitUntil("the command to start its child") {
-                pid = Int32((try? String(contentsOfFile: pidFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
-                return pid > 0
-            }
+            let pid = try await waitForPid(in: pidFile, "the command to start its child")
             w[0].kill(SIGTERM)
             #expect(try await w[0].exitCode(timeout: 20) == 0, "\(w[0].stderr)")
             #expect(w[0].stderr.contains("stopping 1 running handler(s)"), "\(w[0].stderr)")
-            try await waitUntil("the command's child \(pid) to end with the worker", timeout: 10) {
-                kill(pid, 0) != 0 || (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z") == true
-            }
+            try await waitUntil("the command's child \(pid) to end with the worker", timeout: 10) { processHasEnded(pid) }
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import RoutiluxCore
+import RoutiluxTestSupport
 import Testing
 
 /// A source, a slow stage and a sink: work stays in flight long enough to steer.

@@ -1,5 +1,6 @@
 import Foundation
 import RoutiluxCore
+import RoutiluxTestSupport
 import Testing
 
 /// Where the built executables are: $ROUTILUX_BIN_DIR, beside the test
@@ -19,15 +20,6 @@ let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().de
 
 struct HarnessError: Error, CustomStringConvertible {
     var description: String
-}
-
-/// Polls `condition` every 20 ms until it holds; fails with `what` after `timeout` seconds.
-func waitUntil(_ what: String, timeout: Double = 30, _ condition: () async throws -> Bool) async throws {
-    let deadline = Date().addingTimeInterval(timeout)
-    while try await !condition() {
-        if Date() > deadline { throw HarnessError(description: "timed out after \(timeout) s waiting for: \(what)") }
-        try await Task.sleep(for: .milliseconds(20))
-    }
 }
 
 /// A started executable whose stdout and stderr go to files.
@@ -137,11 +129,9 @@ final class ProcessHarness: @unchecked Sendable {
     /// Stops everything started here and removes the temp directory.
     func shutdown() async {
         for s in spawned where s.isRunning { s.kill(SIGTERM) }
-        let deadline = Date().addingTimeInterval(5)
-        for s in spawned {
-            while s.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(10)) }
-            s.kill(SIGKILL)
-        }
+        // Up to 5 s for all of them to leave; then whatever is left is killed.
+        try? await waitUntil("the started processes to exit", timeout: 5) { !spawned.contains(where: \.isRunning) }
+        for s in spawned where s.isRunning { s.kill(SIGKILL) }
         for s in spawned { s.process.waitUntilExit() }
         try? FileManager.default.removeItem(at: directory)
     }
