@@ -11,21 +11,46 @@ public final class CoordinatorClient: Sendable {
         public var description: String
     }
 
-    let transport = Transport(name: "client")
-    let coordinator: String
-    private let ipcInbox = Mutex<String?>(nil)
-
-    public init(coordinator: String) {
-        self.coordinator = coordinator
-        transport.connect(peer: "coordinator", endpoint: coordinator, options: .lingering)
+    /// A request that is never sent: over the message size limit (bad input).
+    public struct OversizeRequest: Error, CustomStringConvertible {
+        public var description: String
     }
 
-    /// Sends `make(replyTo, requestId)` and waits up to `timeout` seconds for the REPLY.
+    let transport: Transport
+    let coordinator: String
+    let keys: CurvePeerKeys?
+    private let ipcInbox = Mutex<String?>(nil)
+
+    /// With `keys`, both links are CURVE: the request proves this client's key,
+    /// and the reply inbox takes a message only from the coordinator's.
+    public init(coordinator: String, keys: CurvePeerKeys? = nil, limits: TransportLimits = .standard) {
+        self.coordinator = coordinator
+        self.keys = keys
+        transport = Transport(name: "client", limits: limits)
+        transport.connect(peer: "coordinator", endpoint: coordinator, options: SocketOptions.lingering.with(keys?.setting))
+    }
+
+    /// Sends `make(replyTo, requestId)` and waits up to `timeout` seconds for the
+    /// REPLY; a reply's body is a JobState unless its kind says otherwise.
     public func request(timeout: Double, _ make: (String, String) -> WireMessage) async throws -> (ReplyMessage, JobState?) {
-        let inbox = advertisable(try await transport.bindInbox(replyInboxEndpoint()))
+        let (r, body) = try await requestRaw(timeout: timeout, make)
+        var state: JobState?
+        if let body, r.kind == nil { state = try JobState(json: try body.value()) }
+        return (r, state)
+    }
+
+    /// Sends a request and returns the REPLY with its body as sent.
+    public func requestRaw(timeout: Double, _ make: (String, String) -> WireMessage) async throws -> (ReplyMessage, RawJSON?) {
+        let inbox = advertisable(try await transport.bindInbox(replyInboxEndpoint(), options: SocketOptions.standard.with(keys?.setting)))
         let requestId = UUID().uuidString.lowercased()
         let codec = WireCodec()
-        transport.send(to: "coordinator", frames: codec.encode(make(inbox, requestId)))
+        let message = make(inbox, requestId)
+        let frames = codec.encode(message)
+        let bytes = frames.reduce(0) { $0 + $1.count }
+        guard bytes <= transport.limits.maxMessageBytes else {
+            throw OversizeRequest(description: "the \(message.type.rawValue) is \(bytes) bytes, over the \(transport.limits.maxMessageBytes)-byte message limit (--max-message-bytes; the coordinator's must allow it too); not sent")
+        }
+        transport.send(to: "coordinator", frames: frames)
         let deadline = Date().addingTimeInterval(timeout)
         let stream = transport.inbound
         let timer = Task { [transport] in
@@ -37,9 +62,7 @@ public final class CoordinatorClient: Sendable {
         for await batch in stream {
             for m in batch {
                 guard case .reply(let r, let js) = try? codec.decode(m.frames), r.requestId == requestId else { continue }
-                var state: JobState?
-                if let js { state = try JobState(json: try js.value()) }
-                return (r, state)
+                return (r, js)
             }
         }
         throw ClientError(description: "no reply from the coordinator at \(coordinator) within \(timeout < 10 ? String(format: "%.1f", timeout) : String(Int(timeout))) s")
@@ -47,9 +70,10 @@ public final class CoordinatorClient: Sendable {
 
     /// One request on a fresh client: sends it, waits up to `timeout` seconds for the REPLY, closes.
     public static func once(
-        _ coordinator: String, timeout: Double, _ make: (String, String) -> WireMessage
+        _ coordinator: String, keys: CurvePeerKeys? = nil, limits: TransportLimits = .standard, timeout: Double,
+        _ make: (String, String) -> WireMessage
     ) async throws -> (ReplyMessage, JobState?) {
-        let client = CoordinatorClient(coordinator: coordinator)
+        let client = CoordinatorClient(coordinator: coordinator, keys: keys, limits: limits)
         do {
             let answer = try await client.request(timeout: timeout, make)
             await client.close()

@@ -41,35 +41,53 @@ extension CoordinatorCore {
             }
             idle = 0
             job.queue.removeFirst()
+            var state: RawJSON?
+            if merge != nil { state = job.slotStates[task.slotKey] ?? RawJSON(.object([:])) }
+            var memory: RawJSON?
+            if keepsState { memory = job.routineMemory[task.routineId] ?? RawJSON(.object([:])) }
+            // Handlers read the job's shared data as of now (sent only when there is some).
+            let shared = job.state.sharedData.isEmpty ? nil : RawJSON(.object(job.state.sharedData))
+            let config = job.flow.configs[task.routineId] ?? RawJSON(.object([:]))
+            let bytes = [task.payload, config, state, memory, shared].reduce(0) { $0 + ($1?.bytes.count ?? 0) }
+            if bytes > self.config.maxMessageBytes - Self.headerAllowance {
+                // It could not be sent: the activation fails, through the routine's error policy.
+                let r = ResultMessage(
+                    workerId: workerId, jobId: jobId, taskId: task.taskId, attempt: task.attempt, outcome: .error,
+                    error: "PayloadTooLarge: the task for \(task.routineId).\(task.slot) is \(bytes) bytes (payload \(task.payload.bytes.count), state \((state?.bytes.count ?? 0) + (memory?.bytes.count ?? 0)), shared \(shared?.bytes.count ?? 0)), over the \(self.config.maxMessageBytes)-byte message limit (--max-message-bytes)",
+                    errorType: "PayloadTooLarge")
+                job.inFlight += 1  // onError settles it as if it had run
+                onError(r, task: task, job: job, now: now)
+                job.inFlight -= 1
+                if !job.state.status.isTerminal, job.outstanding == 0 { complete(jobId, now: now) }
+                if !job.queue.isEmpty { runnable.append(jobId) } else { runnableSet.remove(jobId) }
+                continue
+            }
             if job.state.routineStates[task.routineId] == nil {
                 job.state.setRoutineState(task.routineId, ["status": "running"], at: Timestamp(seconds: now))
             }
             job.inFlight += 1
             workers[workerId]!.credit -= 1
             workers[workerId]!.inFlight.insert(task.taskId)
-            ledger[task.taskId] = LedgerEntry(jobId: jobId, run: job.run, workerId: workerId, task: task, sentAt: now)
+            workers[workerId]!.tasksSent += 1
+            let lease = job.flow.definition.taskTimeout(for: task.routineId)
+            ledger[task.taskId] = LedgerEntry(
+                jobId: jobId, run: job.run, workerId: workerId, task: task, sentAt: now, ordinal: workers[workerId]!.tasksSent,
+                deadline: lease.map { now + $0 })
             counters.tasksDispatched += 1
-            var state: RawJSON?
-            if merge != nil {
-                job.busySlots.insert(task.slotKey)
-                state = job.slotStates[task.slotKey] ?? RawJSON(.object([:]))
-            }
-            var memory: RawJSON?
-            if keepsState {
-                job.busySlots.insert(task.routineId)
-                memory = job.routineMemory[task.routineId] ?? RawJSON(.object([:]))
-            }
-            // Handlers read the job's shared data as of now (sent only when there is some).
-            let shared = job.state.sharedData.isEmpty ? nil : RawJSON(.object(job.state.sharedData))
+            if merge != nil { job.busySlots.insert(task.slotKey) }
+            if keepsState { job.busySlots.insert(task.routineId) }
             let header = TaskMessage(
                 jobId: jobId, taskId: task.taskId, flowId: job.flow.definition.flowId, routineId: task.routineId,
                 routineType: type, slot: task.slot, attempt: task.attempt, paramMapping: task.mapping, merge: merge,
-                shared: shared == nil ? nil : true, routineState: keepsState ? true : nil)
-            let config = job.flow.configs[task.routineId] ?? RawJSON(.object([:]))
+                shared: shared == nil ? nil : true, routineState: keepsState ? true : nil, token: workers[workerId]!.token,
+                timeoutMs: lease.map { max(1, Int($0 * 1000)) })
             actions.append(.send(workerId: workerId, .task(header, payload: task.payload, config: config, slotState: state, routineState: memory, shared: shared)))
             if job.queue.isEmpty { runnableSet.remove(jobId) } else { runnable.append(jobId) }
         }
     }
+
+    /// Room left in a message for its tag and header.
+    static let headerAllowance = 64 << 10
 
     /// The worker hosting `type` with the most credit left (ties: fewest tasks in flight, then join order).
     func pickWorker(for type: String) -> String? {
@@ -77,7 +95,7 @@ extension CoordinatorCore {
         var bestCredit = 0
         var bestLoad = Int.max
         for id in workerOrder {
-            guard let w = workers[id], w.credit > 0, w.types.contains(type) else { continue }
+            guard let w = workers[id], w.credit > 0, w.unresponsive == nil, w.types.contains(type) else { continue }
             if w.credit > bestCredit || (w.credit == bestCredit && w.inFlight.count < bestLoad) {
                 best = id
                 bestCredit = w.credit

@@ -10,7 +10,7 @@ extension CoordinatorCore {
         let ts = Timestamp(seconds: now)
         let effects: HandlerEffects
         do { effects = try HandlerEffects(json: try body.value()) } catch {
-            counters.malformedMessages += 1
+            counters.dropped[.malformed, default: 0] += 1
             log(.warning, "job \(job.id): ignored the effects of \(rid): \(error)")
             return
         }

@@ -145,13 +145,13 @@ extension CoordinatorCore {
         describing[key] = id
         describeConfigs[key] = config
         counters.describesSent += 1
-        actions.append(.send(workerId: worker, .describe(DescribeMessage(requestId: id, routineType: key.type), config: RawJSON(.object(config)))))
+        actions.append(.send(workerId: worker, .describe(DescribeMessage(requestId: id, routineType: key.type, token: workers[worker]?.token ?? ""), config: RawJSON(.object(config)))))
         actions.append(.wakeAt(now + describeTimeout))
     }
 
-    func onDescribed(_ d: DescribedMessage, ports body: RawJSON?, peer: String?, now: Double) {
+    func onDescribed(_ d: DescribedMessage, ports body: RawJSON?, peer: Sender?, now: Double) {
         guard let pending = describes[d.requestId], pending.workerId == d.workerId else {
-            return unexpected(.described(d, ports: body), peer: peer, why: "no DESCRIBE '\(d.requestId)' is pending for worker '\(d.workerId)'")
+            return unexpected(.described(d, ports: body), peer: peer, why: "no DESCRIBE '\(d.requestId)' is pending for worker '\(d.workerId)'", now: now)
         }
         workers[d.workerId]?.lastSeen = now
         describes.removeValue(forKey: d.requestId)
@@ -160,12 +160,12 @@ extension CoordinatorCore {
         let answer: PortsOrConfigError
         if d.ok, let body {
             guard body.bytes.count <= Self.maxDescriptionBytes else {
-                counters.malformedMessages += 1
+                counters.dropped[.malformed, default: 0] += 1
                 log(.warning, "worker \(d.workerId) described \(key.type) with \(body.bytes.count) bytes (at most \(Self.maxDescriptionBytes))")
                 return describeFailed(key, worker: d.workerId, why: "an answer over \(Self.maxDescriptionBytes) bytes", now: now)
             }
             do { answer = .ports(try RoutinePorts(json: try body.value(), path: "DESCRIBED body")) } catch {
-                counters.malformedMessages += 1
+                counters.dropped[.malformed, default: 0] += 1
                 log(.warning, "worker \(d.workerId) described \(key.type) with a malformed body: \(error)")
                 return describeFailed(key, worker: d.workerId, why: "a malformed answer", now: now)
             }

@@ -39,7 +39,17 @@ public final class CoordinatorCore {
     var workers: [String: WorkerRecord] = [:]
     var workerOrder: [String] = []
     var ledger: [UInt64: LedgerEntry] = [:]
-    var nextTaskId: UInt64 = 1
+    /// Ids handed out lately (a queued task's id is not in the ledger yet); bounded.
+    var recentTaskIds = RecentSet<UInt64>(capacity: 65_536)
+    /// With CURVE: the key each worker id was first joined with (bounded).
+    var idKeys: [String: String] = [:]
+    /// With CURVE, once the shell has loaded `--authorized-keys`: the keys of each role.
+    var authorizedKeys: (workers: Set<String>, clients: Set<String>)?
+    var dropLog = DropLog()
+    /// Queries asking for the last N history records only, by who waits for the answer.
+    var replyTails: [ReplyTarget: Int] = [:]
+    let makeTaskId: () -> UInt64
+    let makeToken: () -> String
     var nextJobSeq: UInt64 = 1
     var lastHeartbeat: Double = -1e18
     var actions: [CoordinatorAction] = []
@@ -47,10 +57,16 @@ public final class CoordinatorCore {
 
     /// `catalogue`: the compiled-in types (config-aware) and catalogue files' descriptions;
     /// joined workers add theirs. `jobIds` makes job ids (injectable for deterministic tests).
-    public init(config: CoordinatorConfig, catalogue: RoutineCatalogue, jobIds: (() -> String)? = nil) {
+    /// `taskIds` and `tokens` too (default: the system's random generator).
+    public init(
+        config: CoordinatorConfig, catalogue: RoutineCatalogue, jobIds: (() -> String)? = nil, taskIds: (() -> UInt64)? = nil,
+        tokens: (() -> String)? = nil
+    ) {
         self.config = config
         typeBook = RoutineTypeBook(base: catalogue)
         if let jobIds { makeJobId = jobIds } else { makeJobId = { UUIDString.make() } }
+        makeTaskId = taskIds ?? { var g = SystemRandomNumberGenerator(); return g.next() }
+        makeToken = tokens ?? { UUIDString.token() }
     }
 
     // MARK: - Queries
@@ -80,135 +96,94 @@ public final class CoordinatorCore {
         switch input {
         case .message(let m, let peer): onMessage(m, peer: peer, now: now)
         case .malformed(let e, let peer):
-            counters.malformedMessages += 1
-            log(.warning, "dropped malformed message from \(peer ?? "unknown peer"): \(e)")
+            drop(.malformed, e.messageType.flatMap(MessageType.init(rawValue:)), peer: peer, now: now, why: "\(e)")
+        case .oversize(let bytes, let type, let reply, let peer):
+            onOversize(bytes: bytes, type: type, reply: reply, peer: peer, now: now)
+        case .keysChanged(let w, let c): onKeysChanged(workers: w, clients: c, now: now)
+        case .status(let reply): onStatus(reply: reply, now: now)
         case .submit(let req, let reply): onSubmit(req, reply: reply, now: now)
-        case .query(let jobId, let wait, let reply): onQuery(jobId: jobId, wait: wait, reply: reply)
+        case .query(let jobId, let wait, let reply, let tail): onQuery(jobId: jobId, wait: wait, reply: reply, historyTail: tail)
         case .control(let request, let reply): onControl(request, reply: reply, now: now)
         case .tick: onTick(now: now)
         }
         dispatch(now: now)
+        if !replyTails.isEmpty { trimReplies() }
         return actions
+    }
+
+    /// Replies to queries that asked for the history's tail only get that much.
+    func trimReplies() {
+        for (i, a) in actions.enumerated() {
+            guard case .reply(let target, var r) = a, let n = replyTails.removeValue(forKey: target) else { continue }
+            if var st = r.jobState, st.executionHistory.count > n {
+                st.executionHistory = Array(st.executionHistory.suffix(n))
+                r.jobState = st
+                actions[i] = .reply(target, r)
+            }
+        }
+        // Tails of requests that wait (job wait) stay until their answer; bounded by the waiters.
+        if replyTails.count > 10_000 { replyTails.removeAll() }
     }
 
     func log(_ level: LogLevel, _ text: String) { actions.append(.log(level, text)) }
 
-    func onMessage(_ m: WireMessage, peer: String?, now: Double) {
+    func onMessage(_ m: WireMessage, peer: Sender?, now: Double) {
+        guard authorize(m, peer: peer, now: now) else { return }
         switch m {
-        case .join(let j, let catalogue): onJoin(j, catalogue: catalogue, now: now)
-        case .described(let d, let ports): onDescribed(d, ports: ports, peer: peer, now: now)
-        case .result(let r, let bodies): onResult(r, bodies: bodies, now: now)
+        case .join(let j, let catalogue): onJoin(j, catalogue: catalogue, peer: peer, now: now)
+        case .described(let d, let ports):
+            guard session(of: d.workerId, token: d.token, m, peer: peer, now: now) else { return }
+            onDescribed(d, ports: ports, peer: peer, now: now)
+        case .result(let r, let bodies):
+            guard session(of: r.workerId, token: r.token, m, peer: peer, now: now) else { return }
+            onResult(r, bodies: bodies, peer: peer, now: now)
         case .credit(let c):
-            guard workers[c.workerId] != nil else { return unexpected(m, peer: peer, why: "unknown worker '\(c.workerId)'") }
-            guard c.credit >= 0 else { return unexpected(m, peer: peer, why: "negative credit") }
-            workers[c.workerId]!.credit += c.credit
-            workers[c.workerId]!.lastSeen = now
+            guard session(of: c.workerId, token: c.token, m, peer: peer, now: now) else { return }
+            grant(c.credit, to: c.workerId)
         case .heartbeat(let h):
-            guard workers[h.senderId] != nil else { return unexpected(m, peer: peer, why: "unknown worker '\(h.senderId)'") }
-            workers[h.senderId]!.lastSeen = now
+            guard session(of: h.senderId, token: h.token ?? "", m, peer: peer, now: now) else { return }
+            onHeartbeat(h, now: now)
         case .leave(let l):
-            guard workers[l.workerId] != nil else { return }
+            guard session(of: l.workerId, token: l.token, m, peer: peer, now: now) else { return }
             log(.info, "worker \(l.workerId) left: \(l.reason)")
             removeWorker(l.workerId, now: now)
         case .submit(let s, let params, let flowDoc):
+            let reply = ReplyTarget.remote(endpoint: s.replyTo, requestId: s.requestId, key: peer?.key)
             let flow: FlowReference
             if let flowDoc {
                 do { flow = .document(try flowDoc.value(), name: s.flowId ?? "submitted flow") } catch {
-                    actions.append(.reply(.remote(endpoint: s.replyTo, requestId: s.requestId), .failure("SUBMIT: flow document: \(error)")))
+                    actions.append(.reply(reply, .failure("SUBMIT: flow document: \(error)")))
                     return
                 }
             } else if let id = s.flowId {
                 flow = .id(id)
             } else {
-                actions.append(.reply(.remote(endpoint: s.replyTo, requestId: s.requestId), .failure("SUBMIT: needs flow_id or a flow document")))
+                actions.append(.reply(reply, .failure("SUBMIT: needs flow_id or a flow document")))
                 return
             }
             var entry: EntryPoint?
             if let r = s.entryRoutine { entry = EntryPoint(routine: r, slot: s.entrySlot ?? "trigger") }
             onSubmit(
                 SubmitRequest(flow: flow, params: params, entry: entry, maxWorkers: s.maxWorkers, wait: s.wait, failFast: s.failFast ?? false),
-                reply: .remote(endpoint: s.replyTo, requestId: s.requestId), now: now)
+                reply: reply, now: now)
         case .query(let q):
-            onQuery(jobId: q.jobId, wait: q.wait, reply: .remote(endpoint: q.replyTo, requestId: q.requestId))
+            onQuery(jobId: q.jobId, wait: q.wait, reply: .remote(endpoint: q.replyTo, requestId: q.requestId, key: peer?.key), historyTail: q.historyTail)
+        case .status(let q):
+            onStatus(reply: .remote(endpoint: q.replyTo, requestId: q.requestId, key: peer?.key), now: now)
         case .control(let c, let bodies):
-            let reply = ReplyTarget.remote(endpoint: c.replyTo, requestId: c.requestId)
+            let reply = ReplyTarget.remote(endpoint: c.replyTo, requestId: c.requestId, key: peer?.key)
             do {
                 onControl(try JobControl(c, bodies: bodies), reply: reply, now: now)
             } catch {
                 actions.append(.reply(reply, .failure("CONTROL \(c.op.rawValue): \(error)")))
             }
         case .joined, .reject, .task, .reply, .describe:
-            unexpected(m, peer: peer, why: "the coordinator does not accept \(m.type.rawValue)")
+            drop(.unexpected, m.type, peer: peer, now: now, why: "the coordinator does not accept \(m.type.rawValue)")
         }
     }
 
-    func unexpected(_ m: WireMessage, peer: String?, why: String) {
-        counters.unexpectedMessages += 1
-        log(.warning, "dropped \(m.type.rawValue) from \(peer ?? "unknown peer"): \(why)")
-    }
-
-    // MARK: - Workers
-
-    func onJoin(_ j: JoinMessage, catalogue: RawJSON?, now: Double) {
-        if let existing = workers[j.workerId] {
-            if existing.session == j.session && existing.endpoint == j.endpoint {
-                // A repeated JOIN (the worker retried before our JOINED arrived): answer again, change nothing.
-                workers[j.workerId]!.lastSeen = now
-                actions.append(.send(workerId: j.workerId, .joined(JoinedMessage(workerId: j.workerId, coordinatorId: config.coordinatorId, heartbeatMs: config.heartbeatMs))))
-                return
-            }
-            // A new session: the process restarted or re-joined, and has nothing of the old one's work.
-            log(.info, "worker \(j.workerId) re-joined from \(j.endpoint) (new session); re-queueing \(existing.inFlight.count) task(s)")
-            removeWorker(j.workerId, rejoining: true, now: now)
-        }
-        var problem: String?
-        if j.routineTypes.isEmpty { problem = "the worker hosts no routine types" }
-        if j.capacity < 1 { problem = "capacity must be at least 1 (got \(j.capacity))" }
-        if j.credit < 0 { problem = "credit must not be negative (got \(j.credit))" }
-        if j.endpoint.isEmpty { problem = "no inbox endpoint advertised" }
-        if problem == nil { problem = learnTypes(of: j, catalogue: catalogue) }
-        actions.append(.connectWorker(id: j.workerId, endpoint: j.endpoint))
-        if let problem {
-            actions.append(.send(workerId: j.workerId, .reject(RejectMessage(workerId: j.workerId, reason: problem))))
-            actions.append(.disconnectWorker(id: j.workerId, flush: true))
-            log(.warning, "refused worker \(j.workerId) at \(j.endpoint): \(problem)")
-            return
-        }
-        workers[j.workerId] = WorkerRecord(
-            id: j.workerId, session: j.session, endpoint: j.endpoint, types: Set(j.routineTypes), capacity: j.capacity,
-            credit: j.credit, lastSeen: now, host: j.host, pid: j.pid)
-        workerOrder.append(j.workerId)
-        actions.append(.send(workerId: j.workerId, .joined(JoinedMessage(workerId: j.workerId, coordinatorId: config.coordinatorId, heartbeatMs: config.heartbeatMs))))
-        log(.info, "worker \(j.workerId) joined from \(j.endpoint) (types: \(j.routineTypes.joined(separator: ", ")); capacity \(j.capacity), credit \(j.credit))")
-        // Its types may be what held requests and waiting jobs need.
-        typesChanged(keys: nil, now: now)
-    }
-
-    /// Forgets a worker and puts its in-flight tasks back at the front of their jobs' queues.
-    /// `rejoining`: the same worker joins again at once (its describes are asked again then).
-    func removeWorker(_ id: String, rejoining: Bool = false, now: Double) {
-        guard let w = workers.removeValue(forKey: id) else { return }
-        workerOrder.removeAll { $0 == id }
-        actions.append(.disconnectWorker(id: id, flush: false))
-        dropDescribes(of: id, asFailure: !rejoining, now: now)
-        // Re-queue in reverse task order so the oldest ends up first.
-        var touched: [JobRecord] = []
-        defer { for job in touched { answerPausedWaiters(job) } }  // a paused job may now be settled
-        for taskId in w.inFlight.sorted(by: >) {
-            guard let entry = ledger.removeValue(forKey: taskId) else { continue }
-            guard let job = jobs[entry.jobId], job.run == entry.run else { continue }
-            job.inFlight -= 1
-            job.busySlots.remove(entry.task.slotKey)
-            job.busySlots.remove(entry.task.routineId)
-            touched.append(job)
-            if !job.state.status.isTerminal {
-                var t = entry.task
-                t.attempt += 1
-                job.queue.prepend(t)
-                counters.tasksRequeued += 1
-                markRunnable(job.id)
-            }
-        }
+    func unexpected(_ m: WireMessage, peer: Sender?, why: String, now: Double) {
+        drop(.unexpected, m.type, peer: peer, now: now, why: why)
     }
 
     func onTick(now: Double) {
@@ -224,9 +199,11 @@ public final class CoordinatorCore {
         if now - lastHeartbeat >= Double(config.heartbeatMs) / 1000 {
             lastHeartbeat = now
             for id in workerOrder {
-                actions.append(.send(workerId: id, .heartbeat(HeartbeatMessage(senderId: config.coordinatorId))))
+                actions.append(.send(workerId: id, .heartbeat(HeartbeatMessage(senderId: config.coordinatorId, token: workers[id]?.token))))
             }
         }
+        expireLeases(now: now)
+        dropLog.flush(now: now) { log(.warning, $0) }
         for job in jobsInRunOrder where !job.state.status.isTerminal {
             let id = job.id
             if let d = job.deadline, now >= d {
@@ -328,7 +305,8 @@ public final class CoordinatorCore {
         log(.info, "job \(job.id) started on flow \(def.flowId) at \(entry.routine).\(entry.slot) (max_workers \(job.maxWorkers))")
     }
 
-    func onQuery(jobId: String, wait: Bool, reply: ReplyTarget) {
+    func onQuery(jobId: String, wait: Bool, reply: ReplyTarget, historyTail: Int? = nil) {
+        if let historyTail { replyTails[reply] = historyTail }
         guard let job = jobs[jobId] else {
             actions.append(.reply(reply, .failure("unknown job '\(jobId)'")))
             return
@@ -348,34 +326,33 @@ public final class CoordinatorCore {
         return nextJobSeq
     }
 
+    /// A fresh task id: random in 1...2^53 (not guessable from another), never one the ledger holds.
     func takeTaskId() -> UInt64 {
-        defer { nextTaskId += 1 }
-        return nextTaskId
+        while true {
+            let id = (makeTaskId() & (UInt64(WireLimits.maxTaskId) - 1)) + 1
+            if ledger[id] == nil && !recentTaskIds.contains(id) {
+                recentTaskIds.append(id)
+                return id
+            }
+        }
     }
 
     func markRunnable(_ jobId: String) {
         if runnableSet.insert(jobId).inserted { runnable.append(jobId) }
     }
 
-    func onResult(_ r: ResultMessage, bodies: [RawJSON], now: Double) {
-        guard workers[r.workerId] != nil else {
-            // A worker declared dead (or never joined): its tasks were re-queued already.
-            counters.staleResults += 1
-            log(.warning, "ignored RESULT for task \(r.taskId) from unknown worker '\(r.workerId)' (declared dead or never joined)")
-            return
-        }
-        workers[r.workerId]!.lastSeen = now
+    /// A RESULT from a worker whose session (and, with CURVE, key) is checked.
+    func onResult(_ r: ResultMessage, bodies: [RawJSON], peer: Sender?, now: Double) {
         // Only the attempt the ledger holds counts; anything else was re-queued
         // (worker declared dead, or re-joined) and its answer is stale. Its credit
         // belonged to a registration that no longer exists, so it is not added.
         guard let entry = ledger[r.taskId], entry.workerId == r.workerId, entry.jobId == r.jobId,
             entry.task.attempt == r.attempt
         else {
-            counters.staleResults += 1
-            log(.debug, "ignored stale RESULT for task \(r.taskId) attempt \(r.attempt) from \(r.workerId)")
-            return
+            return drop(.stale, .result, peer: peer, now: now, why: "RESULT for task \(r.taskId) attempt \(r.attempt) from \(r.workerId) is not in the ledger (re-queued, expired or answered)", level: .debug)
         }
-        workers[r.workerId]!.credit += max(0, r.credit)
+        grant(r.credit, to: r.workerId)
+        workers[r.workerId]!.expiriesInARow = 0
         ledger.removeValue(forKey: r.taskId)
         workers[r.workerId]!.inFlight.remove(r.taskId)
         counters.resultsAccepted += 1
@@ -520,6 +497,18 @@ enum UUIDString {
             if i == 4 || i == 6 || i == 8 || i == 10 { s.append("-") }
             s.append(digits[Int(b >> 4)])
             s.append(digits[Int(b & 0x0F)])
+        }
+        return s
+    }
+
+    /// 128 random bits as 32 hex digits: a session token.
+    static func token() -> String {
+        var g = SystemRandomNumberGenerator()
+        let digits = Array("0123456789abcdef")
+        var s = ""
+        for _ in 0..<2 {
+            let n: UInt64 = g.next()
+            for k in stride(from: 60, through: 0, by: -4) { s.append(digits[Int((n >> UInt64(k)) & 0xF)]) }
         }
         return s
     }

@@ -5,9 +5,23 @@ import RoutiluxTransport
 import RoutiluxWire
 import Synchronization
 
+/// The coordinator's CURVE set-up: its key pair and the directory of authorized keys.
+public struct CoordinatorSecurity: Sendable {
+    public var keys: CurveKeyPair
+    public var authorizedKeysDir: String
+    public init(keys: CurveKeyPair, authorizedKeysDir: String) {
+        self.keys = keys
+        self.authorizedKeysDir = authorizedKeysDir
+    }
+}
+
 /// The thin shell around `CoordinatorCore`: it binds the inbox, decodes
 /// messages, feeds the core with the time, and carries out its actions on the
 /// transport. One task owns the core; everything reaches it through one stream.
+///
+/// With `security`, every link is CURVE: the inbox lets in only authorized keys
+/// (the ZAP handler tags each message with its key's role), and each link to a
+/// worker's or client's inbox must reach the key that asked for it.
 public final class CoordinatorService: Sendable {
     enum Input: Sendable {
         case inbound([InboundMessage])
@@ -15,6 +29,10 @@ public final class CoordinatorService: Sendable {
         case tick
         case stop
     }
+
+    public let security: CoordinatorSecurity?
+    /// The ZAP domain of this coordinator's inbox.
+    private let zapDomain = "routilux-coordinator-" + UUIDString.token()
 
     public let transport: Transport
     private let inputs: AsyncStream<Input>
@@ -30,19 +48,55 @@ public final class CoordinatorService: Sendable {
     private let workerWaiters = Mutex<(waiting: [(id: UInt64, count: Int, continuation: CheckedContinuation<Bool, Never>)], ended: Bool)>(([], false))
 
     /// `makeCore` builds the core on the service's own task (the core is not shared).
-    public init(logger: Logger = Logger(label: "routilux.coordinator"), makeCore: @escaping @Sendable () -> CoordinatorCore) {
+    /// With `security`, call `reloadKeys()` before `bind`: until then no key is let in.
+    public init(
+        logger: Logger = Logger(label: "routilux.coordinator"), limits: TransportLimits = .standard, security: CoordinatorSecurity? = nil,
+        makeCore: @escaping @Sendable () -> CoordinatorCore
+    ) {
         let (inputs, inputContinuation) = AsyncStream.makeStream(of: Input.self, bufferingPolicy: .unbounded)
         self.inputs = inputs
         self.inputContinuation = inputContinuation
         // Received batches go straight into the core's input stream.
-        transport = Transport(name: "coordinator") { batch in inputContinuation.yield(.inbound(batch)) }
+        transport = Transport(name: "coordinator", limits: limits) { batch in inputContinuation.yield(.inbound(batch)) }
         self.logger = logger
         self.makeCore = makeCore
+        self.security = security
     }
 
     /// Binds the coordinator inbox; returns the actual endpoint.
     public func bind(_ endpoint: String) async throws -> String {
-        try await transport.bindInbox(endpoint)
+        try await transport.bindInbox(endpoint, options: SocketOptions.standard.with(security.map { .server($0.keys, domain: zapDomain) }))
+    }
+
+    /// Reads `--authorized-keys` again (SIGHUP): new connections are checked
+    /// against it at once, and the core refuses messages from removed keys and
+    /// drops workers holding one. A directory that cannot be read changes nothing.
+    /// Returns how many keys of each role are authorized.
+    @discardableResult
+    public func reloadKeys() throws(CurveKeyError) -> (workers: Int, clients: Int) {
+        guard let security else { return (0, 0) }
+        let keys = try AuthorizedKeys.load(security.authorizedKeysDir)
+        var allow: [String: String] = [:]
+        for k in keys.workers.keys { allow[k] = "worker:" + k }
+        for k in keys.clients.keys { allow[k] = "client:" + k }
+        ZAPHandler.shared.setPolicy(domain: zapDomain, allow: allow)
+        inputContinuation.yield(.local(.keysChanged(workers: Set(keys.workers.keys), clients: Set(keys.clients.keys)), nil))
+        return (keys.workers.count, keys.clients.count)
+    }
+
+    /// Who sent `m`: its address, and with CURVE its key, fingerprint and role.
+    private func sender(of m: InboundMessage) -> Sender {
+        guard let u = m.userId, let colon = u.firstIndex(of: ":") else { return Sender(address: m.peerAddress) }
+        let key = String(u[u.index(after: colon)...])
+        return Sender(
+            address: m.peerAddress, key: key, fingerprint: CurveCertificates.fingerprint(key),
+            role: PeerRole(rawValue: String(u[..<colon])))
+    }
+
+    /// The CURVE setting of a link to an inbox that must prove `key`.
+    private func curve(toward key: String?) -> CurveSetting? {
+        guard let security else { return nil }
+        return .server(security.keys, domain: ZAPHandler.peerDomain(key ?? "none"))
     }
 
     /// Called (on the service's task) when a job reaches a final status.
@@ -62,6 +116,7 @@ public final class CoordinatorService: Sendable {
         }
         let codec = WireCodec()
         var waiting: [UInt64: CheckedContinuation<ControlReply, Never>] = [:]
+        var links = ReplyLinks()
         var pending = inputs.makeAsyncIterator()
         loop: while let input = await pending.next() {
             let now = Date().timeIntervalSince1970
@@ -70,23 +125,30 @@ public final class CoordinatorService: Sendable {
             case .inbound(let batch):
                 actions = []
                 for m in batch {
+                    let from = sender(of: m)
+                    if let bytes = m.oversizeBytes {
+                        actions += core.handle(oversize(m, bytes: bytes, from: from, codec: codec), now: now)
+                        continue
+                    }
                     do {
-                        actions += core.handle(.message(try codec.decode(m.frames), peer: m.peerAddress), now: now)
+                        actions += core.handle(.message(try codec.decode(m.frames), peer: from), now: now)
                     } catch {
-                        actions += core.handle(.malformed(error, peer: m.peerAddress), now: now)
+                        actions += core.handle(.malformed(error, peer: from), now: now)
                     }
                 }
             case .local(let i, let cont):
                 if let cont, case .submit(_, .local(let id)) = i { waiting[id] = cont }
-                if let cont, case .query(_, _, .local(let id)) = i { waiting[id] = cont }
+                if let cont, case .query(_, _, .local(let id), _) = i { waiting[id] = cont }
+                if let cont, case .status(.local(let id)) = i { waiting[id] = cont }
                 if let cont, case .control(_, .local(let id)) = i { waiting[id] = cont }
                 actions = core.handle(i, now: now)
             case .tick:
                 actions = core.handle(.tick, now: now)
+                links.closeIdle(on: transport, now: now)
             case .stop:
                 break loop
             }
-            perform(actions, codec: codec, waiting: &waiting)
+            perform(actions, codec: codec, waiting: &waiting, links: &links, now: now, maxBytes: core.config.maxMessageBytes)
             countersBox.withLock { $0 = core.counters }
             workerCountBox.withLock { $0 = core.workerIds.count }
             answerWorkerWaiters(joined: core.workerIds.count, ended: false)
@@ -102,23 +164,57 @@ public final class CoordinatorService: Sendable {
         await transport.shutdown()
     }
 
-    private func perform(_ actions: [CoordinatorAction], codec: WireCodec, waiting: inout [UInt64: CheckedContinuation<ControlReply, Never>]) {
+    /// An over-size message, for the core: its type and, for a request whose header was kept, whom to tell.
+    private func oversize(_ m: InboundMessage, bytes: Int, from: Sender, codec: WireCodec) -> CoordinatorInput {
+        let tag = m.frames.first.map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let type = tag.split(separator: " ").last.flatMap { MessageType(rawValue: String($0)) }
+        var reply: ReplyTarget?
+        if m.frames.count >= 2, let header = try? JSONValue.parse(m.frames[1]),
+            let to = header["reply_to"].stringValue, let id = header["request_id"].stringValue, to.utf8.count <= WireLimits.maxEndpointLength
+        {
+            reply = .remote(endpoint: to, requestId: String(id.prefix(WireLimits.maxNameLength)), key: from.key)
+        }
+        return .oversize(bytes: bytes, type: type, reply: reply, peer: from)
+    }
+
+    private func perform(
+        _ actions: [CoordinatorAction], codec: WireCodec, waiting: inout [UInt64: CheckedContinuation<ControlReply, Never>],
+        links: inout ReplyLinks, now: Double, maxBytes: Int
+    ) {
         for a in actions {
             switch a {
-            case .connectWorker(let id, let endpoint):
-                transport.connect(peer: "w:" + id, endpoint: endpoint)
+            case .connectWorker(let id, let endpoint, let key):
+                transport.connect(peer: "w:" + id, endpoint: endpoint, options: SocketOptions.standard.with(curve(toward: key)))
             case .disconnectWorker(let id, let flush):
                 transport.disconnect(peer: "w:" + id, lingerMs: flush ? SocketOptions.lingering.lingerMs : 0)
             case .send(let id, let m):
                 transport.send(to: "w:" + id, frames: codec.encode(m))
             case .reply(.local(let id), let r):
                 waiting.removeValue(forKey: id)?.resume(returning: r)
-            case .reply(.remote(let endpoint, let requestId), let r):
-                let header = ReplyMessage(requestId: requestId, ok: r.ok, error: r.error, jobId: r.jobId, status: r.status?.rawValue)
-                let peer = "r:" + requestId
-                transport.connect(peer: peer, endpoint: endpoint, options: .lingering)
-                transport.send(to: peer, frames: codec.encode(.reply(header, jobState: r.jobState.map { RawJSON($0.json) })))
-                transport.disconnect(peer: peer, lingerMs: SocketOptions.lingering.lingerMs)
+            case .reply(.remote(let endpoint, let requestId, let key), let r):
+                if CoordinatorCore.endpointProblem(endpoint) != nil { continue }  // nowhere to answer (counted as the request was handled)
+                var header = ReplyMessage(requestId: requestId, ok: r.ok, error: r.error, jobId: r.jobId, status: r.status?.rawValue)
+                var body: RawJSON?
+                if let status = r.clusterStatus {
+                    header.kind = "cluster_status"
+                    body = RawJSON(status)
+                } else if let st = r.jobState {
+                    body = RawJSON(st.json)
+                }
+                if let b = body, b.bytes.count > maxBytes - 64 * 1024 {
+                    // Never silence: say how big, and how to get it.
+                    header = ReplyMessage(
+                        requestId: requestId, ok: false,
+                        error: "the JobState of job \(r.jobId ?? "?") is \(b.bytes.count) bytes, over the \(maxBytes)-byte message limit (--max-message-bytes); fetch it with its history trimmed: routilux job status \(r.jobId ?? "ID") --history-tail 1000 (or raise --max-message-bytes on the coordinator and the client)",
+                        jobId: r.jobId, status: r.status?.rawValue)
+                    body = nil
+                    logger.warning("reply to \(endpoint) refused: \(header.error!)")
+                }
+                let peer = links.link(endpoint: endpoint, key: key, curve: curve(toward: key), on: transport, now: now)
+                transport.send(to: peer, frames: codec.encode(.reply(header, jobState: body)))
+            case .notify(let endpoint, let key, let m):
+                let peer = links.link(endpoint: endpoint, key: key, curve: curve(toward: key), on: transport, now: now)
+                transport.send(to: peer, frames: codec.encode(m))
             case .wakeAt(let time):
                 // At most an hour ahead: the regular tick re-checks everything anyway.
                 let delay = min(3600, max(0, time - Date().timeIntervalSince1970))
@@ -167,6 +263,14 @@ public final class CoordinatorService: Sendable {
         let id = localIds.add(1, ordering: .relaxed).oldValue
         return await withCheckedContinuation { c in
             ask(.control(request, reply: .local(id)), c)
+        }
+    }
+
+    /// The cluster's status (workers, counters), as `routilux cluster status` shows it.
+    public func status() async -> ControlReply {
+        let id = localIds.add(1, ordering: .relaxed).oldValue
+        return await withCheckedContinuation { c in
+            ask(.status(reply: .local(id)), c)
         }
     }
 

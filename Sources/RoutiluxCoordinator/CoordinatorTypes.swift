@@ -10,8 +10,28 @@ public struct CoordinatorConfig: Sendable {
     public var workerTimeoutMs: Int
     /// Finished jobs kept for status queries.
     public var finishedJobsKept: Int
+    /// Credit one worker may hold, whatever it claims (`--max-credit`).
+    public var maxCredit: Int
+    /// Workers joined at once (`--max-workers-joined`); a JOIN beyond is refused.
+    public var maxWorkersJoined: Int
+    /// The largest message sent or accepted, bytes (`--max-message-bytes`).
+    public var maxMessageBytes: Int
+    /// Messages carry an authenticated CURVE key and role: a message without
+    /// one, or from the wrong role, is refused.
+    public var authenticated: Bool
+    /// Lease expiries in a row, with no result between, after which a worker is sent no more tasks.
+    public var unresponsiveAfterExpiries: Int
 
-    public init(coordinatorId: String, heartbeatMs: Int = 1000, workerTimeoutMs: Int = 5000, finishedJobsKept: Int = 1000) {
+    public init(
+        coordinatorId: String, heartbeatMs: Int = 1000, workerTimeoutMs: Int = 5000, finishedJobsKept: Int = 1000,
+        maxCredit: Int = 64, maxWorkersJoined: Int = 256, maxMessageBytes: Int = 64 << 20, authenticated: Bool = false,
+        unresponsiveAfterExpiries: Int = 3
+    ) {
+        self.maxCredit = max(1, maxCredit)
+        self.maxWorkersJoined = max(1, maxWorkersJoined)
+        self.maxMessageBytes = max(1024, maxMessageBytes)
+        self.authenticated = authenticated
+        self.unresponsiveAfterExpiries = max(1, unresponsiveAfterExpiries)
         self.coordinatorId = coordinatorId
         self.heartbeatMs = heartbeatMs
         self.workerTimeoutMs = workerTimeoutMs
@@ -19,10 +39,45 @@ public struct CoordinatorConfig: Sendable {
     }
 }
 
-/// Who is waiting for an answer: a remote client (by endpoint) or in-process code.
+/// Who is waiting for an answer: a remote client (by endpoint; with CURVE, the
+/// key its reply inbox must prove) or in-process code.
 public enum ReplyTarget: Sendable, Hashable {
-    case remote(endpoint: String, requestId: String)
+    case remote(endpoint: String, requestId: String, key: String? = nil)
     case local(UInt64)
+}
+
+/// What a peer may send, by its key's place in `--authorized-keys`.
+public enum PeerRole: String, Sendable, Hashable {
+    /// JOIN and the worker messages (RESULT, CREDIT, HEARTBEAT, LEAVE, DESCRIBED).
+    case worker
+    /// SUBMIT, QUERY, CONTROL, STATUS.
+    case client
+}
+
+/// Who sent a message, as far as the transport knows: the peer's address,
+/// and with CURVE the authenticated key, its fingerprint and role.
+public struct Sender: Sendable, Hashable, CustomStringConvertible, ExpressibleByStringLiteral {
+    public var address: String?
+    /// The CURVE public key (Z85) the connection authenticated with.
+    public var key: String?
+    public var fingerprint: String?
+    public var role: PeerRole?
+
+    public init(address: String?, key: String? = nil, fingerprint: String? = nil, role: PeerRole? = nil) {
+        self.address = address
+        self.key = key
+        self.fingerprint = fingerprint
+        self.role = role
+    }
+    public init(stringLiteral address: String) { self.init(address: address) }
+
+    /// Address and key, as logs name a sender.
+    public var description: String {
+        var s = address ?? "unknown address"
+        if let f = fingerprint ?? key.map({ String($0.prefix(12)) }) { s += " key \(f)" }
+        if let role { s += " (\(role.rawValue))" }
+        return s
+    }
 }
 
 /// Which flow a submitted job runs.
@@ -107,12 +162,20 @@ extension JobControl {
 
 /// What the core is fed: messages, requests and the passing of time.
 public enum CoordinatorInput: Sendable {
-    /// A decoded wire message and the peer address it came from.
-    case message(WireMessage, peer: String?)
+    /// A decoded wire message and who sent it (nil: unknown, unauthenticated).
+    case message(WireMessage, peer: Sender?)
     /// A message that failed to decode (counted and logged, never fatal).
-    case malformed(WireError, peer: String?)
+    case malformed(WireError, peer: Sender?)
+    /// A message the shell dropped before decoding (over the size limit): counted
+    /// and logged, and a request whose header could be read is answered.
+    case oversize(bytes: Int, type: MessageType?, reply: ReplyTarget?, peer: Sender?)
+    /// `--authorized-keys` was reloaded: these keys are authorized now; a joined
+    /// worker whose key is gone is removed.
+    case keysChanged(workers: Set<String>, clients: Set<String>)
     case submit(SubmitRequest, reply: ReplyTarget)
-    case query(jobId: String, wait: Bool, reply: ReplyTarget)
+    case query(jobId: String, wait: Bool, reply: ReplyTarget, historyTail: Int? = nil)
+    /// The cluster's status (workers, counters).
+    case status(reply: ReplyTarget)
     /// Pause, resume or cancel a job, or resume a saved one.
     case control(JobControl, reply: ReplyTarget)
     /// Time passed (heartbeats, worker expiry, job timeouts).
@@ -126,6 +189,8 @@ public struct ControlReply: Sendable, Hashable {
     public var jobId: String?
     public var status: JobStatus?
     public var jobState: JobState?
+    /// The cluster status document (a STATUS answer).
+    public var clusterStatus: JSONValue? = nil
 
     public static func failure(_ message: String) -> ControlReply {
         ControlReply(ok: false, error: message, jobId: nil, status: nil, jobState: nil)
@@ -134,8 +199,11 @@ public struct ControlReply: Sendable, Hashable {
 
 /// What the core asks its shell to do.
 public enum CoordinatorAction: Sendable {
-    /// Open the PUSH link to a worker's inbox.
-    case connectWorker(id: String, endpoint: String)
+    /// Open the PUSH link to a worker's inbox (with CURVE: one that must prove `key`).
+    case connectWorker(id: String, endpoint: String, key: String?)
+    /// Send one message to an endpoint that is not a joined worker's (a JOIN's
+    /// refusal), through the pooled reply links.
+    case notify(endpoint: String, key: String?, WireMessage)
     /// Close the link. `flush`: give queued messages (a REJECT) time to leave;
     /// otherwise whatever its queue holds is dropped.
     case disconnectWorker(id: String, flush: Bool)
@@ -151,13 +219,35 @@ public enum CoordinatorAction: Sendable {
 
 public enum LogLevel: Sendable { case debug, info, warning, error }
 
+/// Why a message was dropped (each is counted; `routilux cluster status` lists them).
+public enum DropReason: String, Sendable, Hashable, CaseIterable, Comparable {
+    /// Did not decode: bad framing, header, field types or ranges.
+    case malformed
+    /// No authenticated key, a key of the wrong role, or a wrong session token.
+    case unauthorized
+    /// From a worker id that is not joined.
+    case unknownWorker = "unknown_worker"
+    /// For a task attempt the ledger no longer holds (re-queued, expired, or answered).
+    case stale
+    /// Over `--max-message-bytes`.
+    case oversize
+    /// Refused because a bound was reached (workers joined, pending work).
+    case rateLimited = "rate_limited"
+    /// A message type the coordinator does not accept.
+    case unexpected
+
+    public static func < (a: DropReason, b: DropReason) -> Bool { a.rawValue < b.rawValue }
+}
+
 /// Counters the core keeps (for logs, tests and the benchmark).
 public struct CoordinatorCounters: Sendable, Hashable {
-    public var malformedMessages = 0
-    public var unexpectedMessages = 0
+    /// Messages dropped, by reason.
+    public var dropped: [DropReason: Int] = [:]
+    public var malformedMessages: Int { dropped[.malformed] ?? 0 }
+    public var unexpectedMessages: Int { dropped[.unexpected] ?? 0 }
+    public var staleResults: Int { dropped[.stale] ?? 0 }
     public var tasksDispatched = 0
     public var resultsAccepted = 0
-    public var staleResults = 0
     public var emissionsRouted = 0
     public var deliveries = 0
     public var workersLost = 0
@@ -165,4 +255,9 @@ public struct CoordinatorCounters: Sendable, Hashable {
     public var retriesScheduled = 0
     public var describesSent = 0
     public var describeTimeouts = 0
+    /// Tasks taken back at their lease's end, and tasks a worker's heartbeat showed it no longer held.
+    public var leasesExpired = 0
+    public var tasksLost = 0
+    /// JOINs refused (any reason).
+    public var joinsRefused = 0
 }

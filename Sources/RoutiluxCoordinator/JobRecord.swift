@@ -18,6 +18,8 @@ struct PendingTask: Sendable {
     var attempt: Int
     /// Retries the error policy has granted this activation so far.
     var retries = 0
+    /// Times its lease ran out (it was taken back from a worker that did not answer in time).
+    var expiries = 0
     /// `routine.slot`, the key of the slot's merge state.
     var slotKey: String { routineId + "." + slot }
     /// The emission it delivers; nil for the job's entry task.

@@ -1,3 +1,4 @@
+import RoutiluxWire
 import RoutiluxCore
 
 /// One routine's executions in one job (routilux's ExecutionTracker, but for
@@ -13,8 +14,10 @@ struct RoutinePerformance: Sendable {
     mutating func record(ok: Bool, handlerUs: Int) {
         executions += 1
         if ok { completed += 1 } else { failed += 1 }
-        let us = max(0, handlerUs)
-        totalUs += us
+        // A worker's number: clamped, and the sum saturates rather than traps.
+        let us = min(max(0, handlerUs), WireLimits.maxHandlerUs)
+        let (sum, overflow) = totalUs.addingReportingOverflow(us)
+        totalUs = overflow ? Int.max : sum
         minUs = min(minUs, us)
         maxUs = max(maxUs, us)
     }
@@ -40,7 +43,7 @@ struct JobTracker: Sendable {
 
     mutating func record(_ routine: String, ok: Bool, handlerUs: Int, emissions: Int) {
         routines.update(routine) { $0.record(ok: ok, handlerUs: handlerUs) }
-        events += emissions
+        events = events.addingReportingOverflow(emissions).overflow ? Int.max : events + emissions
     }
 
     var isEmpty: Bool { routines.isEmpty }

@@ -3,18 +3,30 @@ import RoutiluxCore
 /// A joined worker as the coordinator sees it.
 struct WorkerRecord {
     let id: String
-    /// The join session this registration belongs to.
+    /// The join session this registration belongs to (the worker's).
     let session: String
+    /// The session token JOINED handed it: every later message must carry it.
+    let token: String
+    /// With CURVE: the key it joined with (the only key that speaks for it).
+    let key: String?
+    let fingerprint: String?
     let endpoint: String
     let types: Set<String>
     let capacity: Int
-    /// Tasks it will still accept.
+    /// Tasks it will still accept (never more than `--max-credit`).
     var credit: Int
     /// Task ids sent to it and not yet answered (its part of the ledger).
     var inFlight: Set<UInt64> = []
     var lastSeen: Double
+    var joinedAt: Double
     var host: String?
     var pid: Int?
+    /// TASKs sent this session; each ledger entry has its ordinal.
+    var tasksSent = 0
+    /// Leases that ran out in a row with no result between.
+    var expiriesInARow = 0
+    /// Why it is sent no tasks (it took tasks and never answered), if so.
+    var unresponsive: String?
 }
 
 /// The in-flight ledger: the record of outstanding work (never ZeroMQ's queues).
@@ -25,4 +37,8 @@ struct LedgerEntry {
     var workerId: String
     var task: PendingTask
     var sentAt: Double
+    /// Its place among the TASKs sent to this worker this session (1, 2, ...).
+    var ordinal: Int
+    /// When the lease runs out (nil: no deadline).
+    var deadline: Double?
 }

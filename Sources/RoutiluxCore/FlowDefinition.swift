@@ -6,8 +6,12 @@ public struct RoutineNode: Sendable, Hashable {
     public var config: JSONObject
     /// The routine-level error policy; it overrides the flow's.
     public var errorHandler: ErrorPolicy?
+    /// Seconds a dispatched task of this routine may take (its lease); overrides
+    /// the flow's `execution.task_timeout`; 0 means no deadline.
+    public var taskTimeout: Double?
 
-    public init(id: String, type: String, config: JSONObject = [:], errorHandler: ErrorPolicy? = nil) {
+    public init(id: String, type: String, config: JSONObject = [:], errorHandler: ErrorPolicy? = nil, taskTimeout: Double? = nil) {
+        self.taskTimeout = taskTimeout
         self.id = id
         self.type = type
         self.config = config
@@ -43,8 +47,15 @@ public struct ExecutionSettings: Sendable, Hashable {
     public var maxWorkers: Int
     /// Seconds before a job is failed with a timeout; nil means no limit.
     public var timeout: Double?
+    /// Seconds a dispatched task may take before it is taken back and run
+    /// again (its lease); nil means the default (300 s), 0 none.
+    public var taskTimeout: Double?
 
-    public init(strategy: Strategy = .sequential, maxWorkers: Int? = nil, timeout: Double? = nil) {
+    /// The lease when a flow says nothing.
+    public static let defaultTaskTimeout = 300.0
+
+    public init(strategy: Strategy = .sequential, maxWorkers: Int? = nil, timeout: Double? = nil, taskTimeout: Double? = nil) {
+        self.taskTimeout = taskTimeout
         self.strategy = strategy
         // routilux: max_workers is forced to 1 unless the strategy is concurrent.
         self.maxWorkers = strategy == .concurrent ? max(1, maxWorkers ?? 5) : 1
@@ -86,6 +97,13 @@ public struct FlowDefinition: Sendable, Hashable {
     }
 
     public func routine(_ id: String) -> RoutineNode? { routines.first { $0.id == id } }
+
+    /// The lease of `routine`'s tasks in seconds: its own, else the flow's, else
+    /// the default; nil when it has none (0).
+    public func taskTimeout(for routine: String) -> Double? {
+        let t = self.routine(routine)?.taskTimeout ?? execution.taskTimeout ?? ExecutionSettings.defaultTaskTimeout
+        return t > 0 ? t : nil
+    }
 
     /// The policy that applies to `routine`'s errors: its own, else the flow's, else nil (stop).
     public func errorPolicy(for routine: String) -> ErrorPolicy? {

@@ -129,9 +129,10 @@ public enum FlowLoader {
             let base = "routines.\(id)"
             if id.isEmpty || id.contains(".") { throw fail(base, "routine id must be non-empty and contain no '.'") }
             guard let o = spec.objectValue else { throw fail(base, "must be a mapping with a 'type', not \(spec.typeName)") }
-            for k in o.keys where !["type", "class", "config", "error_handler"].contains(k) {
-                throw fail("\(base).\(k)", "unknown key (expected type, config, error_handler)")
+            for k in o.keys where !["type", "class", "config", "error_handler", "task_timeout"].contains(k) {
+                throw fail("\(base).\(k)", "unknown key (expected type, config, error_handler, task_timeout)")
             }
+            let taskTimeout = try seconds(o["task_timeout"], path: "\(base).task_timeout", file: file)
             let typeKey = o["type"] != nil ? "type" : "class"
             guard let type = o[typeKey]?.stringValue, !type.isEmpty else {
                 throw fail("\(base).type", "missing routine type")
@@ -162,7 +163,7 @@ public enum FlowLoader {
                     throw fail("\(base).config", "\(error)")
                 }
             }
-            routines.append(RoutineNode(id: id, type: type, config: config, errorHandler: handler))
+            routines.append(RoutineNode(id: id, type: type, config: config, errorHandler: handler, taskTimeout: taskTimeout))
         }
 
         // Connections.
@@ -199,8 +200,8 @@ public enum FlowLoader {
         var execution = ExecutionSettings()
         if let e = top["execution"], e != .null {
             guard let o = e.objectValue else { throw fail("execution", "must be a mapping") }
-            for k in o.keys where !["strategy", "max_workers", "timeout"].contains(k) {
-                throw fail("execution.\(k)", "unknown key (expected strategy, max_workers, timeout)")
+            for k in o.keys where !["strategy", "max_workers", "timeout", "task_timeout"].contains(k) {
+                throw fail("execution.\(k)", "unknown key (expected strategy, max_workers, timeout, task_timeout)")
             }
             var strategy: ExecutionSettings.Strategy?
             if let s = o["strategy"], s != .null {
@@ -223,7 +224,9 @@ public enum FlowLoader {
                 guard let d = t.doubleValue, d > 0 else { throw fail("execution.timeout", "must be a number of seconds > 0, not \(t)") }
                 timeout = d
             }
-            execution = ExecutionSettings(strategy: strategy ?? .sequential, maxWorkers: maxWorkers, timeout: timeout)
+            execution = ExecutionSettings(
+                strategy: strategy ?? .sequential, maxWorkers: maxWorkers, timeout: timeout,
+                taskTimeout: try seconds(o["task_timeout"], path: "execution.task_timeout", file: file))
         }
 
         // Entry.
@@ -309,6 +312,17 @@ public enum FlowLoader {
     }
 }
 
+extension FlowLoader {
+    /// A duration in seconds, >= 0 and at most a year (0: none); nil when absent.
+    static func seconds(_ v: JSONValue?, path: String, file: String?) throws(FlowValidationError) -> Double? {
+        guard let v, v != .null else { return nil }
+        guard let d = v.doubleValue, d >= 0, d <= 31_536_000 else {
+            throw FlowValidationError(file: file, path: path, message: "must be a number of seconds from 0 (no deadline) to 31536000, not \(v)")
+        }
+        return d
+    }
+}
+
 extension FlowDefinition {
     /// The flow in routilux's DSL shape (the inverse of `FlowLoader.build`).
     public var dslJSON: JSONValue {
@@ -317,6 +331,7 @@ extension FlowDefinition {
             var o: JSONObject = ["type": .string(r.type)]
             if !r.config.isEmpty { o["config"] = .object(r.config) }
             if let h = r.errorHandler { o["error_handler"] = h.json }
+            if let t = r.taskTimeout { o["task_timeout"] = .double(t) }
             routinesObj[r.id] = .object(o)
         }
         var conns: [JSONValue] = []
@@ -332,6 +347,7 @@ extension FlowDefinition {
             "strategy": .string(execution.strategy.rawValue), "max_workers": .int(execution.maxWorkers),
         ]
         if let t = execution.timeout { exec["timeout"] = .double(t) }
+        if let t = execution.taskTimeout { exec["task_timeout"] = .double(t) }
         var top: JSONObject = [
             "flow_id": .string(flowId), "routines": .object(routinesObj), "connections": .array(conns),
             "execution": .object(exec),

@@ -16,6 +16,15 @@ public enum ProcessSignals {
             sources.append(s)
         }
     }
+
+    /// Calls `handler` on every SIGHUP (off the concurrency pool). Call once, early.
+    public static func onHangUp(_ handler: @escaping @Sendable () -> Void) {
+        signal(SIGHUP, SIG_IGN)
+        let s = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        s.setEventHandler { handler() }
+        s.resume()
+        sources.append(s)
+    }
 }
 
 /// Raises this process's soft limit on open files towards its hard limit (at

@@ -4,26 +4,56 @@ public struct SocketOptions: Sendable {
     public var lingerMs: Int32
     public var sendHighWaterMark: Int32
     public var receiveHighWaterMark: Int32
-    /// A peer sending a bigger message is disconnected.
-    public var maxMessageBytes: Int64
     /// ZMTP heartbeats on TCP links (0 = off).
     public var heartbeatIntervalMs: Int32
     public var heartbeatTimeoutMs: Int32
+    /// CURVE on this socket (nil: plaintext).
+    public var curve: CurveSetting?
 
     public init(
         lingerMs: Int32 = 0, sendHighWaterMark: Int32 = 10_000, receiveHighWaterMark: Int32 = 100_000,
-        maxMessageBytes: Int64 = 256 << 20, heartbeatIntervalMs: Int32 = 1000, heartbeatTimeoutMs: Int32 = 3000
+        heartbeatIntervalMs: Int32 = 1000, heartbeatTimeoutMs: Int32 = 3000, curve: CurveSetting? = nil
     ) {
         self.lingerMs = lingerMs
         self.sendHighWaterMark = sendHighWaterMark
         self.receiveHighWaterMark = receiveHighWaterMark
-        self.maxMessageBytes = maxMessageBytes
         self.heartbeatIntervalMs = heartbeatIntervalMs
         self.heartbeatTimeoutMs = heartbeatTimeoutMs
+        self.curve = curve
     }
-
     /// For inboxes and task links.
     public static let standard = SocketOptions()
     /// For links whose last message must arrive after close (replies, results on shutdown).
     public static let lingering = SocketOptions(lingerMs: 2000)
+
+    /// The same options with CURVE.
+    public func with(_ curve: CurveSetting?) -> SocketOptions {
+        var o = self
+        o.curve = curve
+        return o
+    }
+}
+
+/// How a socket uses CURVE. The mechanism's roles are independent of bind and
+/// connect: a bound inbox can be a CURVE client, so that only the holder of
+/// `serverKey`'s secret can complete a handshake with it and put a message in.
+public enum CurveSetting: Sendable, Hashable {
+    /// This socket authenticates its peers: the ZAP handler's `domain` decides which keys get in.
+    case server(CurveKeyPair, domain: String)
+    /// This socket proves its own key and talks only to the peer holding `serverKey`.
+    case client(CurveKeyPair, serverKey: String)
+}
+
+/// Bounds on what peers can make a transport allocate.
+public struct TransportLimits: Sendable {
+    /// The largest message accepted (all frames): a bigger one is dropped and
+    /// reported; one frame over twice this makes libzmq drop the connection.
+    public var maxMessageBytes: Int
+    /// Sockets open at once, lingering closed ones included; a link beyond is refused (logged), never an abort.
+    public var maxSockets: Int
+    public init(maxMessageBytes: Int = 64 << 20, maxSockets: Int = 2048) {
+        self.maxMessageBytes = max(1024, maxMessageBytes)
+        self.maxSockets = max(8, maxSockets)
+    }
+    public static let standard = TransportLimits()
 }

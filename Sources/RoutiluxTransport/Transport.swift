@@ -4,10 +4,21 @@ import Foundation
 import Logging
 import Synchronization
 
-/// One received message: its frames, and the sending peer's address when known.
+/// One received message: its frames, the sending peer's address when known,
+/// and with CURVE the User-Id the ZAP handler gave its key.
 public struct InboundMessage: Sendable {
     public var frames: [[UInt8]]
     public var peerAddress: String?
+    public var userId: String?
+    /// Set when the message was over the size limit: its size. `frames` then
+    /// holds only its tag and (when small) its header, for a clear answer.
+    public var oversizeBytes: Int?
+    public init(frames: [[UInt8]], peerAddress: String? = nil, userId: String? = nil, oversizeBytes: Int? = nil) {
+        self.frames = frames
+        self.peerAddress = peerAddress
+        self.userId = userId
+        self.oversizeBytes = oversizeBytes
+    }
 }
 
 /// The Swift face of CZMQ. One dedicated I/O thread creates, uses and closes
@@ -38,12 +49,14 @@ public final class Transport: Sendable {
     private let wakeWrite: Int32
     private let stopped = Atomic<Bool>(false)
     private let name: String
+    public let limits: TransportLimits
 
     /// `sink`, if given, receives every batch directly on the I/O thread (it
     /// must not block: typically it yields into the owner's own stream, saving a hop).
-    public init(name: String, sink: (@Sendable ([InboundMessage]) -> Void)? = nil) {
+    public init(name: String, limits: TransportLimits = .standard, sink: (@Sendable ([InboundMessage]) -> Void)? = nil) {
         _ = ZMQRuntime.initialized
         self.name = name
+        self.limits = limits
         self.sink = sink
         var fds: [Int32] = [0, 0]
         if pipe(&fds) != 0 { fatalError("pipe() failed: \(errno)") }
@@ -130,10 +143,32 @@ private final class IOLoop: @unchecked Sendable {
     var inboxes: [OpaquePointer?] = []
     var peers: [String: Peer] = [:]
     var logger: Logger
+    /// When each closed socket's linger ends (it holds its slot until then).
+    var lingeringUntil: [Double] = []
+    var refusedLinks = 0
+    var droppedSends = 0
+    var lastWarning = -Double.infinity
 
     init(transport: Transport) {
         self.transport = transport
         logger = Logger(label: "routilux.transport")
+    }
+
+    var now: Double { Date().timeIntervalSince1970 }
+
+    /// Whether one more socket fits under `maxSockets` (lingering closed ones count).
+    func roomForSocket() -> Bool {
+        let t = now
+        lingeringUntil.removeAll { $0 <= t }
+        return inboxes.count + peers.count + lingeringUntil.count < transport.limits.maxSockets
+    }
+
+    /// Logs at most once every 10 s how many links were refused and sends dropped.
+    func warnRateLimited(_ text: @autoclosure () -> String) {
+        let t = now
+        guard t - lastWarning >= 10 else { return }
+        lastWarning = t
+        logger.warning("\(text()) (\(refusedLinks) link(s) refused at the socket cap of \(transport.limits.maxSockets), \(droppedSends) message(s) dropped for want of a link so far)")
     }
 
     func configure(_ s: OpaquePointer?, _ o: SocketOptions) {
@@ -141,8 +176,25 @@ private final class IOLoop: @unchecked Sendable {
         zsock_set_linger(raw, o.lingerMs)
         zsock_set_sndhwm(raw, o.sendHighWaterMark)
         zsock_set_rcvhwm(raw, o.receiveHighWaterMark)
-        var max = o.maxMessageBytes
+        // The hard bound per frame; the limit proper (all frames) is checked on receipt, loudly.
+        var max = Int64(transport.limits.maxMessageBytes) * 2 + (1 << 20)
         _ = zmq_setsockopt(zsock_resolve(raw), ZMQ_MAXMSGSIZE, &max, MemoryLayout<Int64>.size)
+        switch o.curve {
+        case .server(let keys, let domain)?:
+            _ = ZAPHandler.shared  // running before the first handshake
+            var enforce: Int32 = 1
+            _ = zmq_setsockopt(zsock_resolve(raw), 93 /* ZMQ_ZAP_ENFORCE_DOMAIN */, &enforce, MemoryLayout<Int32>.size)
+            zsock_set_zap_domain(raw, domain)
+            zsock_set_curve_server(raw, 1)
+            zsock_set_curve_publickey(raw, keys.publicKey)
+            zsock_set_curve_secretkey(raw, keys.secretKey)
+        case .client(let keys, let serverKey)?:
+            zsock_set_curve_publickey(raw, keys.publicKey)
+            zsock_set_curve_secretkey(raw, keys.secretKey)
+            zsock_set_curve_serverkey(raw, serverKey)
+        case nil:
+            break
+        }
         if o.heartbeatIntervalMs > 0 {
             zsock_set_heartbeat_ivl(raw, o.heartbeatIntervalMs)
             zsock_set_heartbeat_timeout(raw, o.heartbeatTimeoutMs)
@@ -159,6 +211,10 @@ private final class IOLoop: @unchecked Sendable {
             for c in transport.takeCommands() {
                 switch c {
                 case .bind(let ep, let opts, let cont):
+                    guard roomForSocket() else {
+                        cont.resume(throwing: TransportError(endpoint: ep, reason: "cannot create socket: \(transport.limits.maxSockets) sockets are open"))
+                        continue
+                    }
                     let s = zsock_new(ZMQ_PULL)
                     guard s != nil else {
                         cont.resume(throwing: TransportError(endpoint: ep, reason: "cannot create socket: \(ZMQRuntime.lastError)"))
@@ -181,6 +237,11 @@ private final class IOLoop: @unchecked Sendable {
                     cont.resume(returning: actual)
                 case .connect(let peer, let ep, let opts):
                     closePeer(peer)
+                    guard roomForSocket() else {
+                        refusedLinks += 1
+                        warnRateLimited("cannot open a link to \(peer) at \(ep): the socket cap is reached")
+                        continue
+                    }
                     let s = zsock_new(ZMQ_PUSH)
                     guard s != nil else {
                         logger.error("cannot create PUSH socket for \(peer): \(ZMQRuntime.lastError)")
@@ -202,7 +263,8 @@ private final class IOLoop: @unchecked Sendable {
                     closePeer(peer)
                 case .send(let peer, let frames):
                     guard peers[peer] != nil else {
-                        logger.warning("dropping a message for unknown peer \(peer)")
+                        droppedSends += 1
+                        warnRateLimited("dropping a message for \(peer): no link")
                         continue
                     }
                     if peers[peer]!.pending.isEmpty, trySend(peers[peer]!.socket, frames) {
@@ -228,6 +290,8 @@ private final class IOLoop: @unchecked Sendable {
 
     func closePeer(_ peer: String) {
         guard var p = peers.removeValue(forKey: peer) else { return }
+        let linger = zsock_linger(UnsafeMutableRawPointer(p.socket))
+        if linger > 0 { lingeringUntil.append(now + Double(linger) / 1000) }
         zsock_destroy(&p.socket)
     }
 
@@ -276,13 +340,32 @@ private final class IOLoop: @unchecked Sendable {
     func receiveAll(_ s: OpaquePointer?) {
         var batch: [InboundMessage] = []
         defer { if !batch.isEmpty { transport.deliver(batch) } }
+        let limit = transport.limits.maxMessageBytes
         for _ in 0..<4096 {
             var msg: OpaquePointer? = zmsg_recv(UnsafeMutableRawPointer(s))
             guard msg != nil else { return }
+            defer { zmsg_destroy(&msg) }
+            let total = zmsg_content_size(msg)
             var frames: [[UInt8]] = []
             frames.reserveCapacity(Int(zmsg_size(msg)))
             var peer: String?
+            var userId: String?
             var f = zmsg_first(msg)
+            if let first = f {
+                if let a = zframe_meta(first, "Peer-Address") { peer = String(cString: a) }
+                if let u = zframe_meta(first, "User-Id"), u.pointee != 0 { userId = String(cString: u) }
+            }
+            if total > limit {
+                // Only the tag and a small header are kept: enough to say who sent what, and to answer a request.
+                while let frame = f, frames.count < 2 {
+                    let n = zframe_size(frame)
+                    if n > 64 << 10 { break }
+                    frames.append(n > 0 ? Array(UnsafeBufferPointer(start: zframe_data(frame), count: n)) : [])
+                    f = zmsg_next(msg)
+                }
+                batch.append(InboundMessage(frames: frames, peerAddress: peer, userId: userId, oversizeBytes: total))
+                continue
+            }
             while let frame = f {
                 let n = zframe_size(frame)
                 if let d = zframe_data(frame), n > 0 {
@@ -290,11 +373,9 @@ private final class IOLoop: @unchecked Sendable {
                 } else {
                     frames.append([])
                 }
-                if peer == nil, let a = zframe_meta(frame, "Peer-Address") { peer = String(cString: a) }
                 f = zmsg_next(msg)
             }
-            zmsg_destroy(&msg)
-            batch.append(InboundMessage(frames: frames, peerAddress: peer))
+            batch.append(InboundMessage(frames: frames, peerAddress: peer, userId: userId))
         }
     }
 }

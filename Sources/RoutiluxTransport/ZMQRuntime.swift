@@ -10,6 +10,9 @@ enum ZMQRuntime {
         signal(SIGPIPE, SIG_IGN)
         setenv("ZSYS_SIGHANDLER", "false", 1)
         zsys_handler_set(nil)
+        // Room above every transport's own cap (TransportLimits.maxSockets): a
+        // full context would make socket creation fail.
+        zsys_set_max_sockets(8192)
         _ = zsys_init()
         zsys_handler_set(nil)
         return true

@@ -49,6 +49,56 @@ public struct HeaderFields {
         return try integer(v, field)
     }
 
+    /// An integer that must lie in `range` (every number from the wire is checked before use).
+    func int(_ field: String, in range: ClosedRange<Int>) throws(WireError) -> Int {
+        try checked(int(field), field, range)
+    }
+
+    func optionalInt(_ field: String, in range: ClosedRange<Int>) throws(WireError) -> Int? {
+        guard let i = try optionalInt(field) else { return nil }
+        return try checked(i, field, range)
+    }
+
+    private func checked(_ i: Int, _ field: String, _ range: ClosedRange<Int>) throws(WireError) -> Int {
+        guard range.contains(i) else {
+            throw fault(field, "is out of range (\(i); expected \(range.lowerBound)...\(range.upperBound))")
+        }
+        return i
+    }
+
+    /// A string of at most `maxLength` UTF-8 bytes.
+    func string(_ field: String, maxLength: Int) throws(WireError) -> String {
+        let s = try string(field)
+        guard s.utf8.count <= maxLength else { throw fault(field, "is too long (\(s.utf8.count) bytes; at most \(maxLength))") }
+        return s
+    }
+
+    func optionalString(_ field: String, maxLength: Int) throws(WireError) -> String? {
+        guard let s = try optionalString(field) else { return nil }
+        guard s.utf8.count <= maxLength else { throw fault(field, "is too long (\(s.utf8.count) bytes; at most \(maxLength))") }
+        return s
+    }
+
+    /// Task ids: 1 ... 2^53 (exact in every JSON reader).
+    func taskId(_ field: String) throws(WireError) -> UInt64 {
+        UInt64(try int(field, in: 1...WireLimits.maxTaskId))
+    }
+
+    func optionalTaskIds(_ field: String, maxCount: Int) throws(WireError) -> [UInt64]? {
+        guard let v = present(field) else { return nil }
+        guard let a = v.arrayValue else { throw fault(field, "has the wrong type") }
+        guard a.count <= maxCount else { throw fault(field, "has too many entries (\(a.count); at most \(maxCount))") }
+        var out: [UInt64] = []
+        out.reserveCapacity(a.count)
+        for (i, e) in a.enumerated() {
+            guard case .int(let n) = e, (1...WireLimits.maxTaskId).contains(n) else {
+                throw fault("\(field)[\(i)]", "is not a task id (an integer 1...\(WireLimits.maxTaskId))")
+            }
+            out.append(UInt64(n))
+        }
+        return out
+    }
+
     private func integer(_ v: JSONValue, _ field: String) throws(WireError) -> Int {
         switch v {
         case .int(let i): return i
@@ -129,6 +179,7 @@ struct HeaderWriter {
     mutating func put(_ field: String, _ v: UInt64) { object[field] = .int(Int(truncatingIfNeeded: v)) }
     mutating func put(_ field: String, _ v: Bool) { object[field] = .bool(v) }
     mutating func put(_ field: String, _ v: Bool?) { if let v { object[field] = .bool(v) } }
+    mutating func put(_ field: String, _ v: [UInt64]?) { if let v { object[field] = .array(v.map { .int(Int(truncatingIfNeeded: $0)) }) } }
     mutating func put(_ field: String, _ v: [String]) { object[field] = .array(v.map { .string($0) }) }
     mutating func put(_ field: String, _ v: [[String]]?) {
         if let v { object[field] = .array(v.map { .array($0.map { .string($0) }) }) }

@@ -1,7 +1,7 @@
 import RoutiluxCore
 
 /// The protocol version every message carries (frame 0 and the header's `v`).
-public let protocolVersion = 2
+public let protocolVersion = 3
 
 /// Every header carries the protocol version in `v`.
 public protocol VersionedHeader: Codable, Sendable {
@@ -24,6 +24,7 @@ public enum MessageType: String, Sendable, CaseIterable, Codable {
     case reply = "REPLY"
     case describe = "DESCRIBE"
     case described = "DESCRIBED"
+    case status = "STATUS"
 }
 
 /// Worker → coordinator: register, with the routine types hosted and an inbox
@@ -66,27 +67,42 @@ public struct JoinMessage: VersionedHeader, Hashable {
     }
 }
 
-/// Coordinator → worker: accepted.
+/// Coordinator → worker: accepted. `session` echoes the JOIN's (a worker
+/// ignores a JOINED for another session); `token` is the session token every
+/// later message of this session carries, both ways.
 public struct JoinedMessage: VersionedHeader, Hashable {
     public var v: Int = protocolVersion
     public var workerId: String
     public var coordinatorId: String
     public var heartbeatMs: Int
-    public init(workerId: String, coordinatorId: String, heartbeatMs: Int) {
+    public var session: String
+    public var token: String
+    /// The coordinator's message size limit: a worker sends nothing bigger.
+    public var maxMessageBytes: Int?
+    public init(workerId: String, coordinatorId: String, heartbeatMs: Int, session: String, token: String, maxMessageBytes: Int? = nil) {
         self.workerId = workerId
         self.coordinatorId = coordinatorId
         self.heartbeatMs = heartbeatMs
+        self.session = session
+        self.token = token
+        self.maxMessageBytes = maxMessageBytes
     }
 }
 
-/// Coordinator → worker (or requester): refused, with the reason.
+/// Coordinator → worker: the JOIN is refused, with the reason. `session`
+/// echoes the JOIN's. With `retryMs` the refusal is for now (the worker id is
+/// held by a live session): the worker may JOIN again after that long.
 public struct RejectMessage: VersionedHeader, Hashable {
     public var v: Int = protocolVersion
     public var workerId: String
     public var reason: String
-    public init(workerId: String, reason: String) {
+    public var session: String?
+    public var retryMs: Int?
+    public init(workerId: String, reason: String, session: String? = nil, retryMs: Int? = nil) {
         self.workerId = workerId
         self.reason = reason
+        self.session = session
+        self.retryMs = retryMs
     }
 }
 
@@ -112,11 +128,19 @@ public struct TaskMessage: VersionedHeader, Hashable {
     public var shared: Bool?
     /// The routine keeps state per job; it follows the slot state.
     public var routineState: Bool?
+    /// The session token (JOINED's): a worker runs no TASK without it.
+    public var token: String
+    /// The task's lease: the coordinator takes it back after this long, and the
+    /// worker cancels the handler then (absent: no deadline).
+    public var timeoutMs: Int?
 
     public init(
         jobId: String, taskId: UInt64, flowId: String, routineId: String, routineType: String, slot: String,
-        attempt: Int, paramMapping: [[String]]? = nil, merge: String? = nil, shared: Bool? = nil, routineState: Bool? = nil
+        attempt: Int, paramMapping: [[String]]? = nil, merge: String? = nil, shared: Bool? = nil, routineState: Bool? = nil,
+        token: String = "", timeoutMs: Int? = nil
     ) {
+        self.token = token
+        self.timeoutMs = timeoutMs
         self.routineState = routineState
         self.merge = merge
         self.shared = shared
@@ -160,12 +184,15 @@ public struct ResultMessage: VersionedHeader, Hashable {
     public var effects: Bool?
     /// The routine's new state follows the slot state (stateful routines, ok outcome).
     public var routineState: Bool?
+    /// The session token.
+    public var token: String
 
     public init(
         workerId: String, jobId: String, taskId: UInt64, attempt: Int, outcome: Outcome, error: String? = nil,
         errorType: String? = nil, emissions: [String] = [], outputs: [String] = [], handlerUs: Int = 0, credit: Int = 1,
-        slotState: Bool? = nil, effects: Bool? = nil, routineState: Bool? = nil
+        slotState: Bool? = nil, effects: Bool? = nil, routineState: Bool? = nil, token: String = ""
     ) {
+        self.token = token
         self.routineState = routineState
         self.slotState = slotState
         self.effects = effects
@@ -188,17 +215,33 @@ public struct CreditMessage: VersionedHeader, Hashable {
     public var v: Int = protocolVersion
     public var workerId: String
     public var credit: Int
-    public init(workerId: String, credit: Int) {
+    public var token: String
+    public init(workerId: String, credit: Int, token: String = "") {
         self.workerId = workerId
         self.credit = credit
+        self.token = token
     }
 }
 
-/// Either direction: I am alive. Any message counts as life too.
+/// Either direction: I am alive. Any message counts as life too. A worker's
+/// heartbeat says which tasks it still holds (running or queued locally) and
+/// how many TASKs it has received this session, so that a task it never got
+/// or lost is told from one that just runs long.
 public struct HeartbeatMessage: VersionedHeader, Hashable {
     public var v: Int = protocolVersion
     public var senderId: String
-    public init(senderId: String) { self.senderId = senderId }
+    /// The session token (absent only before a worker has joined).
+    public var token: String?
+    /// Worker → coordinator: task ids held now.
+    public var held: [UInt64]?
+    /// Worker → coordinator: TASKs received this session.
+    public var received: Int?
+    public init(senderId: String, token: String? = nil, held: [UInt64]? = nil, received: Int? = nil) {
+        self.senderId = senderId
+        self.token = token
+        self.held = held
+        self.received = received
+    }
 }
 
 /// Worker → coordinator: leaving; its in-flight tasks go back to the queue.
@@ -206,9 +249,11 @@ public struct LeaveMessage: VersionedHeader, Hashable {
     public var v: Int = protocolVersion
     public var workerId: String
     public var reason: String
-    public init(workerId: String, reason: String) {
+    public var token: String
+    public init(workerId: String, reason: String, token: String = "") {
         self.workerId = workerId
         self.reason = reason
+        self.token = token
     }
 }
 
@@ -249,11 +294,26 @@ public struct QueryMessage: VersionedHeader, Hashable {
     public var replyTo: String
     public var jobId: String
     public var wait: Bool
-    public init(requestId: String, replyTo: String, jobId: String, wait: Bool) {
+    /// Only the last this many history records (a JobState too large for one message).
+    public var historyTail: Int?
+    public init(requestId: String, replyTo: String, jobId: String, wait: Bool, historyTail: Int? = nil) {
         self.requestId = requestId
         self.replyTo = replyTo
         self.jobId = jobId
         self.wait = wait
+        self.historyTail = historyTail
+    }
+}
+
+/// Client → coordinator: the cluster's status (workers, counters). Answered
+/// with a REPLY of kind `cluster_status`.
+public struct StatusMessage: VersionedHeader, Hashable {
+    public var v: Int = protocolVersion
+    public var requestId: String
+    public var replyTo: String
+    public init(requestId: String, replyTo: String) {
+        self.requestId = requestId
+        self.replyTo = replyTo
     }
 }
 
@@ -284,7 +344,9 @@ public struct ControlMessage: VersionedHeader, Hashable {
     }
 }
 
-/// Coordinator → client: the answer to SUBMIT or QUERY. Body frame: the JobState, when `ok`.
+/// Coordinator → client: the answer to SUBMIT, QUERY, CONTROL or STATUS.
+/// Body frame, when `ok`: the JobState, or with `kind` "cluster_status" the
+/// cluster's status document.
 public struct ReplyMessage: VersionedHeader, Hashable {
     public var v: Int = protocolVersion
     public var requestId: String
@@ -292,7 +354,9 @@ public struct ReplyMessage: VersionedHeader, Hashable {
     public var error: String?
     public var jobId: String?
     public var status: String?
-    public init(requestId: String, ok: Bool, error: String? = nil, jobId: String? = nil, status: String? = nil) {
+    public var kind: String?
+    public init(requestId: String, ok: Bool, error: String? = nil, jobId: String? = nil, status: String? = nil, kind: String? = nil) {
+        self.kind = kind
         self.requestId = requestId
         self.ok = ok
         self.error = error
@@ -308,7 +372,9 @@ public struct DescribeMessage: VersionedHeader, Hashable {
     public var v: Int = protocolVersion
     public var requestId: String
     public var routineType: String
-    public init(requestId: String, routineType: String) {
+    public var token: String
+    public init(requestId: String, routineType: String, token: String = "") {
+        self.token = token
         self.requestId = requestId
         self.routineType = routineType
     }
@@ -327,7 +393,12 @@ public struct DescribedMessage: VersionedHeader, Hashable {
     public var configError: String?
     public var errorKey: String?
     public var error: String?
-    public init(workerId: String, requestId: String, ok: Bool, configError: String? = nil, errorKey: String? = nil, error: String? = nil) {
+    public var token: String
+    public init(
+        workerId: String, requestId: String, ok: Bool, configError: String? = nil, errorKey: String? = nil, error: String? = nil,
+        token: String = ""
+    ) {
+        self.token = token
         self.workerId = workerId
         self.requestId = requestId
         self.ok = ok
@@ -353,6 +424,7 @@ public enum WireMessage: Sendable, Hashable {
     case reply(ReplyMessage, jobState: RawJSON?)
     case describe(DescribeMessage, config: RawJSON)
     case described(DescribedMessage, ports: RawJSON?)
+    case status(StatusMessage)
 
     public var type: MessageType {
         switch self {
@@ -370,6 +442,7 @@ public enum WireMessage: Sendable, Hashable {
         case .reply: .reply
         case .describe: .describe
         case .described: .described
+        case .status: .status
         }
     }
 }

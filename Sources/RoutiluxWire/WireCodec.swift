@@ -66,6 +66,7 @@ public final class WireCodec: Sendable {
         case .described(let h, let ports):
             header(h)
             if let ports { frames.append(ports.bytes) }
+        case .status(let h): header(h)
         }
         return frames
     }
@@ -165,6 +166,9 @@ public final class WireCodec: Sendable {
             let n = h.ok ? 1 : 0
             try bodies(n...n)
             message = .described(h, ports: body.first)
+        case .status:
+            try bodies(0...0)
+            message = .status(try header(StatusMessage.self))
         }
         return message
     }

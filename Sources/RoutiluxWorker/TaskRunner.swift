@@ -7,7 +7,7 @@ enum TaskRunner {
     static func run(
         task: TaskMessage, payload: RawJSON, slotState: RawJSON?, routineState: RawJSON?, shared: RawJSON?,
         routine: Result<RoutineDefinition, any Error>,
-        merges: RoutineRegistry, workerId: String
+        merges: RoutineRegistry, workerId: String, token: String
     ) async -> WireMessage {
         let start = ContinuousClock.now
         func failure(_ error: any Error) -> WireMessage {
@@ -21,7 +21,7 @@ enum TaskRunner {
             return .result(
                 ResultMessage(
                     workerId: workerId, jobId: task.jobId, taskId: task.taskId, attempt: task.attempt, outcome: .error,
-                    error: "\(error)", errorType: type, handlerUs: micros(elapsed)), bodies: [])
+                    error: "\(error)", errorType: type, handlerUs: micros(elapsed), token: token), bodies: [])
         }
         do {
             let routine = try routine.get()
@@ -67,11 +67,23 @@ enum TaskRunner {
                 workerId: workerId, jobId: task.jobId, taskId: task.taskId, attempt: task.attempt, outcome: .ok,
                 emissions: emissions.map(\.event), outputs: outputs.map(\.outputType),
                 handlerUs: micros(ContinuousClock.now - start), slotState: newState == nil ? nil : true,
-                effects: effects.isEmpty ? nil : true, routineState: routine.keepsState ? true : nil)
+                effects: effects.isEmpty ? nil : true, routineState: routine.keepsState ? true : nil, token: token)
             return .result(header, bodies: bodies)
         } catch {
             return failure(error)
         }
+    }
+
+    /// A result too big for one message becomes the task's error, with the sizes.
+    static func limited(_ result: WireMessage, frames: [[UInt8]], limit: Int, codec: WireCodec) -> [[UInt8]] {
+        let bytes = frames.reduce(0) { $0 + $1.count }
+        guard bytes > limit, case .result(let h, let bodies) = result else { return frames }
+        let largest = bodies.map(\.bytes.count).max() ?? 0
+        let header = ResultMessage(
+            workerId: h.workerId, jobId: h.jobId, taskId: h.taskId, attempt: h.attempt, outcome: .error,
+            error: "PayloadTooLarge: the result of this activation is \(bytes) bytes (\(bodies.count) body frame(s), the largest \(largest) bytes), over the \(limit)-byte message limit (--max-message-bytes)",
+            errorType: "PayloadTooLarge", handlerUs: h.handlerUs, credit: h.credit, token: h.token)
+        return codec.encode(.result(header, bodies: []))
     }
 
     static func micros(_ d: Duration) -> Int {

@@ -43,22 +43,33 @@ public enum WorkerCommand {
         var allowExec = false
         @Option(help: "Log level: trace, debug, info, notice, warning, error.")
         var logLevel: String = ProcessInfo.processInfo.environment["ROUTILUX_LOG_LEVEL"] ?? "info"
+        @OptionGroup var curve: CurveArguments
+        @Option(help: "The largest message accepted or sent, bytes (a result over it fails its task with PayloadTooLarge).")
+        var maxMessageBytes: Int = 64 << 20
 
         func validate() throws {
+            if !(1024...(1 << 31)).contains(maxMessageBytes) { throw ValidationError("--max-message-bytes must be 1024 to 2147483648") }
             if concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
             if let p = prefetch, p < 0 { throw ValidationError("--prefetch must not be negative") }
             _ = try EndpointArguments.coordinator(coordinator)
             if let bind { try EndpointArguments.check(bind, what: "--bind", forBinding: true) }
             if let advertise { try EndpointArguments.check(advertise, what: "--advertise") }
+            _ = try curve.peerKeys(coordinator: try EndpointArguments.coordinator(coordinator), endpoints: [bind, advertise].compactMap { $0 })
         }
 
         func run() async throws {
             LogSetup.bootstrap(level: logLevel)
             raiseOpenFileLimit()
             if allowExec { ExecPermission.allow() }
+            let endpoint = try EndpointArguments.coordinator(coordinator)
             let options = WorkerOptions(
-                coordinator: try EndpointArguments.coordinator(coordinator), bind: bind, advertise: advertise, concurrency: concurrency, prefetch: prefetch,
-                workerId: id)
+                coordinator: endpoint, bind: bind, advertise: advertise, concurrency: concurrency, prefetch: prefetch,
+                workerId: id, keys: try curve.peerKeys(coordinator: endpoint, endpoints: [bind, advertise].compactMap { $0 }),
+                maxMessageBytes: maxMessageBytes)
+            if options.keys == nil, bind == nil, isExposed(options.defaultBind), !curve.insecure {
+                // A remote coordinator means an inbox on every interface: plaintext there needs --insecure too.
+                throw ValidationError(CurveArguments.plaintextRefusal(options.defaultBind))
+            }
             let runtime = WorkerRuntime(registry: WorkerCommand.registry, options: options)
             ProcessSignals.onTerminate { _ in runtime.stop() }
             do { try await runtime.run() } catch {

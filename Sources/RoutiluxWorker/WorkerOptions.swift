@@ -1,4 +1,5 @@
 import Foundation
+import RoutiluxTransport
 
 /// How a worker process joins and serves a coordinator.
 public struct WorkerOptions: Sendable {
@@ -17,11 +18,18 @@ public struct WorkerOptions: Sendable {
     /// Silence from the coordinator after which the worker re-joins.
     public var coordinatorTimeoutMs: Int
     public var workerId: String
+    /// CURVE toward the coordinator, and on this worker's inbox (nil: plaintext).
+    public var keys: CurvePeerKeys?
+    /// The largest message sent or accepted (the coordinator's, if smaller, wins once joined).
+    public var maxMessageBytes: Int
 
     public init(
         coordinator: String, bind: String? = nil, advertise: String? = nil, concurrency: Int = 4,
-        prefetch: Int? = nil, heartbeatMs: Int = 1000, coordinatorTimeoutMs: Int = 5000, workerId: String? = nil
+        prefetch: Int? = nil, heartbeatMs: Int = 1000, coordinatorTimeoutMs: Int = 5000, workerId: String? = nil,
+        keys: CurvePeerKeys? = nil, maxMessageBytes: Int = 64 << 20
     ) {
+        self.keys = keys
+        self.maxMessageBytes = max(1024, maxMessageBytes)
         self.coordinator = coordinator
         self.bind = bind
         self.advertise = advertise

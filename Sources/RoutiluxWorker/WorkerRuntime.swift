@@ -37,7 +37,9 @@ public final class WorkerRuntime: Sendable {
         let (inputs, inputContinuation) = AsyncStream.makeStream(of: Input.self, bufferingPolicy: .unbounded)
         self.inputs = inputs
         self.inputContinuation = inputContinuation
-        transport = Transport(name: "worker") { batch in inputContinuation.yield(.inbound(batch)) }
+        transport = Transport(name: "worker", limits: TransportLimits(maxMessageBytes: options.maxMessageBytes)) { batch in
+            inputContinuation.yield(.inbound(batch))
+        }
     }
 
     /// Asks the worker to leave: it tells the coordinator (which re-queues
@@ -46,9 +48,13 @@ public final class WorkerRuntime: Sendable {
 
     /// Runs until `stop()`, or throws if the coordinator refuses this worker.
     public func run() async throws {
-        let bound = try await transport.bindInbox(options.bind ?? options.defaultBind)
+        // With keys the inbox is a CURVE client of the coordinator's key: nobody
+        // else can complete a handshake with it, so nobody else can put a TASK in.
+        let curve = options.keys?.setting
+        let bound = try await transport.bindInbox(options.bind ?? options.defaultBind, options: SocketOptions.standard.with(curve))
         let endpoint = options.advertise ?? advertisable(bound)
-        transport.connect(peer: "coordinator", endpoint: options.coordinator, options: .lingering)
+        let link = SocketOptions.lingering.with(curve)
+        transport.connect(peer: "coordinator", endpoint: options.coordinator, options: link)
         logger.info("worker \(options.workerId) inbox \(bound) (advertised as \(endpoint)); joining \(options.coordinator)")
 
         let ticker = Task { [inputContinuation] in
@@ -72,6 +78,13 @@ public final class WorkerRuntime: Sendable {
         var silenceLimitMs = options.coordinatorTimeoutMs
         var heartbeatMs = options.heartbeatMs
         var malformed = 0
+        var refused = 0
+        /// The session token JOINED gave; every message of the session carries it.
+        var token = ""
+        var messageLimit = options.maxMessageBytes
+        /// Tasks held now (queued here or running), and TASKs received this session: the heartbeat says both.
+        var held: Set<UInt64> = []
+        var received = 0
         func newSession() -> String { UUID().uuidString.lowercased() }
         var join = JoinMessage(
             workerId: options.workerId, routineTypes: registry.names, capacity: options.concurrency,
@@ -91,12 +104,20 @@ public final class WorkerRuntime: Sendable {
                 let workerId = options.workerId
                 nextSerial += 1
                 let serial = nextSerial
-                activations[serial] = Task { [inputContinuation] in
+                let activation = Task { [inputContinuation, token] in
                     let result = await TaskRunner.run(
                         task: task, payload: payload, slotState: slotState, routineState: routineState, shared: shared, routine: routine,
                         merges: registry,
-                        workerId: workerId)
+                        workerId: workerId, token: token)
                     inputContinuation.yield(.done(result, serial: serial))
+                }
+                activations[serial] = activation
+                if let ms = task.timeoutMs {
+                    // The lease's end: the coordinator takes the task back then, so the handler stops too.
+                    Task {
+                        try? await Task.sleep(for: .milliseconds(ms))
+                        activation.cancel()
+                    }
                 }
             }
         }
@@ -112,7 +133,7 @@ public final class WorkerRuntime: Sendable {
                         let delay = min(8.0, 0.25 * pow(2.0, Double(joinAttempts - 1)))
                         logger.warning("coordinator at \(options.coordinator) has not answered; retrying JOIN (attempt \(joinAttempts + 1), next in \(delay) s)")
                         // Start afresh so that a JOIN queued on a dead link is not the only one.
-                        transport.connect(peer: "coordinator", endpoint: options.coordinator, options: .lingering)
+                        transport.connect(peer: "coordinator", endpoint: options.coordinator, options: link)
                     }
                     transport.send(to: "coordinator", frames: codec.encode(.join(join, catalogue: catalogue)))
                     joinAttempts += 1
@@ -121,7 +142,8 @@ public final class WorkerRuntime: Sendable {
                 if joined {
                     if now.timeIntervalSince(lastHeartbeat) * 1000 >= Double(heartbeatMs) {
                         lastHeartbeat = now
-                        transport.send(to: "coordinator", frames: codec.encode(.heartbeat(HeartbeatMessage(senderId: options.workerId))))
+                        transport.send(to: "coordinator", frames: codec.encode(.heartbeat(HeartbeatMessage(
+                            senderId: options.workerId, token: token, held: held.sorted(), received: received))))
                     }
                     if now.timeIntervalSince(lastHeard) * 1000 > Double(silenceLimitMs) {
                         logger.warning("no word from the coordinator for \(silenceLimitMs) ms; re-joining")
@@ -130,21 +152,56 @@ public final class WorkerRuntime: Sendable {
                         join.session = newSession()
                         joinAttempts = 0
                         nextJoinAt = .distantPast
+                        for w in waiting { held.remove(w.0.taskId) }
                         waiting.removeAll()
-                        transport.connect(peer: "coordinator", endpoint: options.coordinator, options: .lingering)
+                        received = 0
+                        transport.connect(peer: "coordinator", endpoint: options.coordinator, options: link)
                     }
                 }
             case .done(let result, let serial):
                 activations.removeValue(forKey: serial)
                 running -= 1
-                transport.send(to: "coordinator", frames: codec.encode(result))
+                if case .result(let h, _) = result {
+                    held.remove(h.taskId)
+                    // A result of an earlier session is stale there; it is not sent.
+                    if h.token == token {
+                        transport.send(to: "coordinator", frames: TaskRunner.limited(result, frames: codec.encode(result), limit: messageLimit, codec: codec))
+                    }
+                }
                 startTasks()
             case .inbound(let batch):
                 for m in batch {
+                    if let bytes = m.oversizeBytes {
+                        malformed += 1
+                        if malformed <= 5 || malformed % 1000 == 0 {
+                            logger.warning("dropped a message of \(bytes) bytes from \(m.peerAddress ?? "unknown peer"): over the \(messageLimit)-byte limit (\(malformed) dropped so far)")
+                        }
+                        continue
+                    }
                     let message: WireMessage
                     do { message = try codec.decode(m.frames) } catch {
                         malformed += 1
-                        logger.warning("dropped malformed message from \(m.peerAddress ?? "unknown peer"): \(error) (\(malformed) so far)")
+                        if malformed <= 5 || malformed % 1000 == 0 {
+                            logger.warning("dropped malformed message from \(m.peerAddress ?? "unknown peer"): \(error) (\(malformed) so far)")
+                        }
+                        continue
+                    }
+                    // Only the coordinator, in this session, speaks here: JOINED and REJECT
+                    // echo our JOIN's session, everything else carries the token JOINED gave.
+                    let genuine: Bool
+                    switch message {
+                    case .joined(let j): genuine = j.session == join.session
+                    case .reject(let r): genuine = r.session == join.session
+                    case .task(let t, _, _, _, _, _): genuine = joined && t.token == token
+                    case .describe(let d, _): genuine = joined && d.token == token
+                    case .heartbeat(let h): genuine = joined && h.token == token
+                    default: genuine = false
+                    }
+                    guard genuine else {
+                        refused += 1
+                        if refused <= 5 || refused % 1000 == 0 {
+                            logger.warning("dropped \(message.type.rawValue) from \(m.peerAddress ?? "unknown peer"): not from the coordinator in this session (\(refused) dropped so far)")
+                        }
                         continue
                     }
                     lastHeard = now
@@ -152,21 +209,32 @@ public final class WorkerRuntime: Sendable {
                     case .joined(let j):
                         if !joined { logger.info("joined coordinator \(j.coordinatorId)") }
                         joined = true
+                        token = j.token
+                        messageLimit = min(options.maxMessageBytes, j.maxMessageBytes ?? options.maxMessageBytes)
                         // The coordinator's interval rules both ways: we heartbeat at least as often
                         // (its worker timeout is at least twice it), and call it silent only after
                         // three of its intervals.
                         silenceLimitMs = max(options.coordinatorTimeoutMs, 3 * j.heartbeatMs)
                         heartbeatMs = min(options.heartbeatMs, max(10, j.heartbeatMs))
                     case .reject(let r):
+                        if let retry = r.retryMs, !joined {
+                            // Refused for now (the id is held by a live session): JOIN again later.
+                            logger.warning("the coordinator refused this worker for now: \(r.reason); joining again in \(retry) ms")
+                            nextJoinAt = now.addingTimeInterval(Double(min(retry, 60_000)) / 1000)
+                            joinAttempts = 0
+                            continue
+                        }
                         logger.error("the coordinator refused this worker: \(r.reason)")
                         failure = WorkerError(description: "refused by the coordinator: \(r.reason)")
                         break loop
                     case .task(let t, let payload, let config, let slotState, let routineState, let shared):
+                        received += 1
+                        held.insert(t.taskId)
                         waiting.append((t, payload, config, slotState, routineState, shared))
                         startTasks()
                     case .describe(let d, let config):
                         // Cheap and synchronous: a type's factory builds its ports from the config.
-                        transport.send(to: "coordinator", frames: codec.encode(describe(d, config: config)))
+                        transport.send(to: "coordinator", frames: codec.encode(describe(d, config: config, token: token)))
                     case .heartbeat:
                         break
                     default:
@@ -196,25 +264,25 @@ public final class WorkerRuntime: Sendable {
             }
         }
         if failure == nil {
-            transport.send(to: "coordinator", frames: codec.encode(.leave(LeaveMessage(workerId: options.workerId, reason: "worker stopping"))))
+            transport.send(to: "coordinator", frames: codec.encode(.leave(LeaveMessage(workerId: options.workerId, reason: "worker stopping", token: token))))
         }
         await transport.shutdown()
         if let failure { throw failure }
     }
 
     /// The answer to a coordinator's DESCRIBE: `type`'s ports for that config, or why not.
-    func describe(_ d: DescribeMessage, config: RawJSON) -> WireMessage {
+    func describe(_ d: DescribeMessage, config: RawJSON, token: String) -> WireMessage {
         let id = options.workerId
         guard let object = (try? config.value())?.objectValue else {
-            return .described(DescribedMessage(workerId: id, requestId: d.requestId, ok: false, error: "the config (DESCRIBE body) is not a JSON object"), ports: nil)
+            return .described(DescribedMessage(workerId: id, requestId: d.requestId, ok: false, error: "the config (DESCRIBE body) is not a JSON object", token: token), ports: nil)
         }
         switch registry.describe(d.routineType, config: object) {
         case nil:
-            return .described(DescribedMessage(workerId: id, requestId: d.requestId, ok: false, error: "this worker does not host routine type '\(d.routineType)'"), ports: nil)
+            return .described(DescribedMessage(workerId: id, requestId: d.requestId, ok: false, error: "this worker does not host routine type '\(d.routineType)'", token: token), ports: nil)
         case .configError(let key, let message)?:
-            return .described(DescribedMessage(workerId: id, requestId: d.requestId, ok: false, configError: message, errorKey: key), ports: nil)
+            return .described(DescribedMessage(workerId: id, requestId: d.requestId, ok: false, configError: message, errorKey: key, token: token), ports: nil)
         case .ports(let p)?:
-            return .described(DescribedMessage(workerId: id, requestId: d.requestId, ok: true), ports: RawJSON(.object(p.json)))
+            return .described(DescribedMessage(workerId: id, requestId: d.requestId, ok: true, token: token), ports: RawJSON(.object(p.json)))
         }
     }
 }

@@ -6,6 +6,7 @@ import RoutiluxCommandLine
 import RoutiluxCoordinator
 import RoutiluxCore
 import RoutiluxTransport
+import RoutiluxWire
 
 @main
 struct CoordinatorCommand: AsyncParsableCommand {
@@ -31,13 +32,54 @@ struct Start: AsyncParsableCommand {
     var heartbeatMs: Int = 1000
     @Option(help: "Silence after which a worker is declared dead, ms.")
     var workerTimeoutMs: Int = 5000
+    @Option(help: "The coordinator's secret key file, NAME.key_secret from `routilux keys generate` (default: $ROUTILUX_CURVE_SECRET). With --authorized-keys: CURVE on every link.")
+    var curveSecret: String?
+    @Option(help: "Directory of the public keys let in: DIR/workers/*.key may join as workers, DIR/clients/*.key may submit, query and control jobs. SIGHUP reloads it.")
+    var authorizedKeys: String?
+    @Flag(help: "Accept plaintext on a non-loopback tcp address (anyone on that network can then join, read and forge messages).")
+    var insecure = false
+    @Option(help: "Credit one worker may hold, whatever it claims.")
+    var maxCredit: Int = 64
+    @Option(help: "Workers joined at once; a JOIN beyond is refused.")
+    var maxWorkersJoined: Int = 256
+    @Option(help: "The largest message accepted or sent, bytes.")
+    var maxMessageBytes: Int = 64 << 20
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = ProcessInfo.processInfo.environment["ROUTILUX_LOG_LEVEL"] ?? "info"
 
-    func validate() throws { try EndpointArguments.check(bind, what: "--bind", forBinding: true) }
+    func validate() throws {
+        try EndpointArguments.check(bind, what: "--bind", forBinding: true)
+        if !(1...WireLimits.maxCredit).contains(maxCredit) { throw ValidationError("--max-credit must be 1 to \(WireLimits.maxCredit)") }
+        if !(1...100_000).contains(maxWorkersJoined) { throw ValidationError("--max-workers-joined must be 1 to 100000") }
+        if !(1024...(1 << 31)).contains(maxMessageBytes) { throw ValidationError("--max-message-bytes must be 1024 to 2147483648") }
+        _ = try security()
+    }
+
+    /// The CURVE set-up, or nil for plaintext (refused on an exposed address without --insecure).
+    func security() throws -> CoordinatorSecurity? {
+        let secret = curveSecret ?? ProcessInfo.processInfo.environment["ROUTILUX_CURVE_SECRET"].flatMap { $0.isEmpty ? nil : $0 }
+        switch (secret, authorizedKeys) {
+        case (let s?, let dir?):
+            do {
+                let keys = try CurveCertificates.loadSecret(s)
+                _ = try AuthorizedKeys.load(dir)
+                return CoordinatorSecurity(keys: keys, authorizedKeysDir: dir)
+            } catch {
+                throw ValidationError(error.description)
+            }
+        case (_?, nil): throw ValidationError("--curve-secret needs --authorized-keys DIR (the worker and client keys to let in)")
+        case (nil, _?): throw ValidationError("--authorized-keys needs --curve-secret FILE (the coordinator's secret key)")
+        case (nil, nil):
+            if isExposed(bind) && !insecure {
+                throw ValidationError("--bind " + CurveArguments.plaintextRefusal(bind).replacingOccurrences(of: "--curve-secret and --coordinator-key", with: "--curve-secret and --authorized-keys"))
+            }
+            return nil
+        }
+    }
 
     func run() async throws {
         LogSetup.bootstrap(level: logLevel)
+        raiseOpenFileLimit()
         guard heartbeatMs >= 10, workerTimeoutMs >= 2 * heartbeatMs, workerTimeoutMs <= 3_600_000 else {
             FileHandle.standardError.write(Data("routilux-coordinator: --worker-timeout-ms (\(workerTimeoutMs)) must be at least twice --heartbeat-ms (\(heartbeatMs), at least 10) and at most an hour\n".utf8))
             throw ExitCode(2)
@@ -69,13 +111,35 @@ struct Start: AsyncParsableCommand {
                 throw ExitCode(2)
             }
         }
+        let security = try security()
         let config = CoordinatorConfig(
             coordinatorId: "\(ProcessInfo.processInfo.hostName)-\(getpid())", heartbeatMs: heartbeatMs,
-            workerTimeoutMs: workerTimeoutMs)
-        let service = CoordinatorService { [loaded, catalogue] in
+            workerTimeoutMs: workerTimeoutMs, maxCredit: maxCredit, maxWorkersJoined: maxWorkersJoined, maxMessageBytes: maxMessageBytes,
+            authenticated: security != nil)
+        let log = Logger(label: "routilux.coordinator")
+        let service = CoordinatorService(limits: TransportLimits(maxMessageBytes: maxMessageBytes), security: security) { [loaded, catalogue] in
             let core = CoordinatorCore(config: config, catalogue: catalogue)
             for f in loaded { core.addFlow(f) }
             return core
+        }
+        if let security {
+            do {
+                let n = try service.reloadKeys()
+                log.info("CURVE on: key \(CurveCertificates.fingerprint(security.keys.publicKey)); \(n.workers) worker key(s), \(n.clients) client key(s) from \(security.authorizedKeysDir)")
+            } catch {
+                FileHandle.standardError.write(Data("routilux-coordinator: \(error)\n".utf8))
+                throw ExitCode(2)
+            }
+            ProcessSignals.onHangUp {
+                do {
+                    let n = try service.reloadKeys()
+                    log.notice("SIGHUP: reloaded \(security.authorizedKeysDir): \(n.workers) worker key(s), \(n.clients) client key(s)")
+                } catch {
+                    log.error("SIGHUP: kept the previous keys: \(error)")
+                }
+            }
+        } else if isExposed(bind) {
+            log.warning("plaintext on \(bind) (--insecure): anyone who reaches it can join, submit and read payloads")
         }
         let endpoint: String
         do { endpoint = try await service.bind(bind) } catch {
@@ -85,7 +149,7 @@ struct Start: AsyncParsableCommand {
         ProcessSignals.onTerminate { _ in service.stop() }
         // One line on stdout that scripts (and tests) can read.
         FileHandle.standardOutput.write(Data("routilux-coordinator listening on \(endpoint)\n".utf8))
-        Logger(label: "routilux.coordinator").info("listening on \(endpoint); flows: \(loaded.map(\.flowId).joined(separator: ", "))")
+        log.info("listening on \(endpoint); flows: \(loaded.map(\.flowId).joined(separator: ", "))")
         await service.run()
     }
 }

@@ -4,6 +4,7 @@ import RoutiluxBuiltins
 import RoutiluxCommandLine
 import RoutiluxCoordinator
 import RoutiluxCore
+import RoutiluxTransport
 import RoutiluxWire
 
 /// `routilux job ...`: talk to a running coordinator.
@@ -26,12 +27,24 @@ struct CoordinatorOptions: ParsableArguments {
     var output: String?
     @Option(help: "Log level.")
     var logLevel: String = ProcessInfo.processInfo.environment["ROUTILUX_LOG_LEVEL"] ?? "warning"
+    @OptionGroup var curve: CurveArguments
+    @Option(help: "The largest message sent or accepted, bytes (default 64 MiB; a bigger request is refused before it is sent).")
+    var maxMessageBytes: Int = 64 << 20
 
     /// `--coordinator`, else `$ROUTILUX_COORDINATOR` (checked in `validate`).
     var endpoint: String { (try? EndpointArguments.coordinator(coordinator)) ?? "" }
 
-    /// A missing or malformed endpoint is a usage error: exit 2 before anything is sent.
-    func validate() throws { _ = try EndpointArguments.coordinator(coordinator) }
+    /// The CURVE keys toward the coordinator (checked in `validate`).
+    var keys: CurvePeerKeys? { (try? curve.peerKeys(coordinator: endpoint)) ?? nil }
+
+    var limits: TransportLimits { TransportLimits(maxMessageBytes: maxMessageBytes) }
+
+    /// A missing or malformed endpoint or key, or plaintext to a public address, is a usage error: exit 2 before anything is sent.
+    func validate() throws {
+        let e = try EndpointArguments.coordinator(coordinator)
+        _ = try curve.peerKeys(coordinator: e)
+        if !(1024...(1 << 31)).contains(maxMessageBytes) { throw ValidationError("--max-message-bytes must be 1024 to 2147483648") }
+    }
 
     /// Bad option values are bad input: exit 2, like every other input error.
     func check() throws {
@@ -49,7 +62,11 @@ func exchange(
     try options.check()
     bootstrapLogging(options.logLevel)
     let answer: (ReplyMessage, JobState?)
-    do { answer = try await CoordinatorClient.once(options.endpoint, timeout: options.timeout ?? 30, make) } catch {
+    do {
+        answer = try await CoordinatorClient.once(options.endpoint, keys: options.keys, limits: options.limits, timeout: options.timeout ?? 30, make)
+    } catch let e as CoordinatorClient.OversizeRequest {
+        throw fail("\(e)", code: Exit.badInput)
+    } catch {
         throw fail("\(error)", code: Exit.notCompleted)
     }
     if !print {
@@ -84,7 +101,7 @@ func report(
 /// limit). Each wait lasts at most the poll interval; when it runs out, a quick
 /// status query checks that the coordinator still answers, so a long job is
 /// waited for and a dead coordinator is noticed.
-func waitForEnd(_ options: CoordinatorOptions, jobId: String) async throws {
+func waitForEnd(_ options: CoordinatorOptions, jobId: String, historyTail: Int? = nil) async throws {
     try options.check()
     bootstrapLogging(options.logLevel)
     let poll = ProcessInfo.processInfo.environment["ROUTILUX_WAIT_POLL"].flatMap(Double.init) ?? 30
@@ -92,8 +109,8 @@ func waitForEnd(_ options: CoordinatorOptions, jobId: String) async throws {
     while true {
         let slice = min(poll, deadline.map { max(0.05, $0.timeIntervalSinceNow) } ?? poll)
         do {
-            let answer = try await CoordinatorClient.once(options.endpoint, timeout: slice) { replyTo, requestId in
-                .query(QueryMessage(requestId: requestId, replyTo: replyTo, jobId: jobId, wait: true))
+            let answer = try await CoordinatorClient.once(options.endpoint, keys: options.keys, limits: options.limits, timeout: slice) { replyTo, requestId in
+                .query(QueryMessage(requestId: requestId, replyTo: replyTo, jobId: jobId, wait: true, historyTail: historyTail))
             }
             try report(answer, options, requireCompleted: true)
             return
@@ -104,8 +121,10 @@ func waitForEnd(_ options: CoordinatorOptions, jobId: String) async throws {
             // Still there? A status query answers at once if the coordinator is alive.
             let probe: (ReplyMessage, JobState?)
             do {
-                probe = try await CoordinatorClient.once(options.endpoint, timeout: min(10, max(1, poll * 3))) { replyTo, requestId in
-                    .query(QueryMessage(requestId: requestId, replyTo: replyTo, jobId: jobId, wait: false))
+                probe = try await CoordinatorClient.once(
+                    options.endpoint, keys: options.keys, limits: options.limits, timeout: min(10, max(1, poll * 3))
+                ) { replyTo, requestId in
+                    .query(QueryMessage(requestId: requestId, replyTo: replyTo, jobId: jobId, wait: false, historyTail: historyTail))
                 }
             } catch {
                 throw fail("\(e); the coordinator no longer answers (job \(jobId) may still be running there)", code: Exit.notCompleted)
@@ -175,10 +194,13 @@ extension JobCommand {
         @OptionGroup var common: CoordinatorOptions
         @Argument(help: "The job id.")
         var jobId: String
+        @Option(help: "Only the last N history records (for a JobState too large for one message).")
+        var historyTail: Int?
 
         func run() async throws {
-            try await exchange(common, requireCompleted: false) { [jobId] replyTo, requestId in
-                .query(QueryMessage(requestId: requestId, replyTo: replyTo, jobId: jobId, wait: false))
+            if let n = historyTail, n < 0 { throw fail("--history-tail must not be negative", code: Exit.badInput) }
+            try await exchange(common, requireCompleted: false) { [jobId, historyTail] replyTo, requestId in
+                .query(QueryMessage(requestId: requestId, replyTo: replyTo, jobId: jobId, wait: false, historyTail: historyTail))
             }
         }
     }
@@ -190,9 +212,12 @@ extension JobCommand {
         @OptionGroup var common: CoordinatorOptions
         @Argument(help: "The job id.")
         var jobId: String
+        @Option(help: "Only the last N history records (for a JobState too large for one message).")
+        var historyTail: Int?
 
         func run() async throws {
-            try await waitForEnd(common, jobId: jobId)
+            if let n = historyTail, n < 0 { throw fail("--history-tail must not be negative", code: Exit.badInput) }
+            try await waitForEnd(common, jobId: jobId, historyTail: historyTail)
         }
     }
 }

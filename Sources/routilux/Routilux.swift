@@ -10,7 +10,7 @@ struct Routilux: AsyncParsableCommand {
         commandName: "routilux",
         abstract: "Run Routilux flows: embedded (`run`), or against a running coordinator (`job`).",
         version: versionText(),
-        subcommands: [Run.self, JobCommand.self, FlowCommand.self])
+        subcommands: [Run.self, JobCommand.self, FlowCommand.self, ClusterCommand.self, KeysCommand.self])
 
     static func main() async { await mainExitingTwoOnBadInput() }
 }

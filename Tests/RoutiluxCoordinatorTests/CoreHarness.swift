@@ -42,12 +42,20 @@ final class CoreHarness {
         core.addFlow(try FlowLoader.build(doc, file: nil, defaultFlowId: "test", catalogue: catalogue, allowUnknownTypes: allowUnknownTypes))
     }
 
+    /// Worker messages fed with an empty session token get the one JOINED gave
+    /// that worker (a real worker always sends it); a test forging one sets its own.
+    var stampTokens = true
+
     @discardableResult
     func feed(_ input: CoordinatorInput) -> [CoordinatorAction] {
+        var input = input
+        if stampTokens, case .message(let m, let peer) = input { input = .message(stamp(m), peer: peer) }
         let actions = core.handle(input, now: now)
         for a in actions {
             switch a {
             case .send(let w, let m): sent.append((w, m))
+            case .notify(_, _, let m):
+                if case .reject(let r) = m { sent.append((r.workerId, m)) }
             case .reply(let t, let r): replies.append((t, r))
             case .jobFinished(let j, let s): finished.append((j, s))
             case .log(_, let text): logs.append(text)
@@ -56,6 +64,25 @@ final class CoreHarness {
             }
         }
         return actions
+    }
+
+    /// The session token the last JOINED to `worker` carried.
+    func token(_ worker: String) -> String {
+        for s in sent.reversed() where s.worker == worker {
+            if case .joined(let j) = s.message { return j.token }
+        }
+        return ""
+    }
+
+    func stamp(_ m: WireMessage) -> WireMessage {
+        switch m {
+        case .result(var h, let b) where h.token.isEmpty: h.token = token(h.workerId); return .result(h, bodies: b)
+        case .credit(var h) where h.token.isEmpty: h.token = token(h.workerId); return .credit(h)
+        case .heartbeat(var h) where h.token == nil: h.token = token(h.senderId); return .heartbeat(h)
+        case .leave(var h) where h.token.isEmpty: h.token = token(h.workerId); return .leave(h)
+        case .described(var h, let p) where h.token.isEmpty: h.token = token(h.workerId); return .described(h, ports: p)
+        default: return m
+        }
     }
 
     func join(_ id: String, credit: Int = 8, types: [String]? = nil, session: String = "s1") {

@@ -231,6 +231,8 @@ extension CoreHarness {
         let reg = customRegistry(routerType)
         h.join("w1", hosting: reg)
         #expect(h.submitDocument("routines:\n  r: {type: Router, config: {routes: [a]}}\nentry: {routine: r, slot: input}\n", failFast: true) == nil)
+        // Back with a new session once the old one is silent (a live one is not evicted).
+        h.now += 5.5
         h.join("w1", hosting: reg, session: "s2")
         #expect(h.replies.isEmpty, "still held: the host is back")
         #expect(h.describes.count == 2 && h.describes[1].worker == "w1")

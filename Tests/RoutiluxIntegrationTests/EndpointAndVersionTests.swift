@@ -1,5 +1,6 @@
 import Foundation
 import RoutiluxCore
+import RoutiluxWire
 import RoutiluxTestSupport
 import Testing
 
@@ -12,7 +13,7 @@ extension Integration {
             for exe in ["routilux", "routilux-coordinator", "routilux-worker"] {
                 let s = try h.start(exe, ["--version"])
                 #expect(try await s.exitCode() == 0, "\(exe): \(s.stderr)")
-                #expect(s.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "\(RoutiluxVersion.release) (wire protocol 2)", "\(exe)")
+                #expect(s.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "\(RoutiluxVersion.release) (wire protocol \(protocolVersion))", "\(exe)")
             }
         }
 

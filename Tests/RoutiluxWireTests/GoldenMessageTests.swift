@@ -113,6 +113,7 @@ func canonical(_ v: JSONValue) -> JSONValue {
         case .reply(let h, _): try check(h)
         case .describe(let h, _): try check(h)
         case .described(let h, _): try check(h)
+        case .status(let h): try check(h)
         }
     }
 

@@ -1,0 +1,66 @@
+import RoutiluxCore
+import RoutiluxWire
+
+/// Task leases: every dispatched task has a deadline, and a worker's heartbeat
+/// says which tasks it still holds, so that a lost task is taken back at once
+/// and a long one only at its deadline.
+extension CoordinatorCore {
+    /// Times a task's lease may run out before it fails with `TaskTimeout` (through its error policy).
+    static let leaseExpiriesPerTask = 3
+
+    /// A task the worker received (by the count its heartbeat gives) and no
+    /// longer holds, with no RESULT before the heartbeat, is lost: it goes back
+    /// to the queue. (RESULTs and heartbeats travel in order on one link.)
+    func onHeartbeat(_ h: HeartbeatMessage, now: Double) {
+        guard let held = h.held, let received = h.received, let w = workers[h.senderId] else { return }
+        let holding = Set(held)
+        let lost = w.inFlight.compactMap { t in ledger[t].map { (t, $0) } }
+            .filter { $0.1.ordinal <= received && !holding.contains($0.0) }
+            .sorted { $0.1.ordinal > $1.1.ordinal }
+        guard !lost.isEmpty else { return }
+        log(.warning, "worker \(h.senderId) no longer holds \(lost.count) task(s) it received and never answered; re-queueing them")
+        var touched: [JobRecord] = []
+        for (t, _) in lost {
+            counters.tasksLost += 1
+            if let job = takeBack(t, now: now) { touched.append(job) }
+        }
+        for job in touched { answerPausedWaiters(job) }
+    }
+
+    /// Takes back every task whose lease ran out. The late answer is stale. A
+    /// task that ran out `leaseExpiriesPerTask` times fails with TaskTimeout; a
+    /// worker whose leases keep running out with no answer between is sent no more tasks.
+    func expireLeases(now: Double) {
+        let due = ledger.filter { $0.value.deadline.map { now >= $0 } ?? false }.sorted { $0.value.ordinal > $1.value.ordinal }
+        for (taskId, entry) in due {
+            counters.leasesExpired += 1
+            let lease = entry.deadline.map { $0 - entry.sentAt } ?? 0
+            if var w = workers[entry.workerId] {
+                w.expiriesInARow += 1
+                if w.unresponsive == nil && w.expiriesInARow >= config.unresponsiveAfterExpiries {
+                    w.unresponsive = "\(w.expiriesInARow) task leases ran out in a row with no answer"
+                    log(.warning, "worker \(w.id) is sent no more tasks: \(w.unresponsive!) (it re-joins to be trusted again)")
+                }
+                workers[entry.workerId] = w
+            }
+            if entry.task.expiries + 1 >= Self.leaseExpiriesPerTask {
+                guard let (task, job) = release(taskId) else { continue }
+                let why = "task \(task.routineId).\(task.slot) ran past its task_timeout of \(Self.seconds(lease)) \(task.expiries + 1) times"
+                log(.warning, "job \(job.id): \(why)")
+                guard !job.state.status.isTerminal else { continue }
+                let r = ResultMessage(
+                    workerId: entry.workerId, jobId: job.id, taskId: taskId, attempt: task.attempt, outcome: .error, error: why,
+                    errorType: "TaskTimeout")
+                onError(r, task: task, job: job, now: now)
+                answerPausedWaiters(job)
+                continue
+            }
+            log(.warning, "job \(entry.jobId): task \(entry.task.routineId).\(entry.task.slot) on worker \(entry.workerId) ran past its task_timeout of \(Self.seconds(lease)); re-queued")
+            if let job = takeBack(taskId, now: now, expired: true) { answerPausedWaiters(job) }
+        }
+    }
+
+    static func seconds(_ s: Double) -> String {
+        s == s.rounded() ? "\(Int(s)) s" : "\(s) s"
+    }
+}
