@@ -11,12 +11,15 @@ extension CoordinatorCore {
             drop(.unauthorized, m.type, peer: peer, now: now, why: "no authenticated key")
             return false
         }
-        if let needed = m.senderRole, needed != role {
-            drop(.unauthorized, m.type, peer: peer, now: now, why: "a \(role.rawValue) key may not send \(m.type.rawValue)")
-            return false
-        }
         if let keys = authorizedKeys, !(role == .worker ? keys.workers : keys.clients).contains(key) {
             drop(.unauthorized, m.type, peer: peer, now: now, why: "its key is no longer authorized")
+            return false
+        }
+        if let needed = m.senderRole, needed != role {
+            let why = "a \(role.rawValue) key may not send \(m.type.rawValue) (only \(needed.rawValue) keys, in --authorized-keys/\(needed.rawValue)s/)"
+            drop(.unauthorized, m.type, peer: peer, now: now, why: why)
+            // An authorized peer asking for what its role does not allow is told so.
+            if let reply = m.replyTarget(key: key) { actions.append(.reply(reply, .failure("refused: \(why)"))) }
             return false
         }
         return true
@@ -58,7 +61,7 @@ extension CoordinatorCore {
             actions.append(.notify(
                 endpoint: j.endpoint, key: peer?.key,
                 .reject(RejectMessage(workerId: j.workerId, reason: reason, session: j.session, retryMs: retryMs))))
-            drop(dropReason, .join, peer: peer, now: now, why: "refused worker '\(j.workerId)' at \(j.endpoint): \(reason)", counted: false)
+            drop(dropReason, .join, peer: peer, now: now, why: "refused worker '\(j.workerId)' at \(j.endpoint): \(reason)")
         }
         let key = config.authenticated ? peer?.key : nil
         if let key, let bound = idKeys[j.workerId], bound != key {
@@ -205,6 +208,17 @@ extension CoordinatorCore {
 }
 
 extension WireMessage {
+    /// Whom to answer, for a request.
+    func replyTarget(key: String?) -> ReplyTarget? {
+        switch self {
+        case .submit(let s, _, _): .remote(endpoint: s.replyTo, requestId: s.requestId, key: key)
+        case .query(let q): .remote(endpoint: q.replyTo, requestId: q.requestId, key: key)
+        case .control(let c, _): .remote(endpoint: c.replyTo, requestId: c.requestId, key: key)
+        case .status(let s): .remote(endpoint: s.replyTo, requestId: s.requestId, key: key)
+        default: nil
+        }
+    }
+
     /// The role a sender needs to send this (nil: the coordinator accepts it from nobody).
     var senderRole: PeerRole? {
         switch self {

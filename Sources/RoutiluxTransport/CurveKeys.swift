@@ -5,6 +5,10 @@ import Foundation
 public struct CurveKeyPair: Sendable, Hashable {
     public var publicKey: String
     public var secretKey: String
+    public init(publicKey: String, secretKey: String) {
+        self.publicKey = publicKey
+        self.secretKey = secretKey
+    }
 }
 
 /// A key file that cannot be used: says which file and why, in one line.

@@ -131,7 +131,8 @@ public final class WorkerRuntime: Sendable {
                 if !joined && now >= nextJoinAt {
                     if joinAttempts > 0 {
                         let delay = min(8.0, 0.25 * pow(2.0, Double(joinAttempts - 1)))
-                        logger.warning("coordinator at \(options.coordinator) has not answered; retrying JOIN (attempt \(joinAttempts + 1), next in \(delay) s)")
+                        let hint = options.keys == nil ? "" : " (with CURVE, a key the coordinator does not authorize gets no answer: its log names the key's fingerprint, \(CurveCertificates.fingerprint(options.keys!.keys.publicKey)))"
+                        logger.warning("coordinator at \(options.coordinator) has not answered; retrying JOIN (attempt \(joinAttempts + 1), next in \(delay) s)\(hint)")
                         // Start afresh so that a JOIN queued on a dead link is not the only one.
                         transport.connect(peer: "coordinator", endpoint: options.coordinator, options: link)
                     }

@@ -24,7 +24,7 @@ final class CoreHarness {
     /// `allowUnknownTypes`: the flow may use types only joining workers will describe.
     init(
         flow yaml: String, workerTimeoutMs: Int = 5000, finishedJobsKept: Int = 1000, extraTypes: [RoutineType] = [],
-        allowUnknownTypes: Bool = false
+        allowUnknownTypes: Bool = false, configure: (inout CoordinatorConfig) -> Void = { _ in }
     ) throws {
         var registry = Builtins.registry
         for t in extraTypes { registry.register(t) }
@@ -32,10 +32,11 @@ final class CoreHarness {
         let ids = JobIds()
         self.ids = ids
         extraTypeNames = extraTypes.map(\.name)
+        var config = CoordinatorConfig(
+            coordinatorId: "test-coordinator", heartbeatMs: 1000, workerTimeoutMs: workerTimeoutMs, finishedJobsKept: finishedJobsKept)
+        configure(&config)
         core = CoordinatorCore(
-            config: CoordinatorConfig(
-                coordinatorId: "test-coordinator", heartbeatMs: 1000, workerTimeoutMs: workerTimeoutMs,
-                finishedJobsKept: finishedJobsKept),
+            config: config,
             catalogue: catalogue,
             jobIds: { ids.next() })
         let doc = try FlowLoader.parseDocument(Array(yaml.utf8), isJSON: false, file: nil)
@@ -85,10 +86,10 @@ final class CoreHarness {
         }
     }
 
-    func join(_ id: String, credit: Int = 8, types: [String]? = nil, session: String = "s1") {
+    func join(_ id: String, credit: Int = 8, types: [String]? = nil, session: String = "s1", peer: Sender? = nil) {
         feed(.message(.join(JoinMessage(
             workerId: id, routineTypes: types ?? (Builtins.registry.names + extraTypeNames), capacity: max(1, credit), credit: credit,
-            endpoint: "ipc:///tmp/\(id).sock", session: session), catalogue: nil), peer: nil))
+            endpoint: "ipc:///tmp/\(id).sock", session: session), catalogue: nil), peer: peer))
     }
 
     /// A worker that hosts `registry`'s types joins, describing them as a real worker does.
