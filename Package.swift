@@ -155,7 +155,7 @@ let package = Package(
         .testTarget(name: "RoutiluxWireTests", dependencies: ["RoutiluxWire", "RoutiluxCore"], swiftSettings: strict),
         .testTarget(
             name: "RoutiluxCoordinatorTests",
-            dependencies: ["RoutiluxCoordinator", "RoutiluxBuiltins"],
+            dependencies: ["RoutiluxCoordinator", "RoutiluxBuiltins", "RoutiluxWorker"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -20,7 +20,8 @@ public final class ZAPHandler: Sendable {
     private let policies = Mutex<[String: [String: String]]>([:])
     private let refusedKeys = Mutex<Set<String>>([])
     private let refusalCount = Atomic<Int>(0)
-    private let ready = Mutex<Bool>(false)
+    private let stopping = Atomic<Bool>(false)
+    private let stopped = DispatchSemaphore(value: 0)
 
     private init() {
         _ = ZMQRuntime.initialized
@@ -30,6 +31,13 @@ public final class ZAPHandler: Sendable {
         thread.stackSize = 1 << 20
         thread.start()
         started.wait()
+        // At exit the socket is closed first, so CZMQ's own clean-up finds nothing dangling.
+        atexit { ZAPHandler.shared.stop() }
+    }
+
+    private func stop() {
+        stopping.store(true, ordering: .releasing)
+        _ = stopped.wait(timeout: .now() + .milliseconds(500))
     }
 
     /// Connections refused so far.
@@ -59,7 +67,13 @@ public final class ZAPHandler: Sendable {
             return
         }
         started.signal()
-        while true {
+        var s: OpaquePointer? = socket
+        defer {
+            zsock_destroy(&s)
+            stopped.signal()
+        }
+        zsock_set_rcvtimeo(raw, 100)
+        while !stopping.load(ordering: .acquiring) {
             var request: OpaquePointer? = zmsg_recv(raw)
             guard request != nil else { continue }
             defer { zmsg_destroy(&request) }

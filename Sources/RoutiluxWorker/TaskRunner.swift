@@ -86,6 +86,21 @@ enum TaskRunner {
         return codec.encode(.result(header, bodies: []))
     }
 
+    /// The answer to a TASK over this worker's limit, from the frames kept of it
+    /// (tag and header); nil when it is not a TASK of this session.
+    static func refusal(of frames: [[UInt8]], bytes: Int, limit: Int, workerId: String, token: String) -> WireMessage? {
+        guard frames.count >= 2, frames[0] == Array("RTX\(protocolVersion) TASK".utf8), let h = try? JSONValue.parse(frames[1]),
+            h["token"].stringValue == token, !token.isEmpty, let job = h["job_id"].stringValue, let id = h["task_id"].intValue, id > 0,
+            let attempt = h["attempt"].intValue, (1...WireLimits.maxAttempt).contains(attempt)
+        else { return nil }
+        return .result(
+            ResultMessage(
+                workerId: workerId, jobId: job, taskId: UInt64(id), attempt: attempt, outcome: .error,
+                error: "PayloadTooLarge: the TASK for \(h["routine_id"].stringValue ?? "?").\(h["slot"].stringValue ?? "?") is \(bytes) bytes, over this worker's \(limit)-byte message limit (--max-message-bytes)",
+                errorType: "PayloadTooLarge", token: token),
+            bodies: [])
+    }
+
     static func micros(_ d: Duration) -> Int {
         Int(d.components.seconds) * 1_000_000 + Int(d.components.attoseconds / 1_000_000_000_000)
     }

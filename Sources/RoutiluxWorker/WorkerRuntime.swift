@@ -173,6 +173,10 @@ public final class WorkerRuntime: Sendable {
             case .inbound(let batch):
                 for m in batch {
                     if let bytes = m.oversizeBytes {
+                        // A TASK too big to take is answered (its header was kept): the job learns why at once.
+                        if let answer = TaskRunner.refusal(of: m.frames, bytes: bytes, limit: messageLimit, workerId: options.workerId, token: token) {
+                            transport.send(to: "coordinator", frames: codec.encode(answer))
+                        }
                         malformed += 1
                         if malformed <= 5 || malformed % 1000 == 0 {
                             logger.warning("dropped a message of \(bytes) bytes from \(m.peerAddress ?? "unknown peer"): over the \(messageLimit)-byte limit (\(malformed) dropped so far)")
