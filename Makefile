@@ -3,7 +3,7 @@ SWIFT ?= swift
 BIN := .build/debug
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build run test bench clean
+.PHONY: deps build run test bench fuzz clean
 
 ## Installs Debian's libczmq-dev when pkg-config cannot find CZMQ.
 deps:
@@ -24,6 +24,21 @@ test: deps
 	$(SWIFT) build --build-tests
 	@echo "make test: running the tests: unit tests, then integration tests that start real coordinator, worker and routilux processes"
 	$(SWIFT) test --skip-build
+	@echo "make test: replaying the fuzz seed corpus (Tests/Fuzz/seeds) through the decoder and the coordinator core"
+	$(BIN)/routilux-fuzz Tests/Fuzz/seeds
+
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD := .build/fuzz
+## libFuzzer + AddressSanitizer over the wire decoder and the coordinator core, for
+## FUZZ_SECONDS, from a copy of the seeds in Tests/Fuzz/seeds; a crash fails (its input
+## is kept in $(FUZZ_BUILD)/artifacts; replay it with `.build/debug/routilux-fuzz FILE`).
+fuzz: deps
+	$(SWIFT) build --build-path $(FUZZ_BUILD) --product routilux-fuzz \
+		-Xswiftc -DFUZZING -Xswiftc -parse-as-library -Xswiftc -sanitize=fuzzer,address
+	rm -rf $(FUZZ_BUILD)/corpus && mkdir -p $(FUZZ_BUILD)/corpus $(FUZZ_BUILD)/artifacts
+	cp Tests/Fuzz/seeds/* $(FUZZ_BUILD)/corpus/
+	$(FUZZ_BUILD)/debug/routilux-fuzz $(FUZZ_BUILD)/corpus -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
+		-rss_limit_mb=3072 -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/artifacts/
 
 ## The throughput benchmark (release build).
 bench: deps

@@ -20,6 +20,7 @@ let package = Package(
         .executable(name: "routilux-worker", targets: ["routilux-worker"]),
         .executable(name: "routilux", targets: ["routilux"]),
         .executable(name: "routilux-bench", targets: ["routilux-bench"]),
+        .executable(name: "routilux-fuzz", targets: ["routilux-fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -148,6 +149,14 @@ let package = Package(
         ),
         // Helpers the test targets share (waiting on conditions, watching processes).
         .target(name: "RoutiluxTestSupport", path: "Tests/RoutiluxTestSupport", swiftSettings: strict),
+        // The fuzz target: the wire decoder and the coordinator core, fed hostile bytes (`make fuzz`).
+        .executableTarget(
+            name: "routilux-fuzz",
+            dependencies: ["RoutiluxCoordinator", "RoutiluxBuiltins", "RoutiluxCore", "RoutiluxWire", "CLibFuzzer"],
+            swiftSettings: strict
+        ),
+        // libFuzzer's driver, declared for the fuzz target (defined by the runtime `-sanitize=fuzzer` links).
+        .target(name: "CLibFuzzer"),
         .testTarget(
             name: "RoutiluxCoreTests", dependencies: ["RoutiluxCore", "RoutiluxBuiltins", "RoutiluxTestSupport"],
             exclude: ["Fixtures"],  // read by path, with the script that made them

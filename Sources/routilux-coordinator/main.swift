@@ -34,7 +34,7 @@ struct Start: AsyncParsableCommand {
     var workerTimeoutMs: Int = 5000
     @Option(help: "The coordinator's secret key file, NAME.key_secret from `routilux keys generate` (default: $ROUTILUX_CURVE_SECRET). With --authorized-keys: CURVE on every link.")
     var curveSecret: String?
-    @Option(help: "Directory of the public keys let in: DIR/workers/*.key may join as workers, DIR/clients/*.key may submit, query and control jobs. SIGHUP reloads it.")
+    @Option(help: "Directory of the public keys let in: DIR/workers/*.key may join as workers, DIR/clients/*.key may submit, query and control jobs (default: $ROUTILUX_AUTHORIZED_KEYS). SIGHUP reloads it.")
     var authorizedKeys: String?
     @Flag(help: "Accept plaintext on a non-loopback tcp address (anyone on that network can then join, read and forge messages).")
     var insecure = false
@@ -57,7 +57,9 @@ struct Start: AsyncParsableCommand {
 
     /// The CURVE set-up, or nil for plaintext (refused on an exposed address without --insecure).
     func security() throws -> CoordinatorSecurity? {
-        let secret = curveSecret ?? ProcessInfo.processInfo.environment["ROUTILUX_CURVE_SECRET"].flatMap { $0.isEmpty ? nil : $0 }
+        let env = ProcessInfo.processInfo.environment
+        let secret = curveSecret ?? env["ROUTILUX_CURVE_SECRET"].flatMap { $0.isEmpty ? nil : $0 }
+        let authorizedKeys = authorizedKeys ?? env["ROUTILUX_AUTHORIZED_KEYS"].flatMap { $0.isEmpty ? nil : $0 }
         switch (secret, authorizedKeys) {
         case (let s?, let dir?):
             do {

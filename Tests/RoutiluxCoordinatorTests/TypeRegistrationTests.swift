@@ -285,7 +285,7 @@ extension CoreHarness {
         let d = try #require(h.describes.first)
         let ports = RawJSON(["slots": ["input"], "events": .array((0..<100_000).map { .string("event-\($0)") })])
         h.feed(.message(.described(DescribedMessage(workerId: "w1", requestId: d.header.requestId, ok: true), ports: ports), peer: nil))
-        #expect(h.core.counters.malformedMessages == 1)
+        #expect(h.core.counters.malformedMessages == 2, "the refused JOIN and the DESCRIBED")
         #expect(h.replies.last?.reply.error?.contains("w1: an answer over 1048576 bytes") == true, "\(h.replies.last?.reply.error ?? "")")
     }
 
