@@ -21,6 +21,8 @@ struct CompiledFlow: Sendable {
     private let ownPolicies: [String: ErrorPolicy]
     /// Each routine's ports as configured, by routine id (absent: not known here).
     let ports: [String: RoutinePorts]
+    /// Each routine's task lease in seconds (absent: none).
+    let leases: [String: Double]
 
     /// `ports`: each routine's ports as configured (validated against the flow).
     init(_ flow: FlowDefinition, ports portsById: [String: RoutinePorts]) {
@@ -35,6 +37,9 @@ struct CompiledFlow: Sendable {
         }
         self.merges = merges
         self.stateful = stateful
+        var leases: [String: Double] = [:]
+        for r in flow.routines { if let t = flow.taskTimeout(for: r.id) { leases[r.id] = t } }
+        self.leases = leases
         ownPolicies = own
         ports = portsById
         definition = flow

@@ -69,7 +69,7 @@ extension CoordinatorCore {
             workers[workerId]!.credit -= 1
             workers[workerId]!.inFlight.insert(task.taskId)
             workers[workerId]!.tasksSent += 1
-            let lease = job.flow.definition.taskTimeout(for: task.routineId)
+            let lease = job.flow.leases[task.routineId]
             ledger[task.taskId] = LedgerEntry(
                 jobId: jobId, run: job.run, workerId: workerId, task: task, sentAt: now, ordinal: workers[workerId]!.tasksSent,
                 deadline: lease.map { now + $0 })

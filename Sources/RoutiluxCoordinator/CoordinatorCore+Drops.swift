@@ -22,6 +22,10 @@ extension CoordinatorCore {
     func onOversize(bytes: Int, type: MessageType?, reply: ReplyTarget?, peer: Sender?, now: Double) {
         let why = "\(type?.rawValue ?? "a message") of \(bytes) bytes is over the coordinator's limit of \(config.maxMessageBytes) bytes (--max-message-bytes)"
         drop(.oversize, type, peer: peer, now: now, why: why)
+        // Answered only where a request would be: from a client key still authorized, with CURVE.
+        if config.authenticated {
+            guard peer?.role == .client, let key = peer?.key, authorizedKeys?.clients.contains(key) ?? true else { return }
+        }
         if let reply, type?.isRequest == true { actions.append(.reply(reply, .failure(why))) }
     }
 }

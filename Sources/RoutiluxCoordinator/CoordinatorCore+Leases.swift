@@ -22,6 +22,8 @@ extension CoordinatorCore {
         var touched: [JobRecord] = []
         for (t, _) in lost {
             counters.tasksLost += 1
+            // The worker does not hold it: the credit it took is free again.
+            grant(1, to: h.senderId)
             if let job = takeBack(t, now: now) { touched.append(job) }
         }
         for job in touched { answerPausedWaiters(job) }
@@ -37,6 +39,8 @@ extension CoordinatorCore {
             let lease = entry.deadline.map { $0 - entry.sentAt } ?? 0
             if var w = workers[entry.workerId] {
                 w.expiriesInARow += 1
+                if w.takenBack.count >= 4 * config.maxCredit { w.takenBack.removeAll() }
+                w.takenBack.insert(TaskAttempt(taskId: taskId, attempt: entry.task.attempt))
                 if w.unresponsive == nil && w.expiriesInARow >= config.unresponsiveAfterExpiries {
                     w.unresponsive = "\(w.expiriesInARow) task leases ran out in a row with no answer"
                     log(.warning, "worker \(w.id) is sent no more tasks: \(w.unresponsive!) (it re-joins to be trusted again)")
@@ -51,7 +55,9 @@ extension CoordinatorCore {
                 let r = ResultMessage(
                     workerId: entry.workerId, jobId: job.id, taskId: taskId, attempt: task.attempt, outcome: .error, error: why,
                     errorType: "TaskTimeout")
-                onError(r, task: task, job: job, now: now)
+                var fresh = task
+                fresh.expiries = 0  // a retry the policy grants gets its full leases again
+                onError(r, task: fresh, job: job, now: now)
                 answerPausedWaiters(job)
                 continue
             }

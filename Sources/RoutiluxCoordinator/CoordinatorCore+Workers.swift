@@ -145,7 +145,7 @@ extension CoordinatorCore {
             return "'\(e.prefix(60))' has no port 1-65535"
         }
         let host = rest[..<colon]
-        if host.isEmpty || host == "*" || host.contains(where: { !($0.isLetter || $0.isNumber || $0 == "." || $0 == "-") }) {
+        if host.isEmpty || host == "*" || host.contains(where: { !($0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == "_") }) {
             return "'\(e.prefix(60))' has no connectable host"
         }
         return nil

@@ -65,7 +65,12 @@ public final class CoordinatorCore {
         self.config = config
         typeBook = RoutineTypeBook(base: catalogue)
         if let jobIds { makeJobId = jobIds } else { makeJobId = { UUIDString.make() } }
-        makeTaskId = taskIds ?? { var g = SystemRandomNumberGenerator(); return g.next() }
+        if let taskIds {
+            makeTaskId = taskIds
+        } else {
+            let pool = RandomPoolBox()
+            makeTaskId = { pool.pool.take() }
+        }
         makeToken = tokens ?? { UUIDString.token() }
     }
 
@@ -349,6 +354,16 @@ public final class CoordinatorCore {
         guard let entry = ledger[r.taskId], entry.workerId == r.workerId, entry.jobId == r.jobId,
             entry.task.attempt == r.attempt
         else {
+            // The late answer of an attempt taken back from this worker at its lease: stale, but
+            // it returns the credit that attempt held, and shows the worker does answer.
+            if workers[r.workerId]?.takenBack.remove(TaskAttempt(taskId: r.taskId, attempt: r.attempt)) != nil {
+                grant(r.credit, to: r.workerId)
+                workers[r.workerId]!.expiriesInARow = 0
+                if workers[r.workerId]!.unresponsive != nil {
+                    workers[r.workerId]!.unresponsive = nil
+                    log(.info, "worker \(r.workerId) answered a task it held past its lease; it is sent tasks again")
+                }
+            }
             return drop(.stale, .result, peer: peer, now: now, why: "RESULT for task \(r.taskId) attempt \(r.attempt) from \(r.workerId) is not in the ledger (re-queued, expired or answered)", level: .debug)
         }
         grant(r.credit, to: r.workerId)
@@ -481,6 +496,11 @@ public final class CoordinatorCore {
         }
     }
 
+}
+
+/// The core's own random pool (the core is used from one task at a time).
+final class RandomPoolBox {
+    var pool = RandomPool()
 }
 
 /// Random (version 4, RFC 4122 variant) UUID strings, without Foundation in the core.

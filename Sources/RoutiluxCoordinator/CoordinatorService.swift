@@ -203,9 +203,12 @@ public final class CoordinatorService: Sendable {
                 }
                 if let b = body, b.bytes.count > maxBytes - 64 * 1024 {
                     // Never silence: say how big, and how to get it.
+                    let what = r.clusterStatus != nil ? "the cluster status" : "the JobState of job \(r.jobId ?? "?")"
+                    let how = r.clusterStatus != nil
+                        ? "raise --max-message-bytes on the coordinator and the client"
+                        : "fetch it with its history trimmed: routilux job status \(r.jobId ?? "ID") --history-tail 1000 (or raise --max-message-bytes on the coordinator and the client)"
                     header = ReplyMessage(
-                        requestId: requestId, ok: false,
-                        error: "the JobState of job \(r.jobId ?? "?") is \(b.bytes.count) bytes, over the \(maxBytes)-byte message limit (--max-message-bytes); fetch it with its history trimmed: routilux job status \(r.jobId ?? "ID") --history-tail 1000 (or raise --max-message-bytes on the coordinator and the client)",
+                        requestId: requestId, ok: false, error: "\(what) is \(b.bytes.count) bytes, over the \(maxBytes)-byte message limit (--max-message-bytes); \(how)",
                         jobId: r.jobId, status: r.status?.rawValue)
                     body = nil
                     logger.warning("reply to \(endpoint) refused: \(header.error!)")

@@ -1,5 +1,6 @@
 import DequeModule
 import RoutiluxCore
+import RoutiluxWire
 
 /// The emission a task delivers: which routine's which event.
 struct TaskSource: Sendable, Hashable {
@@ -89,7 +90,7 @@ struct PendingTask: Sendable {
         }
         self.init(
             taskId: taskId, routineId: rid, slot: slot, payload: RawJSON(v["data"]), mapping: mapping,
-            attempt: v["attempt"].intValue ?? 1, retries: v["retry_count"].intValue ?? 0, source: source,
+            attempt: min(max(1, v["attempt"].intValue ?? 1), WireLimits.maxAttempt), retries: min(max(0, v["retry_count"].intValue ?? 0), WireLimits.maxAttempt), source: source,
             createdAt: v["created_at"].stringValue.flatMap { Timestamp(iso: $0)?.seconds } ?? now)
     }
 }

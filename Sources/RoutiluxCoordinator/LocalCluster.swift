@@ -20,23 +20,43 @@ public final class LocalCluster: Sendable {
     private let workerCount: Int
     private let concurrency: Int
     private let link: Link
+    /// With CURVE: the worker's options (its secret key file and the coordinator's public one).
+    private let workerKeyArguments: [String]
     private let processes = Mutex<[LocalWorkerProcess]>([])
     private let runTask = Mutex<Task<Void, Never>?>(nil)
 
+    /// `curve`: every link CURVE, with keys made in the cluster's temp directory
+    /// (the benchmark measures what it costs).
     public init(
         workerExecutable: String, workers: Int, concurrency: Int = 1, link: Link = .ipc,
-        catalogue: RoutineCatalogue, flows: [FlowDefinition], logger: Logger = Logger(label: "routilux.coordinator")
-    ) {
+        catalogue: RoutineCatalogue, flows: [FlowDefinition], logger: Logger = Logger(label: "routilux.coordinator"),
+        curve: Bool = false
+    ) throws(CurveKeyError) {
         self.workerExecutable = workerExecutable
         self.workerCount = workers
         self.concurrency = concurrency
         self.link = link
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("routilux-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        service = CoordinatorService(logger: logger) {
-            let core = CoordinatorCore(config: CoordinatorConfig(coordinatorId: "local-\(getpid())"), catalogue: catalogue)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("routilux-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        self.directory = directory
+        var security: CoordinatorSecurity?
+        var keyArguments: [String] = []
+        if curve {
+            let keys = directory.appendingPathComponent("keys").path
+            let coordinator = try CurveCertificates.generate(at: keys + "/coordinator.key")
+            try CurveCertificates.generate(at: keys + "/authorized/workers/worker.key")
+            try? FileManager.default.createDirectory(atPath: keys + "/authorized/clients", withIntermediateDirectories: true)
+            try? FileManager.default.moveItem(atPath: keys + "/authorized/workers/worker.key_secret", toPath: keys + "/worker.key_secret")
+            security = CoordinatorSecurity(keys: coordinator, authorizedKeysDir: keys + "/authorized")
+            keyArguments = ["--curve-secret", keys + "/worker.key_secret", "--coordinator-key", keys + "/coordinator.key"]
+        }
+        workerKeyArguments = keyArguments
+        let authenticated = security != nil
+        service = CoordinatorService(logger: logger, security: security) {
+            let core = CoordinatorCore(config: CoordinatorConfig(coordinatorId: "local-\(getpid())", authenticated: authenticated), catalogue: catalogue)
             for f in flows { core.addFlow(f) }
             return core
         }
+        if security != nil { try service.reloadKeys() }
     }
 
     /// Binds, starts the workers and waits (bounded) until all have joined.
@@ -49,7 +69,7 @@ public final class LocalCluster: Sendable {
         env["ROUTILUX_LOG_LEVEL"] = env["ROUTILUX_LOG_LEVEL"] ?? "warning"
         for i in 0..<workerCount {
             // Local workers run the user's own flow: Exec is allowed here.
-            var args = ["join", endpoint, "--concurrency", "\(concurrency)", "--id", "local-\(getpid())-w\(i)", "--allow-exec"]
+            var args = ["join", endpoint, "--concurrency", "\(concurrency)", "--id", "local-\(getpid())-w\(i)", "--allow-exec"] + workerKeyArguments
             if link == .ipc { args += ["--bind", "ipc://\(directory.path)/worker-\(i).sock"] }
             let p = LocalWorkerProcess(
                 index: i, executable: workerExecutable, arguments: args, environment: env,

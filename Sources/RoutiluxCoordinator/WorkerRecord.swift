@@ -27,6 +27,9 @@ struct WorkerRecord {
     var expiriesInARow = 0
     /// Why it is sent no tasks (it took tasks and never answered), if so.
     var unresponsive: String?
+    /// Attempts taken back from it while it may still run them (lease ran out):
+    /// their late RESULT gives its credit back. Bounded.
+    var takenBack: Set<TaskAttempt> = []
 }
 
 /// The in-flight ledger: the record of outstanding work (never ZeroMQ's queues).
@@ -41,4 +44,10 @@ struct LedgerEntry {
     var ordinal: Int
     /// When the lease runs out (nil: no deadline).
     var deadline: Double?
+}
+
+/// One attempt of one task.
+struct TaskAttempt: Hashable {
+    var taskId: UInt64
+    var attempt: Int
 }

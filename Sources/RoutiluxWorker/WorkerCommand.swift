@@ -48,7 +48,7 @@ public enum WorkerCommand {
         var maxMessageBytes: Int = 64 << 20
 
         func validate() throws {
-            if !(1024...(1 << 31)).contains(maxMessageBytes) { throw ValidationError("--max-message-bytes must be 1024 to 2147483648") }
+            if !(1024...Int(Int32.max)).contains(maxMessageBytes) { throw ValidationError("--max-message-bytes must be 1024 to 2147483647") }
             if concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
             if let p = prefetch, p < 0 { throw ValidationError("--prefetch must not be negative") }
             _ = try EndpointArguments.coordinator(coordinator)

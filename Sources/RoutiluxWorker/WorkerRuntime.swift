@@ -82,8 +82,13 @@ public final class WorkerRuntime: Sendable {
         /// The session token JOINED gave; every message of the session carries it.
         var token = ""
         var messageLimit = options.maxMessageBytes
-        /// Tasks held now (queued here or running), and TASKs received this session: the heartbeat says both.
-        var held: Set<UInt64> = []
+        /// Tasks held now (queued here or running), with how many attempts of each (a task taken back at
+        /// its lease may come again while its old attempt still runs), and TASKs received this
+        /// session: the heartbeat says both.
+        var held: [UInt64: Int] = [:]
+        func release(_ id: UInt64) {
+            if let n = held[id], n > 1 { held[id] = n - 1 } else { held.removeValue(forKey: id) }
+        }
         var received = 0
         func newSession() -> String { UUID().uuidString.lowercased() }
         var join = JoinMessage(
@@ -96,6 +101,8 @@ public final class WorkerRuntime: Sendable {
         // Handlers running now, by a local serial: a stopping worker cancels them (an
         // Exec command's process group is killed with its activation).
         var activations: [UInt64: Task<Void, Never>] = [:]
+        /// When the leases of running activations end (checked on every tick; no timer per task).
+        var leases: [UInt64: Date] = [:]
         var nextSerial: UInt64 = 0
         func startTasks() {
             while running < options.concurrency, let (task, payload, config, slotState, routineState, shared) = waiting.popFirst() {
@@ -112,13 +119,8 @@ public final class WorkerRuntime: Sendable {
                     inputContinuation.yield(.done(result, serial: serial))
                 }
                 activations[serial] = activation
-                if let ms = task.timeoutMs {
-                    // The lease's end: the coordinator takes the task back then, so the handler stops too.
-                    Task {
-                        try? await Task.sleep(for: .milliseconds(ms))
-                        activation.cancel()
-                    }
-                }
+                // At the lease's end the coordinator takes the task back, so the handler stops too.
+                if let ms = task.timeoutMs { leases[serial] = Date().addingTimeInterval(Double(ms) / 1000) }
             }
         }
 
@@ -128,6 +130,10 @@ public final class WorkerRuntime: Sendable {
             case .stop:
                 break loop
             case .tick:
+                for (serial, end) in leases where end <= now {
+                    leases.removeValue(forKey: serial)
+                    activations[serial]?.cancel()
+                }
                 if !joined && now >= nextJoinAt {
                     if joinAttempts > 0 {
                         let delay = min(8.0, 0.25 * pow(2.0, Double(joinAttempts - 1)))
@@ -144,7 +150,7 @@ public final class WorkerRuntime: Sendable {
                     if now.timeIntervalSince(lastHeartbeat) * 1000 >= Double(heartbeatMs) {
                         lastHeartbeat = now
                         transport.send(to: "coordinator", frames: codec.encode(.heartbeat(HeartbeatMessage(
-                            senderId: options.workerId, token: token, held: held.sorted(), received: received))))
+                            senderId: options.workerId, token: token, held: held.keys.sorted(), received: received))))
                     }
                     if now.timeIntervalSince(lastHeard) * 1000 > Double(silenceLimitMs) {
                         logger.warning("no word from the coordinator for \(silenceLimitMs) ms; re-joining")
@@ -153,7 +159,7 @@ public final class WorkerRuntime: Sendable {
                         join.session = newSession()
                         joinAttempts = 0
                         nextJoinAt = .distantPast
-                        for w in waiting { held.remove(w.0.taskId) }
+                        for w in waiting { release(w.0.taskId) }
                         waiting.removeAll()
                         received = 0
                         transport.connect(peer: "coordinator", endpoint: options.coordinator, options: link)
@@ -161,9 +167,10 @@ public final class WorkerRuntime: Sendable {
                 }
             case .done(let result, let serial):
                 activations.removeValue(forKey: serial)
+                leases.removeValue(forKey: serial)
                 running -= 1
                 if case .result(let h, _) = result {
-                    held.remove(h.taskId)
+                    release(h.taskId)
                     // A result of an earlier session is stale there; it is not sent.
                     if h.token == token {
                         transport.send(to: "coordinator", frames: TaskRunner.limited(result, frames: codec.encode(result), limit: messageLimit, codec: codec))
@@ -175,6 +182,7 @@ public final class WorkerRuntime: Sendable {
                     if let bytes = m.oversizeBytes {
                         // A TASK too big to take is answered (its header was kept): the job learns why at once.
                         if let answer = TaskRunner.refusal(of: m.frames, bytes: bytes, limit: messageLimit, workerId: options.workerId, token: token) {
+                            received += 1  // it came, and is answered: not lost
                             transport.send(to: "coordinator", frames: codec.encode(answer))
                         }
                         malformed += 1
@@ -234,7 +242,7 @@ public final class WorkerRuntime: Sendable {
                         break loop
                     case .task(let t, let payload, let config, let slotState, let routineState, let shared):
                         received += 1
-                        held.insert(t.taskId)
+                        held[t.taskId, default: 0] += 1
                         waiting.append((t, payload, config, slotState, routineState, shared))
                         startTasks()
                     case .describe(let d, let config):

@@ -37,6 +37,8 @@ struct Bench: AsyncParsableCommand {
     var runs = 3
     @Option(help: "Link: tcp (loopback) or ipc.")
     var link = "tcp"
+    @Flag(help: "CURVE on every link (keys made for the run).")
+    var curve = false
 
     static let flow = """
         flow_id: bench
@@ -64,10 +66,10 @@ struct Bench: AsyncParsableCommand {
         let catalogue = Builtins.registry.catalogue
         let doc = try FlowLoader.parseDocument(Array(Self.flow.utf8), isJSON: false, file: "bench")
         let flow = try FlowLoader.build(doc, file: "bench", defaultFlowId: "bench", catalogue: catalogue)
-        let cluster = LocalCluster(
+        let cluster = try LocalCluster(
             workerExecutable: URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path,
             workers: workers, concurrency: concurrency, link: link == "ipc" ? .ipc : .tcp, catalogue: catalogue,
-            flows: [flow])
+            flows: [flow], curve: curve)
         do { _ = try await cluster.start() } catch {
             await cluster.stop()
             throw error
@@ -92,7 +94,7 @@ struct Bench: AsyncParsableCommand {
         let deliveries = 1 + 3 * items
         let line: JSONValue = [
             "benchmark": "pipeline4", "items": .int(items), "workers": .int(workers), "concurrency": .int(concurrency),
-            "max_in_flight": .int(maxInFlight), "link": .string(link), "runs": .int(runs),
+            "max_in_flight": .int(maxInFlight), "link": .string(link), "curve": .bool(curve), "runs": .int(runs),
             "seconds_median": .double(round3(median)),
             "items_per_s": .double(round3(Double(items) / median)),
             "deliveries_per_s": .double(round3(Double(deliveries) / median)),

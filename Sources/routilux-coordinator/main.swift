@@ -51,7 +51,7 @@ struct Start: AsyncParsableCommand {
         try EndpointArguments.check(bind, what: "--bind", forBinding: true)
         if !(1...WireLimits.maxCredit).contains(maxCredit) { throw ValidationError("--max-credit must be 1 to \(WireLimits.maxCredit)") }
         if !(1...100_000).contains(maxWorkersJoined) { throw ValidationError("--max-workers-joined must be 1 to 100000") }
-        if !(1024...(1 << 31)).contains(maxMessageBytes) { throw ValidationError("--max-message-bytes must be 1024 to 2147483648") }
+        if !(1024...Int(Int32.max)).contains(maxMessageBytes) { throw ValidationError("--max-message-bytes must be 1024 to 2147483647") }
         _ = try security()
     }
 

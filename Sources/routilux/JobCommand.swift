@@ -43,7 +43,7 @@ struct CoordinatorOptions: ParsableArguments {
     func validate() throws {
         let e = try EndpointArguments.coordinator(coordinator)
         _ = try curve.peerKeys(coordinator: e)
-        if !(1024...(1 << 31)).contains(maxMessageBytes) { throw ValidationError("--max-message-bytes must be 1024 to 2147483648") }
+        if !(1024...Int(Int32.max)).contains(maxMessageBytes) { throw ValidationError("--max-message-bytes must be 1024 to 2147483647") }
     }
 
     /// Bad option values are bad input: exit 2, like every other input error.

@@ -57,7 +57,8 @@ struct Run: AsyncParsableCommand {
             throw fail("\(error)", code: Exit.badInput)
         }
         let workers = maxWorkers ?? flow.execution.maxWorkers
-        let cluster = LocalCluster(
+        // Plaintext on a private ipc directory or loopback: nothing to make keys for.
+        let cluster = try LocalCluster(
             workerExecutable: workerPath, workers: workers, concurrency: 1, link: link == "ipc" ? .ipc : .tcp,
             catalogue: catalogue, flows: [flow])
         // Ctrl-C or SIGTERM: stop the embedded coordinator, so the workers are stopped and the temp dir removed.

@@ -129,6 +129,28 @@ extension Integration {
             await mute.close()
         }
 
+        @Test func aHandlerThatRunsPastItsLeaseIsStoppedAndFailsWithTaskTimeoutAfterThreeTries() async throws {
+            let h = try ProcessHarness()
+            let flow = try h.write("nap.yaml", """
+                flow_id: nap
+                routines:
+                  nap: {type: Delay, config: {seconds: 30}, task_timeout: 0.5}
+                entry: {routine: nap, slot: input}
+                """)
+            let c = try await h.coordinator(flows: [flow, try h.write("p4.yaml", pipeline4)])
+            defer { Task { await h.shutdown() } }
+            _ = try await h.workers(1, coordinator: c, extra: ["--concurrency", "1", "--prefetch", "0"])
+            let started = Date()
+            let r = try await h.routilux(["job", "submit", "--coordinator", c.1, "--flow", "nap", "--params", "{}", "--wait", "--json"])
+            #expect(r.code == 1)
+            #expect(r.out.contains("TaskTimeout") && r.out.contains("ran past its task_timeout of 0.5 s 3 times"), "\(r.out.suffix(2000))")
+            #expect(Date().timeIntervalSince(started) < 15, "three leases of 0.5 s, not a 30 s nap")
+            // The worker stopped each handler at its lease: its one slot is free for the next job at once.
+            let params = try h.write("params.json", pipelineParams(5))
+            let next = try await h.routilux(["job", "submit", "--coordinator", c.1, "--flow", "p4", "--params", "@\(params)", "--wait", "--timeout", "10"])
+            #expect(next.code == 0, "the worker was still napping: \(next.err)")
+        }
+
         @Test func aJoinUnderALiveWorkersIdIsRefusedForNowAndTheJobIsUnharmed() async throws {
             let h = try ProcessHarness()
             let flow = try h.write("slow.yaml", slowFlow)
