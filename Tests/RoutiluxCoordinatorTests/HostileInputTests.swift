@@ -250,3 +250,45 @@ import Testing
 
 /// The builtin types' names (what a default test worker hosts).
 let Builtins_names = ["Mapper", "Splitter", "Collector"]
+
+/// Credit and trust around leases: nothing leaks, and a slow worker that does answer is trusted again.
+@Suite struct LeaseCreditTests {
+    @Test func aLostTasksCreditComesBackAndALateAnswerReturnsItsOwn() throws {
+        let flow = fanOutFlow.replacingOccurrences(of: "max_workers: 4}", with: "max_workers: 4, task_timeout: 1}")
+        let h = try CoreHarness(flow: flow)
+        h.join("w1", credit: 2)
+        _ = h.submit(items(1))
+        _ = h.newTasks()[0]
+        #expect(h.core.workerCredit("w1") == 1)
+        // Lost: received, not held, no answer. Its credit is free again.
+        h.feed(.message(.heartbeat(HeartbeatMessage(senderId: "w1", held: [], received: 1)), peer: nil))
+        let again = h.newTasks()[0]
+        #expect(again.header.attempt == 2)
+        #expect(h.core.workerCredit("w1") == 1, "one back for the lost task, one out for the new attempt")
+        // That attempt runs past its lease; its late answer returns the credit it held.
+        h.now += 1.1
+        h.feed(.tick)
+        let third = h.newTasks()
+        #expect(third.map(\.header.attempt) == [3])
+        #expect(h.core.workerCredit("w1") == 0)
+        h.complete(again)
+        #expect(h.core.counters.staleResults == 1)
+        #expect(h.core.workerCredit("w1") == 1, "the late answer gave back its credit")
+    }
+
+    @Test func aSlowWorkerThatAnswersLateIsTrustedAgain() throws {
+        let flow = fanOutFlow.replacingOccurrences(of: "max_workers: 4}", with: "max_workers: 4, task_timeout: 1}")
+        let h = try CoreHarness(flow: flow) { $0.unresponsiveAfterExpiries = 1 }
+        h.join("slow", credit: 4)
+        _ = h.submit(items(1))
+        let t = h.newTasks()[0]
+        h.now += 1.1
+        h.feed(.message(.heartbeat(HeartbeatMessage(senderId: "slow", held: [t.header.taskId], received: 1)), peer: nil))
+        h.feed(.tick)
+        #expect(h.logs.contains { $0.contains("slow is sent no more tasks") })
+        #expect(h.newTasks().isEmpty, "no other worker, and this one is distrusted")
+        h.complete(t, emit: splitEmissions(1))
+        #expect(h.logs.contains { $0.contains("it is sent tasks again") })
+        #expect(h.newTasks().map(\.header.attempt) == [2], "the re-queued attempt goes out again")
+    }
+}
