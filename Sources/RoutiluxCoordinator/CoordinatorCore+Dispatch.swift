@@ -89,16 +89,16 @@ extension CoordinatorCore {
     /// Room left in a message for its tag and header.
     static let headerAllowance = 64 << 10
 
-    /// The worker hosting `type` with the most credit left (ties: fewest tasks in flight, then join order).
+    /// The least loaded worker hosting `type` that has credit: fewest tasks in
+    /// flight, ties broken by join order. Credit only gates: a worker that claims
+    /// more is not sent more while others have fewer in flight.
     func pickWorker(for type: String) -> String? {
         var best: String?
-        var bestCredit = 0
         var bestLoad = Int.max
         for id in workerOrder {
             guard let w = workers[id], w.credit > 0, w.unresponsive == nil, w.types.contains(type) else { continue }
-            if w.credit > bestCredit || (w.credit == bestCredit && w.inFlight.count < bestLoad) {
+            if w.inFlight.count < bestLoad {
                 best = id
-                bestCredit = w.credit
                 bestLoad = w.inFlight.count
             }
         }

@@ -195,9 +195,12 @@ public final class CoordinatorService: Sendable {
                 if CoordinatorCore.endpointProblem(endpoint) != nil { continue }  // nowhere to answer (counted as the request was handled)
                 var header = ReplyMessage(requestId: requestId, ok: r.ok, error: r.error, jobId: r.jobId, status: r.status?.rawValue)
                 var body: RawJSON?
-                if let status = r.clusterStatus {
+                if var status = r.clusterStatus.flatMap(\.objectValue) {
                     header.kind = "cluster_status"
-                    body = RawJSON(status)
+                    // What the transport saw before any message: handshakes that failed, keys the ZAP handler refused.
+                    status["handshakes_failed"] = .int(transport.handshakesFailed)
+                    status["keys_refused"] = .int(security == nil ? 0 : ZAPHandler.shared.refusals)
+                    body = RawJSON(.object(status))
                 } else if let st = r.jobState {
                     body = RawJSON(st.json)
                 }

@@ -50,6 +50,12 @@ public final class Transport: Sendable {
     private let stopped = Atomic<Bool>(false)
     private let name: String
     public let limits: TransportLimits
+    private let failedHandshakes = Atomic<Int>(0)
+
+    /// CURVE handshakes that failed on this transport's inboxes (plaintext peers,
+    /// unknown or refused keys): libzmq reports them without the peer's address.
+    public var handshakesFailed: Int { failedHandshakes.load(ordering: .relaxed) }
+    fileprivate func countHandshakeFailure() { failedHandshakes.add(1, ordering: .relaxed) }
 
     /// `sink`, if given, receives every batch directly on the I/O thread (it
     /// must not block: typically it yields into the owner's own stream, saving a hop).
@@ -141,6 +147,10 @@ private final class IOLoop: @unchecked Sendable {
     /// Strong: the loop runs until `.stop`, even if every other reference is gone.
     let transport: Transport
     var inboxes: [OpaquePointer?] = []
+    /// Monitors of CURVE inboxes (PAIR sockets receiving libzmq's socket events).
+    var monitors: [OpaquePointer?] = []
+    var lastHandshakeWarning = -Double.infinity
+    var handshakesSinceWarning = 0
     var peers: [String: Peer] = [:]
     var logger: Logger
     /// When each closed socket's linger ends (it holds its slot until then).
@@ -234,6 +244,7 @@ private final class IOLoop: @unchecked Sendable {
                         free(p)
                     }
                     inboxes.append(s)
+                    if case .server? = opts.curve { watchHandshakes(s) }
                     cont.resume(returning: actual)
                 case .connect(let peer, let ep, let opts):
                     closePeer(peer)
@@ -284,8 +295,41 @@ private final class IOLoop: @unchecked Sendable {
         for k in Array(peers.keys) { closePeer(k) }
         for var s in inboxes { zsock_destroy(&s) }
         inboxes.removeAll()
+        for var m in monitors { zsock_destroy(&m) }
+        monitors.removeAll()
         transport.finish()
         stopWaiter?.resume()
+    }
+
+    /// Counts (and logs, at most every 10 s) failed handshakes on a CURVE inbox.
+    func watchHandshakes(_ s: OpaquePointer?) {
+        let endpoint = "inproc://routilux-monitor-\(transport.logName)-\(UInt64.random(in: 0...UInt64.max))"
+        let events = Int32(ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+        guard zmq_socket_monitor(zsock_resolve(UnsafeMutableRawPointer(s)), endpoint, events) == 0 else {
+            logger.warning("cannot watch CURVE handshakes: \(ZMQRuntime.lastError)")
+            return
+        }
+        let pair = zsock_new(ZMQ_PAIR)
+        guard pair != nil, zmq_connect(zsock_resolve(UnsafeMutableRawPointer(pair)), endpoint) == 0 else { return }
+        zsock_set_rcvtimeo(UnsafeMutableRawPointer(pair), 0)
+        monitors.append(pair)
+    }
+
+    func readMonitor(_ m: OpaquePointer?) {
+        while true {
+            var msg: OpaquePointer? = zmsg_recv(UnsafeMutableRawPointer(m))
+            guard msg != nil else { return }
+            zmsg_destroy(&msg)
+            transport.countHandshakeFailure()
+            handshakesSinceWarning += 1
+        }
+    }
+
+    func warnHandshakes() {
+        guard handshakesSinceWarning > 0, now - lastHandshakeWarning >= 10 else { return }
+        logger.warning("\(handshakesSinceWarning) CURVE handshake(s) failed on the inbox since the last report (plaintext peers, or keys that are not authorized; \(transport.handshakesFailed) in all)")
+        handshakesSinceWarning = 0
+        lastHandshakeWarning = now
     }
 
     func closePeer(_ peer: String) {
@@ -322,10 +366,14 @@ private final class IOLoop: @unchecked Sendable {
     }
 
     func poll() {
+        if !monitors.isEmpty { warnHandshakes() }
         var items: [zmq_pollitem_t] = []
         items.append(zmq_pollitem_t(socket: nil, fd: transport.wakeFD, events: Int16(ZMQ_POLLIN), revents: 0))
         for s in inboxes {
             items.append(zmq_pollitem_t(socket: zsock_resolve(UnsafeMutableRawPointer(s)), fd: 0, events: Int16(ZMQ_POLLIN), revents: 0))
+        }
+        for m in monitors {
+            items.append(zmq_pollitem_t(socket: zsock_resolve(UnsafeMutableRawPointer(m)), fd: 0, events: Int16(ZMQ_POLLIN), revents: 0))
         }
         let hasPending = peers.values.contains { !$0.pending.isEmpty }
         // Pending sends are retried on a short timer rather than POLLOUT (PUSH
@@ -335,6 +383,10 @@ private final class IOLoop: @unchecked Sendable {
         for (i, s) in inboxes.enumerated() where items[i + 1].revents & Int16(ZMQ_POLLIN) != 0 {
             receiveAll(s)
         }
+        for (i, m) in monitors.enumerated() where items[inboxes.count + i + 1].revents & Int16(ZMQ_POLLIN) != 0 {
+            readMonitor(m)
+        }
+
     }
 
     func receiveAll(_ s: OpaquePointer?) {

@@ -69,6 +69,9 @@ struct ClusterCommand: AsyncParsableCommand {
             if let d = s["dropped"].objectValue {
                 lines.append("dropped: " + d.map { "\($0.key) \($0.value.intValue ?? 0)" }.joined(separator: ", "))
             }
+            if s["authenticated"].boolValue == true {
+                lines.append("refused before any message: \(s["keys_refused"].intValue ?? 0) key(s) not authorized, \(s["handshakes_failed"].intValue ?? 0) failed handshake(s)")
+            }
             return lines.joined(separator: "\n")
         }
     }

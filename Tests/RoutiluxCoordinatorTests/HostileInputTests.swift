@@ -292,3 +292,18 @@ let Builtins_names = ["Mapper", "Splitter", "Collector"]
         #expect(h.newTasks().map(\.header.attempt) == [2], "the re-queued attempt goes out again")
     }
 }
+
+@Suite struct FairDispatchTests {
+    @Test func aWorkerThatClaimsMoreCreditIsNotSentMoreWhileOthersHaveRoom() throws {
+        let h = try CoreHarness(flow: fanOutFlow.replacingOccurrences(of: "max_workers: 4}", with: "max_workers: 8}"))
+        h.join("greedy", credit: 1_000_000)
+        h.join("modest", credit: 4)
+        _ = h.submit(items(4))
+        let src = h.newTasks()[0]
+        h.complete(src, emit: splitEmissions(4))
+        let sent = h.newTasks()
+        #expect(sent.count == 8)
+        let modest = sent.filter { $0.worker == "modest" }.count
+        #expect(modest == 4, "the least loaded worker with credit takes its share: \(sent.map(\.worker))")
+    }
+}

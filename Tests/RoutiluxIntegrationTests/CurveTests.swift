@@ -102,6 +102,8 @@ extension Integration {
             #expect(s["workers"].arrayValue?.first?["key_fingerprint"].stringValue == CurveCertificates.fingerprint(try CurveCertificates.loadPublic(ring.publicKey("w1"))))
             #expect((s["dropped"]["unauthorized"].intValue ?? 0) >= 3)
             #expect(s["authenticated"].boolValue == true)
+            #expect((s["keys_refused"].intValue ?? 0) >= 1, "the stranger's key")
+            #expect((s["handshakes_failed"].intValue ?? 0) >= 1, "the plaintext worker and client: \(status.out)")
             // And another job still runs only on the authorized worker.
             let second = try await h.routilux(["job", "submit", "--flow", "p4", "--params", "@\(params)", "--wait"] + client)
             #expect(second.code == 0, "\(second.err)")
