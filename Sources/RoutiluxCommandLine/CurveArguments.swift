@@ -26,15 +26,15 @@ public struct CurveArguments: ParsableArguments {
             do {
                 return CurvePeerKeys(keys: try CurveCertificates.loadSecret(s), coordinatorKey: try CurveCertificates.loadPublic(c))
             } catch {
-                throw ValidationError(error.description)
+                throw BadConfiguration(error.description)
             }
         case (_?, nil):
-            throw ValidationError("--curve-secret needs --coordinator-key FILE (or $ROUTILUX_COORDINATOR_KEY): the coordinator's public key")
+            throw BadConfiguration("--curve-secret needs --coordinator-key FILE (or $ROUTILUX_COORDINATOR_KEY): the coordinator's public key")
         case (nil, _?):
-            throw ValidationError("--coordinator-key needs --curve-secret FILE (or $ROUTILUX_CURVE_SECRET): this process's secret key")
+            throw BadConfiguration("--coordinator-key needs --curve-secret FILE (or $ROUTILUX_CURVE_SECRET): this process's secret key")
         case (nil, nil):
             if let exposed = ([coordinator] + endpoints).first(where: isExposed), !insecure {
-                throw ValidationError(Self.plaintextRefusal(exposed))
+                throw BadConfiguration(Self.plaintextRefusal(exposed))
             }
             return nil
         }

@@ -9,6 +9,14 @@ public enum CommandExit {
     public static let badInput = ExitCode(2)
 }
 
+/// A misconfiguration (a missing or unreadable key file, a secret others can
+/// read, plaintext on a public address): bad input, exit 2, as one line naming
+/// the program, without the usage text a syntax error gets.
+public struct BadConfiguration: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
 extension ParsableCommand {
     /// ArgumentParser's `main()`, except that a usage error (a missing argument,
     /// a malformed number, a failed `validate()`: 64 there) exits 2, the code
@@ -21,6 +29,10 @@ extension ParsableCommand {
             } else {
                 try command.run()
             }
+        } catch let e as BadConfiguration {
+            let name = (CommandLine.arguments.first as NSString?)?.lastPathComponent ?? "routilux"
+            FileHandle.standardError.write(Data("\(name): \(e.description)\n".utf8))
+            Foundation.exit(CommandExit.badInput.rawValue)
         } catch {
             if exitCode(for: error) == .validationFailure {
                 FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))

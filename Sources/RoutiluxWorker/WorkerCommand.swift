@@ -54,21 +54,20 @@ public enum WorkerCommand {
             _ = try EndpointArguments.coordinator(coordinator)
             if let bind { try EndpointArguments.check(bind, what: "--bind", forBinding: true) }
             if let advertise { try EndpointArguments.check(advertise, what: "--advertise") }
-            _ = try curve.peerKeys(coordinator: try EndpointArguments.coordinator(coordinator), endpoints: [bind, advertise].compactMap { $0 })
         }
 
         func run() async throws {
+            let endpoint = try EndpointArguments.coordinator(coordinator)
+            let keys = try curve.peerKeys(coordinator: endpoint, endpoints: [bind, advertise].compactMap { $0 })
             LogSetup.bootstrap(level: logLevel)
             raiseOpenFileLimit()
             if allowExec { ExecPermission.allow() }
-            let endpoint = try EndpointArguments.coordinator(coordinator)
             let options = WorkerOptions(
                 coordinator: endpoint, bind: bind, advertise: advertise, concurrency: concurrency, prefetch: prefetch,
-                workerId: id, keys: try curve.peerKeys(coordinator: endpoint, endpoints: [bind, advertise].compactMap { $0 }),
-                maxMessageBytes: maxMessageBytes)
+                workerId: id, keys: keys, maxMessageBytes: maxMessageBytes)
             if options.keys == nil, bind == nil, isExposed(options.defaultBind), !curve.insecure {
                 // A remote coordinator means an inbox on every interface: plaintext there needs --insecure too.
-                throw ValidationError(CurveArguments.plaintextRefusal(options.defaultBind))
+                throw BadConfiguration(CurveArguments.plaintextRefusal(options.defaultBind))
             }
             let runtime = WorkerRuntime(registry: WorkerCommand.registry, options: options)
             ProcessSignals.onTerminate { _ in runtime.stop() }

@@ -52,7 +52,6 @@ struct Start: AsyncParsableCommand {
         if !(1...WireLimits.maxCredit).contains(maxCredit) { throw ValidationError("--max-credit must be 1 to \(WireLimits.maxCredit)") }
         if !(1...100_000).contains(maxWorkersJoined) { throw ValidationError("--max-workers-joined must be 1 to 100000") }
         if !(1024...Int(Int32.max)).contains(maxMessageBytes) { throw ValidationError("--max-message-bytes must be 1024 to 2147483647") }
-        _ = try security()
     }
 
     /// The CURVE set-up, or nil for plaintext (refused on an exposed address without --insecure).
@@ -67,19 +66,21 @@ struct Start: AsyncParsableCommand {
                 _ = try AuthorizedKeys.load(dir)
                 return CoordinatorSecurity(keys: keys, authorizedKeysDir: dir)
             } catch {
-                throw ValidationError(error.description)
+                throw BadConfiguration(error.description)
             }
-        case (_?, nil): throw ValidationError("--curve-secret needs --authorized-keys DIR (the worker and client keys to let in)")
-        case (nil, _?): throw ValidationError("--authorized-keys needs --curve-secret FILE (the coordinator's secret key)")
+        case (_?, nil): throw BadConfiguration("--curve-secret needs --authorized-keys DIR (the worker and client keys to let in)")
+        case (nil, _?): throw BadConfiguration("--authorized-keys needs --curve-secret FILE (the coordinator's secret key)")
         case (nil, nil):
             if isExposed(bind) && !insecure {
-                throw ValidationError("--bind " + CurveArguments.plaintextRefusal(bind).replacingOccurrences(of: "--curve-secret and --coordinator-key", with: "--curve-secret and --authorized-keys"))
+                throw BadConfiguration("--bind " + CurveArguments.plaintextRefusal(bind).replacingOccurrences(of: "--curve-secret and --coordinator-key", with: "--curve-secret and --authorized-keys"))
             }
             return nil
         }
     }
 
     func run() async throws {
+        // Keys and plaintext first: a misconfiguration is one line, exit 2, before anything starts.
+        let security = try security()
         LogSetup.bootstrap(level: logLevel)
         raiseOpenFileLimit()
         guard heartbeatMs >= 10, workerTimeoutMs >= 2 * heartbeatMs, workerTimeoutMs <= 3_600_000 else {
@@ -113,7 +114,6 @@ struct Start: AsyncParsableCommand {
                 throw ExitCode(2)
             }
         }
-        let security = try security()
         let config = CoordinatorConfig(
             coordinatorId: "\(ProcessInfo.processInfo.hostName)-\(getpid())", heartbeatMs: heartbeatMs,
             workerTimeoutMs: workerTimeoutMs, maxCredit: maxCredit, maxWorkersJoined: maxWorkersJoined, maxMessageBytes: maxMessageBytes,

@@ -41,13 +41,13 @@ struct CoordinatorOptions: ParsableArguments {
 
     /// A missing or malformed endpoint or key, or plaintext to a public address, is a usage error: exit 2 before anything is sent.
     func validate() throws {
-        let e = try EndpointArguments.coordinator(coordinator)
-        _ = try curve.peerKeys(coordinator: e)
+        _ = try EndpointArguments.coordinator(coordinator)
         if !(1024...Int(Int32.max)).contains(maxMessageBytes) { throw ValidationError("--max-message-bytes must be 1024 to 2147483647") }
     }
 
     /// Bad option values are bad input: exit 2, like every other input error.
     func check() throws {
+        _ = try curve.peerKeys(coordinator: endpoint)
         if let t = timeout, !(t > 0 && t <= 31_536_000) { throw fail("--timeout must be a number of seconds between 0 and a year", code: Exit.badInput) }
     }
 }

@@ -51,6 +51,7 @@ extension Integration {
             let loose = try h.start("routilux-worker", ["join", "tcp://127.0.0.1:5999"] + ring.peer("w1"))
             #expect(try await loose.exitCode(timeout: 10) == 2)
             #expect(loose.stderr.contains("chmod 600 \(ring.secret("w1"))"), "\(loose.stderr)")
+            #expect(loose.stderr.split(separator: "\n").count == 1, "one line: \(loose.stderr)")
             let missing = try h.start("routilux-coordinator", ["start", "--bind", "tcp://127.0.0.1:*", "--curve-secret", ring.secret("nope"), "--authorized-keys", ring.authorized])
             #expect(try await missing.exitCode(timeout: 10) == 2)
             #expect(missing.stderr.contains("nope.key_secret"), "\(missing.stderr)")
