@@ -29,11 +29,17 @@ extension CoordinatorCore {
                 runnableSet.remove(jobId)
                 continue
             }
-            guard let type = job.flow.types[task.routineId], let workerId = pickWorker(for: type) else {
+            guard let type = job.flow.types[task.routineId], let workerId = pickWorker(for: type, now: now, avoiding: task.avoid) else {
                 if let type = job.flow.types[task.routineId], !workers.values.contains(where: { $0.types.contains(type) }),
                     job.warnedNoWorker.insert(type).inserted
                 {
                     log(.warning, "job \(jobId) waits: no joined worker hosts routine type '\(type)'")
+                } else if let type = job.flow.types[task.routineId],
+                    workers.values.contains(where: { $0.types.contains(type) }),
+                    !workers.values.contains(where: { $0.types.contains(type) && now >= $0.unresponsiveUntil }),
+                    job.warnedNoWorker.insert("unresponsive:" + type).inserted
+                {
+                    log(.warning, "job \(jobId) waits: every worker hosting '\(type)' is unresponsive for now (see routilux cluster status)")
                 }
                 runnable.append(jobId)
                 idle += 1
@@ -89,19 +95,26 @@ extension CoordinatorCore {
     /// Room left in a message for its tag and header.
     static let headerAllowance = 64 << 10
 
-    /// The least loaded worker hosting `type` that has credit: fewest tasks in
-    /// flight, ties broken by join order. Credit only gates: a worker that claims
-    /// more is not sent more while others have fewer in flight.
-    func pickWorker(for type: String) -> String? {
+    /// The least loaded worker hosting `type` that has credit: fewest leases run
+    /// out lately, then fewest tasks in flight, then join order; not `avoiding`
+    /// (the worker a task was taken back from) while another can take it. Credit
+    /// only gates: a worker that claims more is not sent more while others have room.
+    func pickWorker(for type: String, now: Double, avoiding: String? = nil) -> String? {
         var best: String?
-        var bestLoad = Int.max
+        var bestRank = (Int.max, Int.max)
+        var fallback: String?
         for id in workerOrder {
-            guard let w = workers[id], w.credit > 0, w.unresponsive == nil, w.types.contains(type) else { continue }
-            if w.inFlight.count < bestLoad {
+            guard let w = workers[id], w.credit > 0, now >= w.unresponsiveUntil, w.types.contains(type) else { continue }
+            if id == avoiding {
+                fallback = id
+                continue
+            }
+            let rank = (w.expiriesInARow, w.inFlight.count)
+            if rank < bestRank {
                 best = id
-                bestLoad = w.inFlight.count
+                bestRank = rank
             }
         }
-        return best
+        return best ?? fallback
     }
 }

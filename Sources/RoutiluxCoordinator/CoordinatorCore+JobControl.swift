@@ -91,7 +91,11 @@ extension CoordinatorCore {
     /// Continues a saved paused JobState (from this or another coordinator):
     /// its pending tasks become the new job's queue, with the same job id.
     func resumeSaved(_ saved: JobState, flow reference: FlowReference?, reply: ReplyTarget, now: Double) {
-        func refuse(_ why: String) { actions.append(.reply(reply, .failure("cannot resume job \(saved.jobId): \(why)"))) }
+        func refuse(_ why: String) { actions.append(.reply(reply, .failure("cannot resume job \(saved.jobId.prefix(80)): \(why)"))) }
+        // Its id goes into every TASK: it must fit the wire's bounds.
+        guard !saved.jobId.isEmpty, saved.jobId.utf8.count <= WireLimits.maxNameLength else {
+            return refuse("job_id must be 1 to \(WireLimits.maxNameLength) bytes (got \(saved.jobId.utf8.count))")
+        }
         guard saved.status == .paused else { return refuse("its saved status is \(saved.status.rawValue), not paused") }
         if let existing = jobs[saved.jobId], !existing.state.status.isTerminal {
             return refuse("this coordinator already runs it (status \(existing.state.status.rawValue)); use resume JOB_ID")

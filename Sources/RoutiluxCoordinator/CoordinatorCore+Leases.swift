@@ -7,6 +7,8 @@ import RoutiluxWire
 extension CoordinatorCore {
     /// Times a task's lease may run out before it fails with `TaskTimeout` (through its error policy).
     static let leaseExpiriesPerTask = 3
+    /// How long a worker whose leases keep running out is sent nothing.
+    static let unresponsivePause = 30.0
 
     /// A task the worker received (by the count its heartbeat gives) and no
     /// longer holds, with no RESULT before the heartbeat, is lost: it goes back
@@ -20,11 +22,16 @@ extension CoordinatorCore {
         guard !lost.isEmpty else { return }
         log(.warning, "worker \(h.senderId) no longer holds \(lost.count) task(s) it received and never answered; re-queueing them")
         var touched: [JobRecord] = []
-        for (t, _) in lost {
+        for (t, entry) in lost {
             counters.tasksLost += 1
             // The worker does not hold it: the credit it took is free again.
             grant(1, to: h.senderId)
-            if let job = takeBack(t, now: now) { touched.append(job) }
+            // Lost again and again (a TASK no worker can take): it fails rather than loop.
+            if entry.task.expiries + 1 >= Self.leaseExpiriesPerTask {
+                giveUp(t, entry: entry, why: "task \(entry.task.routineId).\(entry.task.slot) was lost \(entry.task.expiries + 1) times (its worker received it and no longer holds it)", now: now)
+                continue
+            }
+            if let job = takeBack(t, now: now, expired: true) { touched.append(job) }
         }
         for job in touched { answerPausedWaiters(job) }
     }
@@ -34,36 +41,44 @@ extension CoordinatorCore {
     /// worker whose leases keep running out with no answer between is sent no more tasks.
     func expireLeases(now: Double) {
         let due = ledger.filter { $0.value.deadline.map { now >= $0 } ?? false }.sorted { $0.value.ordinal > $1.value.ordinal }
-        for (taskId, entry) in due {
-            counters.leasesExpired += 1
-            let lease = entry.deadline.map { $0 - entry.sentAt } ?? 0
-            if var w = workers[entry.workerId] {
-                w.expiriesInARow += 1
-                if w.takenBack.count >= 4 * config.maxCredit { w.takenBack.removeAll() }
-                w.takenBack.insert(TaskAttempt(taskId: taskId, attempt: entry.task.attempt))
-                if w.unresponsive == nil && w.expiriesInARow >= config.unresponsiveAfterExpiries {
-                    w.unresponsive = "\(w.expiriesInARow) task leases ran out in a row with no answer"
-                    log(.warning, "worker \(w.id) is sent no more tasks: \(w.unresponsive!) (it re-joins to be trusted again)")
-                }
-                workers[entry.workerId] = w
+        for (taskId, entry) in due { expire(taskId, entry, now: now) }
+    }
+
+    /// One lease ran out: the task is taken back (or, the third time, fails).
+    func expire(_ taskId: UInt64, _ entry: LedgerEntry, now: Double) {
+        counters.leasesExpired += 1
+        let lease = entry.deadline.map { $0 - entry.sentAt } ?? 0
+        if var w = workers[entry.workerId] {
+            w.expiriesInARow += 1
+            if w.takenBack.count >= 4 * config.maxCredit { w.takenBack.removeAll() }
+            w.takenBack.insert(TaskAttempt(taskId: taskId, attempt: entry.task.attempt))
+            if w.expiriesInARow >= config.unresponsiveAfterExpiries && now >= w.unresponsiveUntil {
+                w.unresponsive = "\(w.expiriesInARow) task leases ran out in a row with no answer"
+                w.unresponsiveUntil = now + Self.unresponsivePause
+                w.expiriesInARow = 0
+                log(.warning, "worker \(w.id) is sent no tasks for \(Int(Self.unresponsivePause)) s: \(w.unresponsive!) (an answer, or a re-join, trusts it again)")
             }
-            if entry.task.expiries + 1 >= Self.leaseExpiriesPerTask {
-                guard let (task, job) = release(taskId) else { continue }
-                let why = "task \(task.routineId).\(task.slot) ran past its task_timeout of \(Self.seconds(lease)) \(task.expiries + 1) times"
-                log(.warning, "job \(job.id): \(why)")
-                guard !job.state.status.isTerminal else { continue }
-                let r = ResultMessage(
-                    workerId: entry.workerId, jobId: job.id, taskId: taskId, attempt: task.attempt, outcome: .error, error: why,
-                    errorType: "TaskTimeout")
-                var fresh = task
-                fresh.expiries = 0  // a retry the policy grants gets its full leases again
-                onError(r, task: fresh, job: job, now: now)
-                answerPausedWaiters(job)
-                continue
-            }
-            log(.warning, "job \(entry.jobId): task \(entry.task.routineId).\(entry.task.slot) on worker \(entry.workerId) ran past its task_timeout of \(Self.seconds(lease)); re-queued")
-            if let job = takeBack(taskId, now: now, expired: true) { answerPausedWaiters(job) }
+            workers[entry.workerId] = w
         }
+        if entry.task.expiries + 1 >= Self.leaseExpiriesPerTask {
+            giveUp(taskId, entry: entry, why: "task \(entry.task.routineId).\(entry.task.slot) ran past its task_timeout of \(Self.seconds(lease)) \(entry.task.expiries + 1) times", now: now)
+            return
+        }
+        log(.warning, "job \(entry.jobId): task \(entry.task.routineId).\(entry.task.slot) on worker \(entry.workerId) ran past its task_timeout of \(Self.seconds(lease)); re-queued")
+        if let job = takeBack(taskId, now: now, expired: true) { answerPausedWaiters(job) }
+    }
+
+    /// Ends an activation that cannot be delivered: it fails with TaskTimeout, through its error policy.
+    func giveUp(_ taskId: UInt64, entry: LedgerEntry, why: String, now: Double) {
+        guard let (task, job) = release(taskId) else { return }
+        log(.warning, "job \(job.id): \(why)")
+        guard !job.state.status.isTerminal else { return }
+        let r = ResultMessage(
+            workerId: entry.workerId, jobId: job.id, taskId: taskId, attempt: task.attempt, outcome: .error, error: why, errorType: "TaskTimeout")
+        var fresh = task
+        fresh.expiries = 0  // a retry the policy grants gets its full leases again
+        onError(r, task: fresh, job: job, now: now)
+        answerPausedWaiters(job)
     }
 
     static func seconds(_ s: Double) -> String {

@@ -22,7 +22,7 @@ extension CoordinatorCore {
             if let h = w.host { o["host"] = .string(h) }
             if let p = w.pid { o["pid"] = .int(p) }
             if let f = w.fingerprint { o["key_fingerprint"] = .string(f) }
-            if let u = w.unresponsive { o["unresponsive"] = .string(u) }
+            if let u = w.unresponsive, now < w.unresponsiveUntil { o["unresponsive"] = .string(u) }
             list.append(.object(o))
         }
         var byStatus = JSONObject()

@@ -140,6 +140,10 @@ extension CoordinatorCore {
     /// Asks a worker to describe `key` (once: a key already asked is not asked again).
     func requestDescribe(_ key: DescribeKey, config: JSONObject, now: Double) {
         guard describing[key] == nil, let worker = describer(for: key) else { return }
+        guard describes.count < Self.maxDescribesInFlight else {
+            // Bounded: what one flow (or a flood of them) can make us ask is refused, not queued.
+            return describeFailed(key, worker: worker, why: "\(Self.maxDescribesInFlight) descriptions are being asked for already", now: now)
+        }
         let id = makeDescribeId()
         describes[id] = PendingDescribe(key: key, workerId: worker, sentAt: now)
         describing[key] = id
@@ -148,6 +152,8 @@ extension CoordinatorCore {
         actions.append(.send(workerId: worker, .describe(DescribeMessage(requestId: id, routineType: key.type, token: workers[worker]?.token ?? ""), config: RawJSON(.object(config)))))
         actions.append(.wakeAt(now + describeTimeout))
     }
+
+    static let maxDescribesInFlight = 10_000
 
     func onDescribed(_ d: DescribedMessage, ports body: RawJSON?, peer: Sender?, now: Double) {
         guard let pending = describes[d.requestId], pending.workerId == d.workerId else {

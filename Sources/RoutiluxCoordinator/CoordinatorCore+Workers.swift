@@ -69,8 +69,10 @@ extension CoordinatorCore {
         }
         if let existing = workers[j.workerId] {
             if existing.session == j.session && existing.endpoint == j.endpoint && existing.key == key {
-                // A repeated JOIN (the worker retried before our JOINED arrived): answer again, change nothing.
+                // A repeated JOIN (the worker retried before our JOINED arrived): answer again, change
+                // nothing but the link, opened anew in case the first one could not be.
                 workers[j.workerId]!.lastSeen = now
+                actions.append(.connectWorker(id: j.workerId, endpoint: j.endpoint, key: key))
                 actions.append(.send(workerId: j.workerId, .joined(joined(existing))))
                 return
             }
@@ -92,6 +94,9 @@ extension CoordinatorCore {
         if j.routineTypes.isEmpty { problem = "the worker hosts no routine types" }
         if !(1...WireLimits.maxCredit).contains(j.capacity) { problem = "capacity must be 1...\(WireLimits.maxCredit) (got \(j.capacity))" }
         if !(0...WireLimits.maxCredit).contains(j.credit) { problem = "credit must be 0...\(WireLimits.maxCredit) (got \(j.credit))" }
+        if let key, problem == nil, workers.values.filter({ $0.key == key }).count >= Self.maxWorkersPerKey {
+            return refuse("\(Self.maxWorkersPerKey) workers are joined with this key (\(peer?.fingerprint ?? "?")), the most one key may hold", retryMs: 10_000, as: .rateLimited)
+        }
         if problem == nil && workers.count >= config.maxWorkersJoined {
             return refuse("\(workers.count) workers are joined, the most this coordinator takes (--max-workers-joined)", retryMs: 10_000, as: .rateLimited)
         }
@@ -129,6 +134,8 @@ extension CoordinatorCore {
     }
 
     static let maxBoundIds = 10_000
+    /// Worker processes one key may run at once (a host's instances share its key).
+    static let maxWorkersPerKey = 64
 
     /// Why a JOIN's inbox endpoint cannot be connected to (nil: it can).
     static func endpointProblem(_ e: String) -> String? {
@@ -138,8 +145,7 @@ extension CoordinatorCore {
             let path = e.dropFirst(6)
             return path.isEmpty || path.utf8.count > 107 ? "ipc path must be 1-107 bytes" : nil
         }
-        if e.hasPrefix("inproc://") { return e.count > 9 ? nil : "inproc name is empty" }
-        guard e.hasPrefix("tcp://") else { return "'\(e.prefix(60))' is not tcp://HOST:PORT, ipc://PATH or inproc://NAME" }
+        guard e.hasPrefix("tcp://") else { return "'\(e.prefix(60))' is not tcp://HOST:PORT or ipc://PATH" }
         let rest = e.dropFirst(6)
         guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]), (1...65_535).contains(port) else {
             return "'\(e.prefix(60))' has no port 1-65535"
@@ -172,11 +178,15 @@ extension CoordinatorCore {
     /// answer for the old attempt is stale). Returns the job, if any.
     @discardableResult
     func takeBack(_ taskId: UInt64, now: Double, expired: Bool = false) -> JobRecord? {
+        let from = ledger[taskId]?.workerId
         guard let (task, job) = release(taskId) else { return nil }
         if !job.state.status.isTerminal {
             var t = task
             t.attempt = min(t.attempt + 1, WireLimits.maxAttempt)
-            if expired { t.expiries += 1 }
+            if expired {
+                t.expiries += 1
+                t.avoid = from
+            }
             job.queue.prepend(t)
             counters.tasksRequeued += 1
             markRunnable(job.id)
@@ -199,6 +209,8 @@ extension CoordinatorCore {
     /// `--authorized-keys` was reloaded: joined workers whose key is gone are removed.
     func onKeysChanged(workers allowedWorkers: Set<String>, clients: Set<String>, now: Double) {
         authorizedKeys = (allowedWorkers, clients)
+        // A worker id bound to a key that is gone is free for its new key (key rotation).
+        idKeys = idKeys.filter { allowedWorkers.contains($0.value) }
         for id in workerOrder {
             guard let key = workers[id]?.key, !allowedWorkers.contains(key) else { continue }
             log(.warning, "worker \(id)'s key \(workers[id]?.fingerprint ?? "?") is no longer authorized; removing it and re-queueing \(workers[id]?.inFlight.count ?? 0) task(s)")

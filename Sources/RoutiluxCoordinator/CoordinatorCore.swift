@@ -48,6 +48,9 @@ public final class CoordinatorCore {
     var dropLog = DropLog()
     /// Queries asking for the last N history records only, by who waits for the answer.
     var replyTails: [ReplyTarget: Int] = [:]
+    /// Waiting queries that asked for an answer by a deadline (`wait_ms`), and their job.
+    var waitDeadlines: [ReplyTarget: (job: String, at: Double)] = [:]
+    static let maxWaitersPerJob = 1000
     let makeTaskId: () -> UInt64
     let makeToken: () -> String
     var nextJobSeq: UInt64 = 1
@@ -107,7 +110,8 @@ public final class CoordinatorCore {
         case .keysChanged(let w, let c): onKeysChanged(workers: w, clients: c, now: now)
         case .status(let reply): onStatus(reply: reply, now: now)
         case .submit(let req, let reply): onSubmit(req, reply: reply, now: now)
-        case .query(let jobId, let wait, let reply, let tail): onQuery(jobId: jobId, wait: wait, reply: reply, historyTail: tail)
+        case .query(let jobId, let wait, let reply, let tail, let waitMs):
+            onQuery(jobId: jobId, wait: wait, reply: reply, historyTail: tail, waitMs: waitMs, now: now)
         case .control(let request, let reply): onControl(request, reply: reply, now: now)
         case .tick: onTick(now: now)
         }
@@ -172,7 +176,9 @@ public final class CoordinatorCore {
                 SubmitRequest(flow: flow, params: params, entry: entry, maxWorkers: s.maxWorkers, wait: s.wait, failFast: s.failFast ?? false),
                 reply: reply, now: now)
         case .query(let q):
-            onQuery(jobId: q.jobId, wait: q.wait, reply: .remote(endpoint: q.replyTo, requestId: q.requestId, key: peer?.key), historyTail: q.historyTail)
+            onQuery(
+                jobId: q.jobId, wait: q.wait, reply: .remote(endpoint: q.replyTo, requestId: q.requestId, key: peer?.key),
+                historyTail: q.historyTail, waitMs: q.waitMs, now: now)
         case .status(let q):
             onStatus(reply: .remote(endpoint: q.replyTo, requestId: q.requestId, key: peer?.key), now: now)
         case .control(let c, let bodies):
@@ -208,6 +214,7 @@ public final class CoordinatorCore {
             }
         }
         expireLeases(now: now)
+        answerDueWaiters(now: now)
         dropLog.flush(now: now) { log(.warning, $0) }
         for job in jobsInRunOrder where !job.state.status.isTerminal {
             let id = job.id
@@ -310,17 +317,36 @@ public final class CoordinatorCore {
         log(.info, "job \(job.id) started on flow \(def.flowId) at \(entry.routine).\(entry.slot) (max_workers \(job.maxWorkers))")
     }
 
-    func onQuery(jobId: String, wait: Bool, reply: ReplyTarget, historyTail: Int? = nil) {
+    func onQuery(jobId: String, wait: Bool, reply: ReplyTarget, historyTail: Int? = nil, waitMs: Int? = nil, now: Double = 0) {
         if let historyTail { replyTails[reply] = historyTail }
         guard let job = jobs[jobId] else {
             actions.append(.reply(reply, .failure("unknown job '\(jobId)'")))
             return
         }
         if wait && !job.state.status.isTerminal {
-            jobs[jobId]!.waiters.append((reply, false))
+            guard job.waiters.count < Self.maxWaitersPerJob else {
+                actions.append(.reply(reply, .failure("job \(jobId) has \(Self.maxWaitersPerJob) requests waiting for its end already; ask again later")))
+                return
+            }
+            job.waiters.append((reply, false))
+            if let waitMs {
+                waitDeadlines[reply] = (jobId, now + Double(waitMs) / 1000)
+                actions.append(.wakeAt(now + Double(waitMs) / 1000))
+            }
             return
         }
         actions.append(.reply(reply, ControlReply(ok: true, error: nil, jobId: jobId, status: job.state.status, jobState: job.exportedState)))
+    }
+
+    /// A waiting query whose `wait_ms` ran out is answered with the state now (the client asks again).
+    func answerDueWaiters(now: Double) {
+        guard !waitDeadlines.isEmpty else { return }
+        for (target, w) in waitDeadlines where now >= w.at {
+            waitDeadlines.removeValue(forKey: target)
+            guard let job = jobs[w.job], let i = job.waiters.firstIndex(where: { $0.target == target }) else { continue }
+            job.waiters.remove(at: i)
+            actions.append(.reply(target, ControlReply(ok: true, error: nil, jobId: job.id, status: job.state.status, jobState: job.exportedState)))
+        }
     }
 
     /// Jobs oldest first, so every pass over them is deterministic (dictionary order is not).
@@ -361,10 +387,19 @@ public final class CoordinatorCore {
                 workers[r.workerId]!.expiriesInARow = 0
                 if workers[r.workerId]!.unresponsive != nil {
                     workers[r.workerId]!.unresponsive = nil
+                    workers[r.workerId]!.unresponsiveUntil = 0
                     log(.info, "worker \(r.workerId) answered a task it held past its lease; it is sent tasks again")
                 }
             }
             return drop(.stale, .result, peer: peer, now: now, why: "RESULT for task \(r.taskId) attempt \(r.attempt) from \(r.workerId) is not in the ledger (re-queued, expired or answered)", level: .debug)
+        }
+        if r.outcome == .error, let deadline = entry.deadline, now >= deadline {
+            // The worker stopped the handler at the lease (its error is the cancellation) before our
+            // tick took the task back: a lease that ran out, not the routine's error.
+            expire(r.taskId, entry, now: now)
+            workers[r.workerId]?.takenBack.remove(TaskAttempt(taskId: r.taskId, attempt: r.attempt))
+            grant(r.credit, to: r.workerId)
+            return
         }
         grant(r.credit, to: r.workerId)
         workers[r.workerId]!.expiriesInARow = 0
@@ -482,6 +517,7 @@ public final class CoordinatorCore {
     func finish(_ jobId: String) {
         guard let job = jobs[jobId] else { return }
         for w in job.waiters {
+            waitDeadlines.removeValue(forKey: w.target)
             actions.append(.reply(w.target, ControlReply(ok: true, error: nil, jobId: jobId, status: job.state.status, jobState: job.exportedState)))
         }
         jobs[jobId]!.waiters = []

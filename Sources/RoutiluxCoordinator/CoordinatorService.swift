@@ -138,7 +138,7 @@ public final class CoordinatorService: Sendable {
                 }
             case .local(let i, let cont):
                 if let cont, case .submit(_, .local(let id)) = i { waiting[id] = cont }
-                if let cont, case .query(_, _, .local(let id), _) = i { waiting[id] = cont }
+                if let cont, case .query(_, _, .local(let id), _, _) = i { waiting[id] = cont }
                 if let cont, case .status(.local(let id)) = i { waiting[id] = cont }
                 if let cont, case .control(_, .local(let id)) = i { waiting[id] = cont }
                 actions = core.handle(i, now: now)

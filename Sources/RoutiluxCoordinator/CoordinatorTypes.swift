@@ -173,7 +173,7 @@ public enum CoordinatorInput: Sendable {
     /// worker whose key is gone is removed.
     case keysChanged(workers: Set<String>, clients: Set<String>)
     case submit(SubmitRequest, reply: ReplyTarget)
-    case query(jobId: String, wait: Bool, reply: ReplyTarget, historyTail: Int? = nil)
+    case query(jobId: String, wait: Bool, reply: ReplyTarget, historyTail: Int? = nil, waitMs: Int? = nil)
     /// The cluster's status (workers, counters).
     case status(reply: ReplyTarget)
     /// Pause, resume or cancel a job, or resume a saved one.

@@ -21,6 +21,8 @@ struct PendingTask: Sendable {
     var retries = 0
     /// Times its lease ran out (it was taken back from a worker that did not answer in time).
     var expiries = 0
+    /// The worker it was last taken back from: another is preferred for it.
+    var avoid: String?
     /// `routine.slot`, the key of the slot's merge state.
     var slotKey: String { routineId + "." + slot }
     /// The emission it delivers; nil for the job's entry task.

@@ -34,7 +34,7 @@ struct ReplyLinks {
         names[id] = name
         lastUse[name] = now
         order.append(name)
-        transport.connect(peer: name, endpoint: endpoint, options: SocketOptions.lingering.with(curve))
+        transport.connect(peer: name, endpoint: endpoint, options: SocketOptions.reply.with(curve))
         return name
     }
 

@@ -25,8 +25,11 @@ struct WorkerRecord {
     var tasksSent = 0
     /// Leases that ran out in a row with no result between.
     var expiriesInARow = 0
-    /// Why it is sent no tasks (it took tasks and never answered), if so.
+    /// Why it is sent no tasks (it took tasks and never answered), if so, and
+    /// until when: then it is tried again (a task that keeps running out its
+    /// leases fails with TaskTimeout rather than waiting for it forever).
     var unresponsive: String?
+    var unresponsiveUntil = 0.0
     /// Attempts taken back from it while it may still run them (lease ran out):
     /// their late RESULT gives its credit back. Bounded.
     var takenBack: Set<TaskAttempt> = []

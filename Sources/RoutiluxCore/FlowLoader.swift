@@ -25,6 +25,8 @@ public struct FlowValidationError: Error, CustomStringConvertible, Sendable, Equ
 /// Reads flow documents (routilux's DSL, in YAML or JSON) into a `FlowDefinition`,
 /// checking structure and, given a catalogue, routine types, events and slots.
 public enum FlowLoader {
+    /// Routines one flow may have (each may need describing before a job starts).
+    public static let maxRoutines = 10_000
     /// Loads and validates a flow file. `.json` files are parsed as JSON, others as YAML.
     /// `allowUnknownTypes`: a type the catalogue does not know is left for later
     /// (a worker hosting it describes it), not refused.
@@ -123,6 +125,7 @@ public enum FlowLoader {
             throw fail("routines", "must be a mapping of routine id to {type, config}, not \(routinesValue.typeName)")
         }
         if routinesObj.isEmpty { throw fail("routines", "a flow needs at least one routine") }
+        if routinesObj.count > maxRoutines { throw fail("routines", "has \(routinesObj.count) routines; a flow has at most \(maxRoutines)") }
         var routines: [RoutineNode] = []
         var portsById: [String: RoutinePorts] = [:]
         for (id, spec) in routinesObj {

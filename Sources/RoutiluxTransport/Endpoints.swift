@@ -3,7 +3,10 @@ import Foundation
 /// True when a tcp endpoint names this machine's loopback.
 public func isLoopback(_ endpoint: String) -> Bool {
     let host = endpoint.replacingOccurrences(of: "tcp://", with: "").split(separator: ":").first.map(String.init) ?? ""
-    return host.hasPrefix("127.") || host == "localhost" || host == "[::1]"
+    if host == "localhost" || host == "[::1]" { return true }
+    // 127.0.0.0/8, as a dotted IPv4 address (a host name starting "127." is not one).
+    let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+    return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { p in p.allSatisfy(\.isASCII) && UInt8(p) != nil }
 }
 
 /// An endpoint others can connect to: a wildcard bind address is replaced by this host's name.

@@ -9,11 +9,20 @@ public struct SocketOptions: Sendable {
     public var heartbeatTimeoutMs: Int32
     /// CURVE on this socket (nil: plaintext).
     public var curve: CurveSetting?
+    /// Queue messages only to completed connections (ZMQ_IMMEDIATE): nothing piles
+    /// up inside libzmq for a peer that never answers the connect.
+    public var immediate: Bool
+    /// Whether this link may use the transport's last reserved sockets (worker
+    /// links may; reply links, which strangers can make us open, may not).
+    public var essential: Bool
 
     public init(
         lingerMs: Int32 = 0, sendHighWaterMark: Int32 = 10_000, receiveHighWaterMark: Int32 = 100_000,
-        heartbeatIntervalMs: Int32 = 1000, heartbeatTimeoutMs: Int32 = 3000, curve: CurveSetting? = nil
+        heartbeatIntervalMs: Int32 = 1000, heartbeatTimeoutMs: Int32 = 3000, curve: CurveSetting? = nil,
+        immediate: Bool = false, essential: Bool = true
     ) {
+        self.immediate = immediate
+        self.essential = essential
         self.lingerMs = lingerMs
         self.sendHighWaterMark = sendHighWaterMark
         self.receiveHighWaterMark = receiveHighWaterMark
@@ -25,6 +34,9 @@ public struct SocketOptions: Sendable {
     public static let standard = SocketOptions()
     /// For links whose last message must arrive after close (replies, results on shutdown).
     public static let lingering = SocketOptions(lingerMs: 2000)
+    /// For the coordinator's links to reply inboxes: lingering, a small queue,
+    /// nothing queued before the connection completes, not essential.
+    public static let reply = SocketOptions(lingerMs: 2000, sendHighWaterMark: 100, immediate: true, essential: false)
 
     /// The same options with CURVE.
     public func with(_ curve: CurveSetting?) -> SocketOptions {
@@ -51,9 +63,17 @@ public struct TransportLimits: Sendable {
     public var maxMessageBytes: Int
     /// Sockets open at once, lingering closed ones included; a link beyond is refused (logged), never an abort.
     public var maxSockets: Int
+    /// Of those, the last this many only for essential links (worker links).
+    public var reservedSockets: Int
+    /// Messages and bytes that may wait for one slow peer before more are dropped (counted, logged).
+    public var maxPendingMessages: Int
+    public var maxPendingBytes: Int
     public init(maxMessageBytes: Int = 64 << 20, maxSockets: Int = 2048) {
         self.maxMessageBytes = max(1024, maxMessageBytes)
         self.maxSockets = max(8, maxSockets)
+        reservedSockets = self.maxSockets / 4
+        maxPendingMessages = 100_000
+        maxPendingBytes = max(256 << 20, 4 * self.maxMessageBytes)
     }
     public static let standard = TransportLimits()
 }

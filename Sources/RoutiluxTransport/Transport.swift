@@ -142,6 +142,7 @@ private final class IOLoop: @unchecked Sendable {
         var socket: OpaquePointer?
         var endpoint: String
         var pending: Deque<[[UInt8]]> = []
+        var pendingBytes = 0
     }
 
     /// Strong: the loop runs until `.stop`, even if every other reference is gone.
@@ -166,11 +167,13 @@ private final class IOLoop: @unchecked Sendable {
 
     var now: Double { Date().timeIntervalSince1970 }
 
-    /// Whether one more socket fits under `maxSockets` (lingering closed ones count).
-    func roomForSocket() -> Bool {
+    /// Whether one more socket fits under `maxSockets` (lingering closed ones count); a
+    /// link that is not `essential` leaves the last `reservedSockets` to those that are.
+    func roomForSocket(essential: Bool = true) -> Bool {
         let t = now
         lingeringUntil.removeAll { $0 <= t }
-        return inboxes.count + peers.count + lingeringUntil.count < transport.limits.maxSockets
+        let cap = transport.limits.maxSockets - (essential ? 0 : transport.limits.reservedSockets)
+        return inboxes.count + monitors.count + peers.count + lingeringUntil.count < cap
     }
 
     /// Logs at most once every 10 s how many links were refused and sends dropped.
@@ -186,7 +189,10 @@ private final class IOLoop: @unchecked Sendable {
         zsock_set_linger(raw, o.lingerMs)
         zsock_set_sndhwm(raw, o.sendHighWaterMark)
         zsock_set_rcvhwm(raw, o.receiveHighWaterMark)
-        // The hard bound per frame; the limit proper (all frames) is checked on receipt, loudly.
+        // The hard bound per frame (libzmq drops the connection of a peer that sends a bigger
+        // one); the limit on a whole message is checked on receipt, loudly, and a request up to
+        // twice over it still gets its answer. (libzmq bounds frames, not their number: an
+        // unterminated multipart message from a connected peer is buffered whole; see PROTOCOL.md §9.)
         var max = Int64(transport.limits.maxMessageBytes) * 2 + (1 << 20)
         _ = zmq_setsockopt(zsock_resolve(raw), ZMQ_MAXMSGSIZE, &max, MemoryLayout<Int64>.size)
         switch o.curve {
@@ -204,6 +210,10 @@ private final class IOLoop: @unchecked Sendable {
             zsock_set_curve_serverkey(raw, serverKey)
         case nil:
             break
+        }
+        if o.immediate {
+            var on: Int32 = 1
+            _ = zmq_setsockopt(zsock_resolve(raw), ZMQ_IMMEDIATE, &on, MemoryLayout<Int32>.size)
         }
         if o.heartbeatIntervalMs > 0 {
             zsock_set_heartbeat_ivl(raw, o.heartbeatIntervalMs)
@@ -248,7 +258,7 @@ private final class IOLoop: @unchecked Sendable {
                     cont.resume(returning: actual)
                 case .connect(let peer, let ep, let opts):
                     closePeer(peer)
-                    guard roomForSocket() else {
+                    guard roomForSocket(essential: opts.essential) else {
                         refusedLinks += 1
                         warnRateLimited("cannot open a link to \(peer) at \(ep): the socket cap is reached")
                         continue
@@ -281,7 +291,17 @@ private final class IOLoop: @unchecked Sendable {
                     if peers[peer]!.pending.isEmpty, trySend(peers[peer]!.socket, frames) {
                         continue
                     }
+                    // What waits for a slow or absent peer is bounded: beyond, it is dropped and counted.
+                    let size = frames.reduce(0) { $0 + $1.count }
+                    if peers[peer]!.pending.count >= transport.limits.maxPendingMessages
+                        || peers[peer]!.pendingBytes + size > transport.limits.maxPendingBytes
+                    {
+                        droppedSends += 1
+                        warnRateLimited("dropping a message for \(peer): \(peers[peer]!.pending.count) message(s), \(peers[peer]!.pendingBytes) bytes already wait for it")
+                        continue
+                    }
                     peers[peer]!.pending.append(frames)
+                    peers[peer]!.pendingBytes += size
                 case .stop(let w):
                     running = false
                     stopWaiter = w
@@ -358,9 +378,13 @@ private final class IOLoop: @unchecked Sendable {
     }
 
     func flushPending() {
-        for key in peers.keys where !peers[key]!.pending.isEmpty {
+        // The keys first: changing a value while iterating the dictionary would copy it each time.
+        let waiting = peers.compactMap { $0.value.pending.isEmpty ? nil : $0.key }
+        for key in waiting {
             while let first = peers[key]!.pending.first {
-                if trySend(peers[key]!.socket, first) { peers[key]!.pending.removeFirst() } else { break }
+                guard trySend(peers[key]!.socket, first) else { break }
+                peers[key]!.pending.removeFirst()
+                peers[key]!.pendingBytes -= first.reduce(0) { $0 + $1.count }
             }
         }
     }

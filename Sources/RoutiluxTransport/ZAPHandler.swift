@@ -73,6 +73,9 @@ public final class ZAPHandler: Sendable {
             stopped.signal()
         }
         zsock_set_rcvtimeo(raw, 100)
+        var windowStart = -Double.infinity
+        var logged = 0
+        var suppressed = 0
         while !stopping.load(ordering: .acquiring) {
             var request: OpaquePointer? = zmsg_recv(raw)
             guard request != nil else { continue }
@@ -106,8 +109,21 @@ public final class ZAPHandler: Sendable {
                     return set.insert(key + "|" + domain).inserted
                 }
                 if first {
-                    let who = key.isEmpty ? "a \(mechanism) peer without a CURVE key" : "key \(CurveCertificates.fingerprint(key))"
-                    logger.warning("refused \(who) from \(address) (\(domain.hasPrefix("peer:") ? "not the expected peer" : "not in --authorized-keys"))")
+                    // Once per key, and at most 5 lines every 10 s: fresh keys cannot flood the log.
+                    let t = Date().timeIntervalSince1970
+                    if t - windowStart >= 10 {
+                        if suppressed > 0 { logger.warning("refused \(suppressed) more key(s) in the last 10 s (not logged one by one)") }
+                        windowStart = t
+                        logged = 0
+                        suppressed = 0
+                    }
+                    if logged < 5 {
+                        logged += 1
+                        let who = key.isEmpty ? "a \(mechanism) peer without a CURVE key" : "key \(CurveCertificates.fingerprint(key))"
+                        logger.warning("refused \(who) from \(address) (\(domain.hasPrefix("peer:") ? "not the expected peer" : "not in --authorized-keys"))")
+                    } else {
+                        suppressed += 1
+                    }
                 }
             }
             guard let reply = zmsg_new() else { continue }

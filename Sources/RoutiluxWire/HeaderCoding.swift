@@ -150,12 +150,13 @@ extension QueryMessage: HeaderCoding {
         self.init(
             requestId: try f.string("request_id", maxLength: N), replyTo: try f.string("reply_to", maxLength: WireLimits.maxEndpointLength),
             jobId: try f.string("job_id", maxLength: N), wait: try f.bool("wait"),
-            historyTail: try f.optionalInt("history_tail", in: 0...WireLimits.maxCredit))
+            historyTail: try f.optionalInt("history_tail", in: 0...WireLimits.maxCredit),
+            waitMs: try f.optionalInt("wait_ms", in: 1...86_400_000))
         v = try f.int("v")
     }
     func write(_ w: inout HeaderWriter) {
         w.put("v", v); w.put("request_id", requestId); w.put("reply_to", replyTo); w.put("job_id", jobId); w.put("wait", wait)
-        w.put("history_tail", historyTail)
+        w.put("history_tail", historyTail); w.put("wait_ms", waitMs)
     }
 }
 

@@ -296,7 +296,11 @@ public struct QueryMessage: VersionedHeader, Hashable {
     public var wait: Bool
     /// Only the last this many history records (a JobState too large for one message).
     public var historyTail: Int?
-    public init(requestId: String, replyTo: String, jobId: String, wait: Bool, historyTail: Int? = nil) {
+    /// With `wait`: answer after at most this long even if the job has not ended
+    /// (the client then asks again), so no waiter outlives its client.
+    public var waitMs: Int?
+    public init(requestId: String, replyTo: String, jobId: String, wait: Bool, historyTail: Int? = nil, waitMs: Int? = nil) {
+        self.waitMs = waitMs
         self.requestId = requestId
         self.replyTo = replyTo
         self.jobId = jobId

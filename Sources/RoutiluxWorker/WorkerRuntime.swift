@@ -73,6 +73,11 @@ public final class WorkerRuntime: Sendable {
         var lastHeard = Date()
         var lastHeartbeat = Date.distantPast
         var waiting: Deque<(TaskMessage, RawJSON, RawJSON, RawJSON?, RawJSON?, RawJSON?)> = []
+        /// When each held task's lease ends, counted from its arrival, plus a grace: the coordinator
+        /// takes it back at the lease, so a task still queued then is not started, and a handler
+        /// still running a moment after is stopped.
+        var leaseEnds: [UInt64: Date] = [:]
+        let leaseGrace = 1.0
         var running = 0
         var failure: WorkerError?
         var silenceLimitMs = options.coordinatorTimeoutMs
@@ -106,6 +111,12 @@ public final class WorkerRuntime: Sendable {
         var nextSerial: UInt64 = 0
         func startTasks() {
             while running < options.concurrency, let (task, payload, config, slotState, routineState, shared) = waiting.popFirst() {
+                if let end = leaseEnds[task.taskId], end <= Date() {
+                    // Its lease ran out while it waited here: it runs elsewhere now.
+                    leaseEnds.removeValue(forKey: task.taskId)
+                    release(task.taskId)
+                    continue
+                }
                 running += 1
                 let routine = Result { try host.instance(for: task, config: config) }
                 let workerId = options.workerId
@@ -120,7 +131,7 @@ public final class WorkerRuntime: Sendable {
                 }
                 activations[serial] = activation
                 // At the lease's end the coordinator takes the task back, so the handler stops too.
-                if let ms = task.timeoutMs { leases[serial] = Date().addingTimeInterval(Double(ms) / 1000) }
+                if let end = leaseEnds.removeValue(forKey: task.taskId) { leases[serial] = end }
             }
         }
 
@@ -230,6 +241,8 @@ public final class WorkerRuntime: Sendable {
                         silenceLimitMs = max(options.coordinatorTimeoutMs, 3 * j.heartbeatMs)
                         heartbeatMs = min(options.heartbeatMs, max(10, j.heartbeatMs))
                     case .reject(let r):
+                        // A refusal for now that arrives after our JOINED (they travel on different links) is moot.
+                        if r.retryMs != nil && joined { continue }
                         if let retry = r.retryMs, !joined {
                             // Refused for now (the id is held by a live session): JOIN again later.
                             logger.warning("the coordinator refused this worker for now: \(r.reason); joining again in \(retry) ms")
@@ -243,6 +256,7 @@ public final class WorkerRuntime: Sendable {
                     case .task(let t, let payload, let config, let slotState, let routineState, let shared):
                         received += 1
                         held[t.taskId, default: 0] += 1
+                        if let ms = t.timeoutMs { leaseEnds[t.taskId] = now.addingTimeInterval(Double(ms) / 1000 + leaseGrace) }
                         waiting.append((t, payload, config, slotState, routineState, shared))
                         startTasks()
                     case .describe(let d, let config):

@@ -109,8 +109,17 @@ func waitForEnd(_ options: CoordinatorOptions, jobId: String, historyTail: Int? 
     while true {
         let slice = min(poll, deadline.map { max(0.05, $0.timeIntervalSinceNow) } ?? poll)
         do {
-            let answer = try await CoordinatorClient.once(options.endpoint, keys: options.keys, limits: options.limits, timeout: slice) { replyTo, requestId in
-                .query(QueryMessage(requestId: requestId, replyTo: replyTo, jobId: jobId, wait: true, historyTail: historyTail))
+            // The coordinator answers by the end of the slice even if the job goes on (then we ask
+            // again); no answer at all means it is gone.
+            let waitMs = max(100, slice >= 4 ? Int(slice * 1000) - 1000 : Int(slice * 750))
+            let answer = try await CoordinatorClient.once(options.endpoint, keys: options.keys, limits: options.limits, timeout: slice + 5) { replyTo, requestId in
+                .query(QueryMessage(requestId: requestId, replyTo: replyTo, jobId: jobId, wait: true, historyTail: historyTail, waitMs: waitMs))
+            }
+            if answer.0.ok, !(JobStatus(rawValue: answer.0.status ?? "")?.isTerminal ?? true) {
+                if let deadline, Date() >= deadline {
+                    throw fail("job \(jobId) did not end within \(Int(options.timeout ?? 0)) s (it goes on running; `routilux job wait \(jobId)` waits again)", code: Exit.notCompleted)
+                }
+                continue
             }
             try report(answer, options, requireCompleted: true)
             return

@@ -140,7 +140,7 @@ import Testing
         h.now += 2.1
         h.feed(.tick)
         #expect(h.core.counters.leasesExpired == 3)
-        #expect(h.logs.contains { $0.contains("silent is sent no more tasks") })
+        #expect(h.logs.contains { $0.contains("silent is sent no tasks for 30 s") })
         #expect(h.status(job) == .failed)
         #expect(h.core.jobState(job)?.executionHistory.contains { $0.eventName == "error" && String(decoding: $0.data.bytes, as: UTF8.self).contains("TaskTimeout") } == true)
     }
@@ -285,7 +285,7 @@ let Builtins_names = ["Mapper", "Splitter", "Collector"]
         h.now += 1.1
         h.feed(.message(.heartbeat(HeartbeatMessage(senderId: "slow", held: [t.header.taskId], received: 1)), peer: nil))
         h.feed(.tick)
-        #expect(h.logs.contains { $0.contains("slow is sent no more tasks") })
+        #expect(h.logs.contains { $0.contains("slow is sent no tasks for 30 s") })
         #expect(h.newTasks().isEmpty, "no other worker, and this one is distrusted")
         h.complete(t, emit: splitEmissions(1))
         #expect(h.logs.contains { $0.contains("it is sent tasks again") })
@@ -305,5 +305,99 @@ let Builtins_names = ["Mapper", "Splitter", "Collector"]
         #expect(sent.count == 8)
         let modest = sent.filter { $0.worker == "modest" }.count
         #expect(modest == 4, "the least loaded worker with credit takes its share: \(sent.map(\.worker))")
+    }
+}
+
+/// The review's findings, each pinned by a test.
+@Suite struct BoundedStateTests {
+    @Test func aWaitingQueryIsAnsweredByItsDeadlineAndWaitersAreBounded() throws {
+        let h = try CoreHarness(flow: fanOutFlow)
+        h.join("w1")
+        let job = h.submit(items(1))
+        let target = ReplyTarget.local(900)
+        h.feed(.query(jobId: job, wait: true, reply: target, waitMs: 2000))
+        #expect(!h.replies.contains { $0.target == target })
+        h.now += 2.1
+        h.feed(.tick)
+        let answer = try #require(h.replies.last { $0.target == target })
+        #expect(answer.reply.status == .running, "answered with the state so far; the client asks again")
+        for i in 0..<1000 { h.feed(.query(jobId: job, wait: true, reply: .local(1000 + UInt64(i)))) }
+        h.feed(.query(jobId: job, wait: true, reply: .local(5000)))
+        #expect(h.replies.last?.reply.error?.contains("1000 requests waiting") == true)
+    }
+
+    @Test func aRemovedKeyFreesItsWorkerIdsForTheNewKey() throws {
+        let h = try CoreHarness(flow: fanOutFlow) { $0.authenticated = true }
+        let old = Sender(address: "10.0.0.2", key: String(repeating: "A", count: 40), fingerprint: "old", role: .worker)
+        let new = Sender(address: "10.0.0.2", key: String(repeating: "B", count: 40), fingerprint: "new", role: .worker)
+        h.feed(.keysChanged(workers: [old.key!, new.key!], clients: []))
+        h.join("host-1", peer: old)
+        h.feed(.message(.leave(LeaveMessage(workerId: "host-1", reason: "restart")), peer: old))
+        h.join("host-1", session: "s2", peer: new)
+        #expect(h.core.workerIds.isEmpty, "still bound to the old key")
+        h.feed(.keysChanged(workers: [new.key!], clients: []))
+        h.join("host-1", session: "s3", peer: new)
+        #expect(h.core.workerIds == ["host-1"], "rotated: the new key holds the id")
+    }
+
+    @Test func oneKeyRunsAtMost64Workers() throws {
+        let h = try CoreHarness(flow: fanOutFlow) { $0.authenticated = true }
+        let k = Sender(address: "10.0.0.2", key: String(repeating: "K", count: 40), fingerprint: "k", role: .worker)
+        h.feed(.keysChanged(workers: [k.key!], clients: []))
+        for i in 0..<65 { h.join("w\(i)", peer: k) }
+        #expect(h.core.workerIds.count == 64)
+        #expect(h.core.counters.dropped[.rateLimited] == 1)
+    }
+
+    @Test func aHandlerStoppedAtItsLeaseIsAnExpiryNotTheRoutinesError() throws {
+        let flow = fanOutFlow.replacingOccurrences(of: "max_workers: 4}", with: "max_workers: 4, task_timeout: 1}")
+        let h = try CoreHarness(flow: flow)
+        h.join("w1")
+        let job = h.submit(items(1))
+        let t = h.newTasks()[0]
+        h.now += 1.05  // past the lease, before the tick that would take it back
+        h.fail(t, error: "CancellationError()", type: "CancellationError")
+        #expect(h.status(job) == .running, "not failed by the stop policy")
+        #expect(h.core.counters.leasesExpired == 1)
+        #expect(h.newTasks().map(\.header.attempt) == [2])
+    }
+
+    @Test func aTaskLostAgainAndAgainFailsWithTaskTimeout() throws {
+        let h = try CoreHarness(flow: fanOutFlow)
+        h.join("w1")
+        let job = h.submit(items(1))
+        var received = 0
+        for _ in 0..<3 {
+            guard h.newTasks().first != nil else { break }
+            received += 1
+            h.feed(.message(.heartbeat(HeartbeatMessage(senderId: "w1", held: [], received: received)), peer: nil))
+        }
+        #expect(h.status(job) == .failed)
+        #expect(h.core.jobState(job)?.executionHistory.contains { String(decoding: $0.data.bytes, as: UTF8.self).contains("was lost 3 times") } == true)
+    }
+
+    @Test func anUnresponsiveWorkerIsTriedAgainLaterAndATaskAvoidsTheWorkerItExpiredOn() throws {
+        let flow = fanOutFlow.replacingOccurrences(of: "max_workers: 4}", with: "max_workers: 4, task_timeout: 1}")
+        let h = try CoreHarness(flow: flow) { $0.unresponsiveAfterExpiries = 1 }
+        h.join("hung", credit: 8)
+        h.join("ok", credit: 8)
+        _ = h.submit(items(1))
+        let first = h.newTasks()[0]
+        #expect(first.worker == "hung")
+        h.now += 1.1
+        h.feed(.tick)
+        #expect(h.newTasks().map(\.worker) == ["ok"], "sent elsewhere")
+        h.now += 31
+        h.feed(.tick)
+        #expect(h.core.clusterStatus(now: h.now)["workers"].arrayValue?.first?["unresponsive"].stringValue == nil, "tried again after its pause")
+    }
+
+    @Test func aSavedJobWhoseIdCannotTravelIsRefused() throws {
+        let h = try CoreHarness(flow: fanOutFlow)
+        var saved = JobState(flowId: "test", jobId: String(repeating: "j", count: 300), now: Timestamp(seconds: 1))
+        try saved.transition(to: .running, at: Timestamp(seconds: 1))
+        try saved.transition(to: .paused, at: Timestamp(seconds: 2))
+        h.feed(.control(JobControl(jobId: saved.jobId, operation: .resumeFrom(saved, flow: nil)), reply: .local(1)))
+        #expect(h.replies.last?.reply.error?.contains("job_id must be 1 to 256 bytes") == true, "\(h.replies.last?.reply.error ?? "")")
     }
 }

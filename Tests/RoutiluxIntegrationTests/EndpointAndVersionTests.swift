@@ -2,6 +2,7 @@ import Foundation
 import RoutiluxCore
 import RoutiluxWire
 import RoutiluxTestSupport
+import RoutiluxTransport
 import Testing
 
 extension Integration {
@@ -65,5 +66,16 @@ extension Integration {
             #expect(r.code == 0, "\(r.err)")
             #expect(try jobState(r.out).status == .completed)
         }
+    }
+}
+
+@Suite struct LoopbackTests {
+    @Test func onlyDottedLoopbackAddressesAreLoopback() {
+        #expect(isLoopback("tcp://127.0.0.1:5555"))
+        #expect(isLoopback("tcp://127.3.2.1:5555"))
+        #expect(isLoopback("tcp://localhost:5555"))
+        #expect(!isLoopback("tcp://127.evil.example:5555"))
+        #expect(!isLoopback("tcp://10.0.0.1:5555"))
+        #expect(isExposed("tcp://0.0.0.0:5555") && !isExposed("ipc:///tmp/x"))
     }
 }
