@@ -34,7 +34,7 @@ FUZZ_BUILD := .build/fuzz
 ## is kept in $(FUZZ_BUILD)/artifacts; replay it with `.build/debug/routilux-fuzz FILE`).
 fuzz: deps
 	$(SWIFT) build --build-path $(FUZZ_BUILD) --product routilux-fuzz \
-		-Xswiftc -DFUZZING -Xswiftc -parse-as-library -Xswiftc -sanitize=fuzzer,address
+		-Xswiftc -DFUZZING -Xswiftc -parse-as-library -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld
 	rm -rf $(FUZZ_BUILD)/corpus && mkdir -p $(FUZZ_BUILD)/corpus $(FUZZ_BUILD)/artifacts
 	cp Tests/Fuzz/seeds/* $(FUZZ_BUILD)/corpus/
 	$(FUZZ_BUILD)/debug/routilux-fuzz $(FUZZ_BUILD)/corpus -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
