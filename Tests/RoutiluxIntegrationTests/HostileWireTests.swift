@@ -151,6 +151,28 @@ extension Integration {
             #expect(next.code == 0, "the worker was still napping: \(next.err)")
         }
 
+        @Test func withoutCurveATaskWithoutTheSessionTokenIsNotRun() async throws {
+            let h = try ProcessHarness()
+            let flow = try h.write("p4.yaml", pipeline4)
+            let c = try await h.coordinator(flows: [flow])
+            defer { Task { await h.shutdown() } }
+            let w = try await h.workers(1, coordinator: c)
+            let line = try #require(c.0.stderr.split(separator: "\n").first { $0.contains(" joined from ") })
+            let inbox = try #require(line.components(separatedBy: " joined from ").last?.split(separator: " ").first.map(String.init))
+            let attacker = RawPeer(coordinator: inbox)
+            attacker.send(.task(
+                TaskMessage(jobId: "evil-job", taskId: 7, flowId: "p4", routineId: "stage1", routineType: "Mapper", slot: "input", attempt: 1, token: "guess"),
+                payload: RawJSON(["text": "pwned"]), config: RawJSON([:]), slotState: nil, routineState: nil, shared: nil))
+            try await waitUntil("the worker to drop the stranger's TASK\n\(w[0].stderr.suffix(2000))") {
+                w[0].stderr.contains("dropped TASK") && w[0].stderr.contains("not from the coordinator in this session")
+            }
+            let params = try h.write("params.json", pipelineParams(5))
+            let done = try await h.routilux(["job", "submit", "--coordinator", c.1, "--flow", "p4", "--params", "@\(params)", "--wait"])
+            #expect(done.code == 0, "\(done.err)")
+            #expect(!c.0.stderr.contains("evil-job"), "it never ran: no RESULT for it reached the coordinator")
+            await attacker.close()
+        }
+
         @Test func aJoinUnderALiveWorkersIdIsRefusedForNowAndTheJobIsUnharmed() async throws {
             let h = try ProcessHarness()
             let flow = try h.write("slow.yaml", slowFlow)
