@@ -65,7 +65,10 @@ extension CoordinatorCore {
         }
         let key = config.authenticated ? peer?.key : nil
         if let key, let bound = idKeys[j.workerId], bound != key {
-            return refuse("worker id '\(j.workerId)' is bound to another key; this key (\(peer?.fingerprint ?? "?")) may not use it")
+            // For now: once that key is removed from --authorized-keys (SIGHUP), the id is free (key rotation).
+            return refuse(
+                "worker id '\(j.workerId)' is bound to another key; this key (\(peer?.fingerprint ?? "?")) may use it once that key is removed from --authorized-keys",
+                retryMs: 10_000)
         }
         if let existing = workers[j.workerId] {
             if existing.session == j.session && existing.endpoint == j.endpoint && existing.key == key {

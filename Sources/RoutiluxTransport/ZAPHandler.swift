@@ -77,6 +77,14 @@ public final class ZAPHandler: Sendable {
         var logged = 0
         var suppressed = 0
         while !stopping.load(ordering: .acquiring) {
+            // The summary of a window with unlogged refusals comes when the window ends, not with the next refusal.
+            let t = Date().timeIntervalSince1970
+            if suppressed > 0, t - windowStart >= 10 {
+                logger.warning("refused \(suppressed) more key(s) in the last 10 s (not logged one by one)")
+                windowStart = t
+                logged = 0
+                suppressed = 0
+            }
             var request: OpaquePointer? = zmsg_recv(raw)
             guard request != nil else { continue }
             defer { zmsg_destroy(&request) }

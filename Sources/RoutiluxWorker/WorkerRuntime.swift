@@ -76,7 +76,8 @@ public final class WorkerRuntime: Sendable {
         /// When each held task's lease ends, counted from its arrival, plus a grace: the coordinator
         /// takes it back at the lease, so a task still queued then is not started, and a handler
         /// still running a moment after is stopped.
-        var leaseEnds: [UInt64: Date] = [:]
+        var leaseEnds: [String: Date] = [:]
+        func leaseKey(_ t: TaskMessage) -> String { "\(t.taskId)/\(t.attempt)" }
         let leaseGrace = 1.0
         var running = 0
         var failure: WorkerError?
@@ -111,10 +112,12 @@ public final class WorkerRuntime: Sendable {
         var nextSerial: UInt64 = 0
         func startTasks() {
             while running < options.concurrency, let (task, payload, config, slotState, routineState, shared) = waiting.popFirst() {
-                if let end = leaseEnds[task.taskId], end <= Date() {
-                    // Its lease ran out while it waited here: it runs elsewhere now.
-                    leaseEnds.removeValue(forKey: task.taskId)
+                if let end = leaseEnds[leaseKey(task)], end <= Date() {
+                    // Its lease ran out while it waited here: it runs elsewhere now. The credit it
+                    // took comes back (there is no RESULT to carry it).
+                    leaseEnds.removeValue(forKey: leaseKey(task))
                     release(task.taskId)
+                    transport.send(to: "coordinator", frames: codec.encode(.credit(CreditMessage(workerId: options.workerId, credit: 1, token: token))))
                     continue
                 }
                 running += 1
@@ -131,7 +134,7 @@ public final class WorkerRuntime: Sendable {
                 }
                 activations[serial] = activation
                 // At the lease's end the coordinator takes the task back, so the handler stops too.
-                if let end = leaseEnds.removeValue(forKey: task.taskId) { leases[serial] = end }
+                if let end = leaseEnds.removeValue(forKey: leaseKey(task)) { leases[serial] = end }
             }
         }
 
@@ -170,7 +173,10 @@ public final class WorkerRuntime: Sendable {
                         join.session = newSession()
                         joinAttempts = 0
                         nextJoinAt = .distantPast
-                        for w in waiting { release(w.0.taskId) }
+                        for w in waiting {
+                            release(w.0.taskId)
+                            leaseEnds.removeValue(forKey: leaseKey(w.0))
+                        }
                         waiting.removeAll()
                         received = 0
                         transport.connect(peer: "coordinator", endpoint: options.coordinator, options: link)
@@ -256,7 +262,7 @@ public final class WorkerRuntime: Sendable {
                     case .task(let t, let payload, let config, let slotState, let routineState, let shared):
                         received += 1
                         held[t.taskId, default: 0] += 1
-                        if let ms = t.timeoutMs { leaseEnds[t.taskId] = now.addingTimeInterval(Double(ms) / 1000 + leaseGrace) }
+                        if let ms = t.timeoutMs { leaseEnds[leaseKey(t)] = now.addingTimeInterval(Double(ms) / 1000 + leaseGrace) }
                         waiting.append((t, payload, config, slotState, routineState, shared))
                         startTasks()
                     case .describe(let d, let config):
