@@ -57,7 +57,7 @@ public final class CoordinatorService: Sendable {
         self.inputs = inputs
         self.inputContinuation = inputContinuation
         // Received batches go straight into the core's input stream.
-        transport = Transport(name: "coordinator", limits: limits) { batch in inputContinuation.yield(.inbound(batch)) }
+        transport = Transport(name: "coordinator", limits: limits, tracksBacklog: true) { batch in inputContinuation.yield(.inbound(batch)) }
         self.logger = logger
         self.makeCore = makeCore
         self.security = security
@@ -136,6 +136,7 @@ public final class CoordinatorService: Sendable {
                         actions += core.handle(.malformed(error, peer: from), now: now)
                     }
                 }
+                transport.consumed(batch)
             case .local(let i, let cont):
                 if let cont, case .submit(_, .local(let id)) = i { waiting[id] = cont }
                 if let cont, case .query(_, _, .local(let id), _, _) = i { waiting[id] = cont }

@@ -68,12 +68,15 @@ public struct TransportLimits: Sendable {
     /// Messages and bytes that may wait for one slow peer before more are dropped (counted, logged).
     public var maxPendingMessages: Int
     public var maxPendingBytes: Int
+    /// Received bytes that may wait for the owner before the inboxes stop being read.
+    public var maxInboundBacklogBytes: Int
     public init(maxMessageBytes: Int = 64 << 20, maxSockets: Int = 2048) {
         self.maxMessageBytes = max(1024, maxMessageBytes)
         self.maxSockets = max(8, maxSockets)
         reservedSockets = self.maxSockets / 4
         maxPendingMessages = 100_000
         maxPendingBytes = max(256 << 20, 4 * self.maxMessageBytes)
+        maxInboundBacklogBytes = max(256 << 20, 4 * self.maxMessageBytes)
     }
     public static let standard = TransportLimits()
 }

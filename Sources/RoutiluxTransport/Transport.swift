@@ -51,6 +51,12 @@ public final class Transport: Sendable {
     private let name: String
     public let limits: TransportLimits
     private let failedHandshakes = Atomic<Int>(0)
+    /// Bytes handed to the owner and not yet marked `consumed`: while over
+    /// `limits.maxInboundBacklogBytes` the inboxes are not read, so libzmq's
+    /// receive high-water mark pushes back on the senders (only when the owner
+    /// reports what it consumed; a transport whose owner never does is unbounded).
+    private let backlog = Atomic<Int>(0)
+    private let tracksBacklog: Bool
 
     /// CURVE handshakes that failed on this transport's inboxes (plaintext peers,
     /// unknown or refused keys): libzmq reports them without the peer's address.
@@ -59,10 +65,14 @@ public final class Transport: Sendable {
 
     /// `sink`, if given, receives every batch directly on the I/O thread (it
     /// must not block: typically it yields into the owner's own stream, saving a hop).
-    public init(name: String, limits: TransportLimits = .standard, sink: (@Sendable ([InboundMessage]) -> Void)? = nil) {
+    /// `tracksBacklog`: the owner calls `consumed(_:)` for every batch it has handled.
+    public init(
+        name: String, limits: TransportLimits = .standard, tracksBacklog: Bool = false, sink: (@Sendable ([InboundMessage]) -> Void)? = nil
+    ) {
         _ = ZMQRuntime.initialized
         self.name = name
         self.limits = limits
+        self.tracksBacklog = tracksBacklog
         self.sink = sink
         var fds: [Int32] = [0, 0]
         if pipe(&fds) != 0 { fatalError("pipe() failed: \(errno)") }
@@ -124,7 +134,23 @@ public final class Transport: Sendable {
         }
     }
 
+    /// The owner has handled `batch`: its bytes leave the backlog (reading resumes below the bound).
+    public func consumed(_ batch: [InboundMessage]) {
+        guard tracksBacklog else { return }
+        let n = Self.size(of: batch)
+        let before = backlog.subtract(n, ordering: .acquiringAndReleasing).oldValue
+        if before > limits.maxInboundBacklogBytes && before - n <= limits.maxInboundBacklogBytes { wake() }
+    }
+
+    static func size(of batch: [InboundMessage]) -> Int {
+        batch.reduce(0) { total, m in m.frames.reduce(total) { $0 + $1.count } }
+    }
+
+    /// Whether the inboxes should be read now.
+    fileprivate var readingInboxes: Bool { !tracksBacklog || backlog.load(ordering: .acquiring) <= limits.maxInboundBacklogBytes }
+
     fileprivate func deliver(_ batch: [InboundMessage]) {
+        if tracksBacklog { backlog.add(Self.size(of: batch), ordering: .acquiringAndReleasing) }
         if let sink { sink(batch) } else { inboundContinuation.yield(batch) }
     }
     fileprivate func finish() {
@@ -143,6 +169,8 @@ private final class IOLoop: @unchecked Sendable {
         var endpoint: String
         var pending: Deque<[[UInt8]]> = []
         var pendingBytes = 0
+        /// Whether libzmq ever took a message for it (else closing it leaves nothing to linger for).
+        var sentAny = false
     }
 
     /// Strong: the loop runs until `.stop`, even if every other reference is gone.
@@ -289,6 +317,7 @@ private final class IOLoop: @unchecked Sendable {
                         continue
                     }
                     if peers[peer]!.pending.isEmpty, trySend(peers[peer]!.socket, frames) {
+                        peers[peer]!.sentAny = true
                         continue
                     }
                     // What waits for a slow or absent peer is bounded: beyond, it is dropped and counted.
@@ -354,6 +383,7 @@ private final class IOLoop: @unchecked Sendable {
 
     func closePeer(_ peer: String) {
         guard var p = peers.removeValue(forKey: peer) else { return }
+        if !p.sentAny { zsock_set_linger(UnsafeMutableRawPointer(p.socket), 0) }
         let linger = zsock_linger(UnsafeMutableRawPointer(p.socket))
         if linger > 0 { lingeringUntil.append(now + Double(linger) / 1000) }
         zsock_destroy(&p.socket)
@@ -383,6 +413,7 @@ private final class IOLoop: @unchecked Sendable {
         for key in waiting {
             while let first = peers[key]!.pending.first {
                 guard trySend(peers[key]!.socket, first) else { break }
+                peers[key]!.sentAny = true
                 peers[key]!.pending.removeFirst()
                 peers[key]!.pendingBytes -= first.reduce(0) { $0 + $1.count }
             }
@@ -393,8 +424,10 @@ private final class IOLoop: @unchecked Sendable {
         if !monitors.isEmpty { warnHandshakes() }
         var items: [zmq_pollitem_t] = []
         items.append(zmq_pollitem_t(socket: nil, fd: transport.wakeFD, events: Int16(ZMQ_POLLIN), revents: 0))
+        // Over the backlog bound the inboxes are left unread (poll for nothing on them): senders feel it.
+        let reading = transport.readingInboxes
         for s in inboxes {
-            items.append(zmq_pollitem_t(socket: zsock_resolve(UnsafeMutableRawPointer(s)), fd: 0, events: Int16(ZMQ_POLLIN), revents: 0))
+            items.append(zmq_pollitem_t(socket: zsock_resolve(UnsafeMutableRawPointer(s)), fd: 0, events: Int16(reading ? ZMQ_POLLIN : 0), revents: 0))
         }
         for m in monitors {
             items.append(zmq_pollitem_t(socket: zsock_resolve(UnsafeMutableRawPointer(m)), fd: 0, events: Int16(ZMQ_POLLIN), revents: 0))
@@ -404,7 +437,7 @@ private final class IOLoop: @unchecked Sendable {
         // signals POLLOUT when any pipe has room, which is good enough here).
         let rc = zmq_poll(&items, Int32(items.count), hasPending ? 5 : 1000)
         if rc <= 0 { return }
-        for (i, s) in inboxes.enumerated() where items[i + 1].revents & Int16(ZMQ_POLLIN) != 0 {
+        for (i, s) in inboxes.enumerated() where reading && items[i + 1].revents & Int16(ZMQ_POLLIN) != 0 {
             receiveAll(s)
         }
         for (i, m) in monitors.enumerated() where items[inboxes.count + i + 1].revents & Int16(ZMQ_POLLIN) != 0 {

@@ -37,7 +37,7 @@ public final class WorkerRuntime: Sendable {
         let (inputs, inputContinuation) = AsyncStream.makeStream(of: Input.self, bufferingPolicy: .unbounded)
         self.inputs = inputs
         self.inputContinuation = inputContinuation
-        transport = Transport(name: "worker", limits: TransportLimits(maxMessageBytes: options.maxMessageBytes)) { batch in
+        transport = Transport(name: "worker", limits: TransportLimits(maxMessageBytes: options.maxMessageBytes), tracksBacklog: true) { batch in
             inputContinuation.yield(.inbound(batch))
         }
     }
@@ -195,6 +195,7 @@ public final class WorkerRuntime: Sendable {
                 }
                 startTasks()
             case .inbound(let batch):
+                defer { transport.consumed(batch) }
                 for m in batch {
                     if let bytes = m.oversizeBytes {
                         // A TASK too big to take is answered (its header was kept): the job learns why at once.
