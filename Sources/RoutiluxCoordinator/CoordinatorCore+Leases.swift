@@ -17,7 +17,8 @@ extension CoordinatorCore {
         guard let held = h.held, let received = h.received, let w = workers[h.senderId] else { return }
         let holding = Set(held)
         let lost = w.inFlight.compactMap { t in ledger[t].map { (t, $0) } }
-            .filter { $0.1.ordinal <= received && !holding.contains($0.0) }
+            // Past its deadline it is the lease's to take back (a late tick), not lost.
+            .filter { $0.1.ordinal <= received && !holding.contains($0.0) && !($0.1.deadline.map { now >= $0 } ?? false) }
             .sorted { $0.1.ordinal > $1.1.ordinal }
         guard !lost.isEmpty else { return }
         log(.warning, "worker \(h.senderId) no longer holds \(lost.count) task(s) it received and never answered; re-queueing them")
@@ -50,7 +51,7 @@ extension CoordinatorCore {
         let lease = entry.deadline.map { $0 - entry.sentAt } ?? 0
         if var w = workers[entry.workerId] {
             w.expiriesInARow += 1
-            if w.takenBack.count >= 4 * config.maxCredit { w.takenBack.removeAll() }
+            while w.takenBack.count >= 4 * config.maxCredit { w.takenBack.removeFirst() }
             w.takenBack.insert(TaskAttempt(taskId: taskId, attempt: entry.task.attempt))
             if w.expiriesInARow >= config.unresponsiveAfterExpiries && now >= w.unresponsiveUntil {
                 w.unresponsive = "\(w.expiriesInARow) task leases ran out in a row with no answer"

@@ -141,8 +141,10 @@ extension CoordinatorCore {
     func requestDescribe(_ key: DescribeKey, config: JSONObject, now: Double) {
         guard describing[key] == nil, let worker = describer(for: key) else { return }
         guard describes.count < Self.maxDescribesInFlight else {
-            // Bounded: what one flow (or a flood of them) can make us ask is refused, not queued.
-            return describeFailed(key, worker: worker, why: "\(Self.maxDescribesInFlight) descriptions are being asked for already", now: now)
+            // Bounded: what one flow (or a flood of them) can make us ask is not asked; the request
+            // waiting on it is answered when it has waited its limit. No worker is blamed.
+            log(.warning, "not describing \(key.type): \(Self.maxDescribesInFlight) descriptions are being asked for already")
+            return
         }
         let id = makeDescribeId()
         describes[id] = PendingDescribe(key: key, workerId: worker, sentAt: now)

@@ -73,9 +73,9 @@ extension CoordinatorCore {
         if let existing = workers[j.workerId] {
             if existing.session == j.session && existing.endpoint == j.endpoint && existing.key == key {
                 // A repeated JOIN (the worker retried before our JOINED arrived): answer again, change
-                // nothing but the link, opened anew in case the first one could not be.
+                // nothing; the link is opened only if the first one could not be (what it queued stays).
                 workers[j.workerId]!.lastSeen = now
-                actions.append(.connectWorker(id: j.workerId, endpoint: j.endpoint, key: key))
+                actions.append(.connectWorker(id: j.workerId, endpoint: j.endpoint, key: key, reopen: false))
                 actions.append(.send(workerId: j.workerId, .joined(joined(existing))))
                 return
             }

@@ -345,7 +345,8 @@ public final class CoordinatorCore {
             waitDeadlines.removeValue(forKey: target)
             guard let job = jobs[w.job], let i = job.waiters.firstIndex(where: { $0.target == target }) else { continue }
             job.waiters.remove(at: i)
-            actions.append(.reply(target, ControlReply(ok: true, error: nil, jobId: job.id, status: job.state.status, jobState: job.exportedState)))
+            // The status only: the client asks again (a JobState per waiting client per poll would cost).
+            actions.append(.reply(target, ControlReply(ok: true, error: nil, jobId: job.id, status: job.state.status, jobState: nil)))
         }
     }
 
@@ -393,8 +394,8 @@ public final class CoordinatorCore {
             }
             return drop(.stale, .result, peer: peer, now: now, why: "RESULT for task \(r.taskId) attempt \(r.attempt) from \(r.workerId) is not in the ledger (re-queued, expired or answered)", level: .debug)
         }
-        if r.outcome == .error, let deadline = entry.deadline, now >= deadline {
-            // The worker stopped the handler at the lease (its error is the cancellation) before our
+        if r.outcome == .error, r.errorType == "LeaseExpired" {
+            // The worker gave the attempt up at its lease (stopped it, or never started it) before our
             // tick took the task back: a lease that ran out, not the routine's error.
             expire(r.taskId, entry, now: now)
             workers[r.workerId]?.takenBack.remove(TaskAttempt(taskId: r.taskId, attempt: r.attempt))
@@ -403,6 +404,8 @@ public final class CoordinatorCore {
         }
         grant(r.credit, to: r.workerId)
         workers[r.workerId]!.expiriesInARow = 0
+        workers[r.workerId]!.unresponsive = nil
+        workers[r.workerId]!.unresponsiveUntil = 0
         ledger.removeValue(forKey: r.taskId)
         workers[r.workerId]!.inFlight.remove(r.taskId)
         counters.resultsAccepted += 1

@@ -184,8 +184,8 @@ public final class CoordinatorService: Sendable {
     ) {
         for a in actions {
             switch a {
-            case .connectWorker(let id, let endpoint, let key):
-                transport.connect(peer: "w:" + id, endpoint: endpoint, options: SocketOptions.standard.with(curve(toward: key)))
+            case .connectWorker(let id, let endpoint, let key, let reopen):
+                transport.connect(peer: "w:" + id, endpoint: endpoint, options: SocketOptions.standard.with(curve(toward: key)), replace: reopen)
             case .disconnectWorker(let id, let flush):
                 transport.disconnect(peer: "w:" + id, lingerMs: flush ? SocketOptions.lingering.lingerMs : 0)
             case .send(let id, let m):

@@ -36,7 +36,7 @@ public struct SocketOptions: Sendable {
     public static let lingering = SocketOptions(lingerMs: 2000)
     /// For the coordinator's links to reply inboxes: lingering, a small queue,
     /// nothing queued before the connection completes, not essential.
-    public static let reply = SocketOptions(lingerMs: 2000, sendHighWaterMark: 100, immediate: true, essential: false)
+    public static let reply = SocketOptions(lingerMs: 2000, sendHighWaterMark: 4, immediate: true, essential: false)
 
     /// The same options with CURVE.
     public func with(_ curve: CurveSetting?) -> SocketOptions {
@@ -70,6 +70,8 @@ public struct TransportLimits: Sendable {
     public var maxPendingBytes: Int
     /// Received bytes that may wait for the owner before the inboxes stop being read.
     public var maxInboundBacklogBytes: Int
+    /// Bytes that may wait for all peers together (each peer's own bound is below it).
+    public var maxPendingBytesTotal: Int
     public init(maxMessageBytes: Int = 64 << 20, maxSockets: Int = 2048) {
         self.maxMessageBytes = max(1024, maxMessageBytes)
         self.maxSockets = max(8, maxSockets)
@@ -77,6 +79,7 @@ public struct TransportLimits: Sendable {
         maxPendingMessages = 100_000
         maxPendingBytes = max(256 << 20, 4 * self.maxMessageBytes)
         maxInboundBacklogBytes = max(256 << 20, 4 * self.maxMessageBytes)
+        maxPendingBytesTotal = max(1 << 30, 8 * self.maxMessageBytes)
     }
     public static let standard = TransportLimits()
 }

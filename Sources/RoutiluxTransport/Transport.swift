@@ -32,7 +32,7 @@ public struct InboundMessage: Sendable {
 public final class Transport: Sendable {
     enum Command: @unchecked Sendable {
         case bind(String, SocketOptions, CheckedContinuation<String, any Error>)
-        case connect(peer: String, endpoint: String, SocketOptions)
+        case connect(peer: String, endpoint: String, SocketOptions, replace: Bool)
         case disconnect(peer: String, lingerMs: Int32?)
         case send(peer: String, frames: [[UInt8]])
         case stop(CheckedContinuation<Void, Never>?)
@@ -93,9 +93,11 @@ public final class Transport: Sendable {
         try await withCheckedThrowingContinuation { c in post(.bind(endpoint, options, c)) }
     }
 
-    /// Opens (or replaces) the PUSH link named `peer`, connected to `endpoint`.
-    public func connect(peer: String, endpoint: String, options: SocketOptions = .standard) {
-        post(.connect(peer: peer, endpoint: endpoint, options))
+    /// Opens (or, with `replace`, replaces) the PUSH link named `peer`, connected
+    /// to `endpoint`. Without `replace` an existing link to the same endpoint is
+    /// kept as it is, with what is queued on it.
+    public func connect(peer: String, endpoint: String, options: SocketOptions = .standard, replace: Bool = true) {
+        post(.connect(peer: peer, endpoint: endpoint, options, replace: replace))
     }
 
     /// Closes the link to `peer`. With `lingerMs`, messages already queued get
@@ -146,8 +148,10 @@ public final class Transport: Sendable {
         batch.reduce(0) { total, m in m.frames.reduce(total) { $0 + $1.count } }
     }
 
-    /// Whether the inboxes should be read now.
-    fileprivate var readingInboxes: Bool { !tracksBacklog || backlog.load(ordering: .acquiring) <= limits.maxInboundBacklogBytes }
+    /// Whether the inboxes should be read now (with `adding` bytes read but not yet handed over).
+    fileprivate func readingInboxes(adding pending: Int = 0) -> Bool {
+        !tracksBacklog || backlog.load(ordering: .acquiring) + pending <= limits.maxInboundBacklogBytes
+    }
 
     fileprivate func deliver(_ batch: [InboundMessage]) {
         if tracksBacklog { backlog.add(Self.size(of: batch), ordering: .acquiringAndReleasing) }
@@ -171,6 +175,7 @@ private final class IOLoop: @unchecked Sendable {
         var pendingBytes = 0
         /// Whether libzmq ever took a message for it (else closing it leaves nothing to linger for).
         var sentAny = false
+        var essential = true
     }
 
     /// Strong: the loop runs until `.stop`, even if every other reference is gone.
@@ -184,6 +189,8 @@ private final class IOLoop: @unchecked Sendable {
     var logger: Logger
     /// When each closed socket's linger ends (it holds its slot until then).
     var lingeringUntil: [Double] = []
+    /// Bytes waiting in every peer's queue (bounded as a whole, too).
+    var pendingBytesTotal = 0
     var refusedLinks = 0
     var droppedSends = 0
     var lastWarning = -Double.infinity
@@ -284,7 +291,8 @@ private final class IOLoop: @unchecked Sendable {
                     inboxes.append(s)
                     if case .server? = opts.curve { watchHandshakes(s) }
                     cont.resume(returning: actual)
-                case .connect(let peer, let ep, let opts):
+                case .connect(let peer, let ep, let opts, let replace):
+                    if !replace, peers[peer]?.endpoint == ep { continue }
                     closePeer(peer)
                     guard roomForSocket(essential: opts.essential) else {
                         refusedLinks += 1
@@ -303,7 +311,7 @@ private final class IOLoop: @unchecked Sendable {
                         zsock_destroy(&sp)
                         continue
                     }
-                    peers[peer] = Peer(socket: s, endpoint: ep)
+                    peers[peer] = Peer(socket: s, endpoint: ep, essential: opts.essential)
                 case .disconnect(let peer, let lingerMs):
                     if let lingerMs, let s = peers[peer]?.socket {
                         flushPending()
@@ -322,8 +330,10 @@ private final class IOLoop: @unchecked Sendable {
                     }
                     // What waits for a slow or absent peer is bounded: beyond, it is dropped and counted.
                     let size = frames.reduce(0) { $0 + $1.count }
+                    let perPeer = peers[peer]!.essential ? transport.limits.maxPendingBytes : 2 * transport.limits.maxMessageBytes
                     if peers[peer]!.pending.count >= transport.limits.maxPendingMessages
-                        || peers[peer]!.pendingBytes + size > transport.limits.maxPendingBytes
+                        || peers[peer]!.pendingBytes + size > perPeer
+                        || pendingBytesTotal + size > transport.limits.maxPendingBytesTotal
                     {
                         droppedSends += 1
                         warnRateLimited("dropping a message for \(peer): \(peers[peer]!.pending.count) message(s), \(peers[peer]!.pendingBytes) bytes already wait for it")
@@ -331,6 +341,7 @@ private final class IOLoop: @unchecked Sendable {
                     }
                     peers[peer]!.pending.append(frames)
                     peers[peer]!.pendingBytes += size
+                    pendingBytesTotal += size
                 case .stop(let w):
                     running = false
                     stopWaiter = w
@@ -383,6 +394,7 @@ private final class IOLoop: @unchecked Sendable {
 
     func closePeer(_ peer: String) {
         guard var p = peers.removeValue(forKey: peer) else { return }
+        pendingBytesTotal -= p.pendingBytes
         if !p.sentAny { zsock_set_linger(UnsafeMutableRawPointer(p.socket), 0) }
         let linger = zsock_linger(UnsafeMutableRawPointer(p.socket))
         if linger > 0 { lingeringUntil.append(now + Double(linger) / 1000) }
@@ -415,7 +427,9 @@ private final class IOLoop: @unchecked Sendable {
                 guard trySend(peers[key]!.socket, first) else { break }
                 peers[key]!.sentAny = true
                 peers[key]!.pending.removeFirst()
-                peers[key]!.pendingBytes -= first.reduce(0) { $0 + $1.count }
+                let n = first.reduce(0) { $0 + $1.count }
+                peers[key]!.pendingBytes -= n
+                pendingBytesTotal -= n
             }
         }
     }
@@ -425,7 +439,7 @@ private final class IOLoop: @unchecked Sendable {
         var items: [zmq_pollitem_t] = []
         items.append(zmq_pollitem_t(socket: nil, fd: transport.wakeFD, events: Int16(ZMQ_POLLIN), revents: 0))
         // Over the backlog bound the inboxes are left unread (poll for nothing on them): senders feel it.
-        let reading = transport.readingInboxes
+        let reading = transport.readingInboxes()
         for s in inboxes {
             items.append(zmq_pollitem_t(socket: zsock_resolve(UnsafeMutableRawPointer(s)), fd: 0, events: Int16(reading ? ZMQ_POLLIN : 0), revents: 0))
         }
@@ -450,11 +464,15 @@ private final class IOLoop: @unchecked Sendable {
         var batch: [InboundMessage] = []
         defer { if !batch.isEmpty { transport.deliver(batch) } }
         let limit = transport.limits.maxMessageBytes
+        var batchBytes = 0
         for _ in 0..<4096 {
+            // Over the backlog bound, the rest stays in libzmq (its high-water mark then pushes back).
+            if !transport.readingInboxes(adding: batchBytes) { return }
             var msg: OpaquePointer? = zmsg_recv(UnsafeMutableRawPointer(s))
             guard msg != nil else { return }
             defer { zmsg_destroy(&msg) }
             let total = zmsg_content_size(msg)
+            batchBytes += total
             var frames: [[UInt8]] = []
             frames.reserveCapacity(Int(zmsg_size(msg)))
             var peer: String?

@@ -78,6 +78,15 @@ public final class WorkerRuntime: Sendable {
         /// still running a moment after is stopped.
         var leaseEnds: [String: Date] = [:]
         func leaseKey(_ t: TaskMessage) -> String { "\(t.taskId)/\(t.attempt)" }
+        /// The answer for an attempt this worker gives up at its lease (not started, or stopped): an
+        /// error the coordinator knows as an expiry, with the credit the attempt took.
+        func leaseExpired(_ t: TaskMessage, _ why: String) -> WireMessage {
+            .result(
+                ResultMessage(
+                    workerId: options.workerId, jobId: t.jobId, taskId: t.taskId, attempt: t.attempt, outcome: .error,
+                    error: "LeaseExpired: \(why)", errorType: "LeaseExpired", credit: 1, token: token),
+                bodies: [])
+        }
         let leaseGrace = 1.0
         var running = 0
         var failure: WorkerError?
@@ -107,17 +116,19 @@ public final class WorkerRuntime: Sendable {
         // Handlers running now, by a local serial: a stopping worker cancels them (an
         // Exec command's process group is killed with its activation).
         var activations: [UInt64: Task<Void, Never>] = [:]
+        /// The task each activation runs, and those stopped at their lease (their answer says so).
+        var runningTasks: [UInt64: TaskMessage] = [:]
+        var stoppedAtLease: Set<UInt64> = []
         /// When the leases of running activations end (checked on every tick; no timer per task).
         var leases: [UInt64: Date] = [:]
         var nextSerial: UInt64 = 0
         func startTasks() {
             while running < options.concurrency, let (task, payload, config, slotState, routineState, shared) = waiting.popFirst() {
-                if let end = leaseEnds[leaseKey(task)], end <= Date() {
-                    // Its lease ran out while it waited here: it runs elsewhere now. The credit it
-                    // took comes back (there is no RESULT to carry it).
+                if let end = leaseEnds[leaseKey(task)], end.addingTimeInterval(-leaseGrace) <= Date() {
+                    // Its lease ran out while it waited here: it runs elsewhere now, so it is not started.
                     leaseEnds.removeValue(forKey: leaseKey(task))
                     release(task.taskId)
-                    transport.send(to: "coordinator", frames: codec.encode(.credit(CreditMessage(workerId: options.workerId, credit: 1, token: token))))
+                    transport.send(to: "coordinator", frames: codec.encode(leaseExpired(task, "its lease ended while it waited in this worker's queue")))
                     continue
                 }
                 running += 1
@@ -133,6 +144,7 @@ public final class WorkerRuntime: Sendable {
                     inputContinuation.yield(.done(result, serial: serial))
                 }
                 activations[serial] = activation
+                runningTasks[serial] = task
                 // At the lease's end the coordinator takes the task back, so the handler stops too.
                 if let end = leaseEnds.removeValue(forKey: leaseKey(task)) { leases[serial] = end }
             }
@@ -146,6 +158,7 @@ public final class WorkerRuntime: Sendable {
             case .tick:
                 for (serial, end) in leases where end <= now {
                     leases.removeValue(forKey: serial)
+                    stoppedAtLease.insert(serial)
                     activations[serial]?.cancel()
                 }
                 if !joined && now >= nextJoinAt {
@@ -182,9 +195,13 @@ public final class WorkerRuntime: Sendable {
                         transport.connect(peer: "coordinator", endpoint: options.coordinator, options: link)
                     }
                 }
-            case .done(let result, let serial):
+            case .done(var result, let serial):
                 activations.removeValue(forKey: serial)
                 leases.removeValue(forKey: serial)
+                let ran = runningTasks.removeValue(forKey: serial)
+                if stoppedAtLease.remove(serial) != nil, let ran {
+                    result = leaseExpired(ran, "its handler was stopped at the end of its lease")
+                }
                 running -= 1
                 if case .result(let h, _) = result {
                     release(h.taskId)
@@ -262,6 +279,21 @@ public final class WorkerRuntime: Sendable {
                         break loop
                     case .task(let t, let payload, let config, let slotState, let routineState, let shared):
                         received += 1
+                        if held[t.taskId] != nil {
+                            // An earlier attempt of it is still here: it was taken back, so it stops (never
+                            // two attempts of one task at once on this worker).
+                            let older = waiting.filter { $0.0.taskId == t.taskId && $0.0.attempt < t.attempt }
+                            waiting.removeAll { $0.0.taskId == t.taskId && $0.0.attempt < t.attempt }
+                            for o in older {
+                                release(o.0.taskId)
+                                leaseEnds.removeValue(forKey: leaseKey(o.0))
+                                transport.send(to: "coordinator", frames: codec.encode(leaseExpired(o.0, "a later attempt of it arrived")))
+                            }
+                            for (serial, r) in runningTasks where r.taskId == t.taskId && r.attempt < t.attempt {
+                                stoppedAtLease.insert(serial)
+                                activations[serial]?.cancel()
+                            }
+                        }
                         held[t.taskId, default: 0] += 1
                         if let ms = t.timeoutMs { leaseEnds[leaseKey(t)] = now.addingTimeInterval(Double(ms) / 1000 + leaseGrace) }
                         waiting.append((t, payload, config, slotState, routineState, shared))

@@ -111,7 +111,7 @@ func waitForEnd(_ options: CoordinatorOptions, jobId: String, historyTail: Int? 
         do {
             // The coordinator answers by the end of the slice even if the job goes on (then we ask
             // again); no answer at all means it is gone.
-            let waitMs = max(100, slice >= 4 ? Int(slice * 1000) - 1000 : Int(slice * 750))
+            let waitMs = min(86_400_000, max(100, slice >= 4 ? Int(slice * 1000) - 1000 : Int(slice * 750)))
             let answer = try await CoordinatorClient.once(options.endpoint, keys: options.keys, limits: options.limits, timeout: slice + 5) { replyTo, requestId in
                 .query(QueryMessage(requestId: requestId, replyTo: replyTo, jobId: jobId, wait: true, historyTail: historyTail, waitMs: waitMs))
             }

@@ -356,10 +356,22 @@ let Builtins_names = ["Mapper", "Splitter", "Collector"]
         let job = h.submit(items(1))
         let t = h.newTasks()[0]
         h.now += 1.05  // past the lease, before the tick that would take it back
-        h.fail(t, error: "CancellationError()", type: "CancellationError")
+        h.fail(t, error: "LeaseExpired: its handler was stopped at the end of its lease", type: "LeaseExpired")
         #expect(h.status(job) == .running, "not failed by the stop policy")
         #expect(h.core.counters.leasesExpired == 1)
         #expect(h.newTasks().map(\.header.attempt) == [2])
+        #expect(h.core.workerCredit("w1") == 7, "its credit came back with it, and went out with the new attempt")
+    }
+
+    @Test func theRoutinesOwnErrorAfterTheDeadlineStillGoesThroughItsPolicy() throws {
+        let flow = fanOutFlow.replacingOccurrences(of: "max_workers: 4}", with: "max_workers: 4, task_timeout: 1}")
+        let h = try CoreHarness(flow: flow)
+        h.join("w1")
+        let job = h.submit(items(1))
+        let t = h.newTasks()[0]
+        h.now += 1.05
+        h.fail(t, error: "bad input", type: "RoutineError")
+        #expect(h.status(job) == .failed, "the stop policy decides, as for any error")
     }
 
     @Test func aTaskLostAgainAndAgainFailsWithTaskTimeout() throws {
