@@ -16,6 +16,13 @@ extension CoordinatorCore {
     func onHeartbeat(_ h: HeartbeatMessage, now: Double) {
         guard let held = h.held, let received = h.received, let w = workers[h.senderId] else { return }
         let holding = Set(held)
+        // Attempts taken back at their lease that the worker received and no longer holds, with no
+        // answer before this heartbeat: no answer will come (their TASK was lost), so their credit is free.
+        let unanswered = w.takenBack.filter { $0.value <= received && !holding.contains($0.key.taskId) }
+        for a in unanswered.keys {
+            workers[h.senderId]!.takenBack.removeValue(forKey: a)
+            grant(1, to: h.senderId)
+        }
         let lost = w.inFlight.compactMap { t in ledger[t].map { (t, $0) } }
             // Past its deadline it is the lease's to take back (a late tick), not lost.
             .filter { $0.1.ordinal <= received && !holding.contains($0.0) && !($0.1.deadline.map { now >= $0 } ?? false) }
@@ -51,8 +58,8 @@ extension CoordinatorCore {
         let lease = entry.deadline.map { $0 - entry.sentAt } ?? 0
         if var w = workers[entry.workerId] {
             w.expiriesInARow += 1
-            while w.takenBack.count >= 4 * config.maxCredit { w.takenBack.removeFirst() }
-            w.takenBack.insert(TaskAttempt(taskId: taskId, attempt: entry.task.attempt))
+            while w.takenBack.count >= 4 * config.maxCredit, let any = w.takenBack.keys.first { w.takenBack.removeValue(forKey: any) }
+            w.takenBack[TaskAttempt(taskId: taskId, attempt: entry.task.attempt)] = entry.ordinal
             if w.expiriesInARow >= config.unresponsiveAfterExpiries && now >= w.unresponsiveUntil {
                 w.unresponsive = "\(w.expiriesInARow) task leases ran out in a row with no answer"
                 w.unresponsiveUntil = now + Self.unresponsivePause

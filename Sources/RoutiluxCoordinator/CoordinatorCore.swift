@@ -383,7 +383,7 @@ public final class CoordinatorCore {
         else {
             // The late answer of an attempt taken back from this worker at its lease: stale, but
             // it returns the credit that attempt held, and shows the worker does answer.
-            if workers[r.workerId]?.takenBack.remove(TaskAttempt(taskId: r.taskId, attempt: r.attempt)) != nil {
+            if workers[r.workerId]?.takenBack.removeValue(forKey: TaskAttempt(taskId: r.taskId, attempt: r.attempt)) != nil {
                 grant(r.credit, to: r.workerId)
                 workers[r.workerId]!.expiriesInARow = 0
                 if workers[r.workerId]!.unresponsive != nil {
@@ -398,7 +398,7 @@ public final class CoordinatorCore {
             // The worker gave the attempt up at its lease (stopped it, or never started it) before our
             // tick took the task back: a lease that ran out, not the routine's error.
             expire(r.taskId, entry, now: now)
-            workers[r.workerId]?.takenBack.remove(TaskAttempt(taskId: r.taskId, attempt: r.attempt))
+            workers[r.workerId]?.takenBack.removeValue(forKey: TaskAttempt(taskId: r.taskId, attempt: r.attempt))
             grant(r.credit, to: r.workerId)
             return
         }

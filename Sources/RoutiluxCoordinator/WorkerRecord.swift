@@ -32,7 +32,8 @@ struct WorkerRecord {
     var unresponsiveUntil = 0.0
     /// Attempts taken back from it while it may still run them (lease ran out):
     /// their late RESULT gives its credit back. Bounded.
-    var takenBack: Set<TaskAttempt> = []
+    /// (With each attempt's ordinal, so a heartbeat can show one will never be answered.)
+    var takenBack: [TaskAttempt: Int] = [:]
 }
 
 /// The in-flight ledger: the record of outstanding work (never ZeroMQ's queues).

@@ -70,7 +70,7 @@ public struct TransportLimits: Sendable {
     public var maxPendingBytes: Int
     /// Received bytes that may wait for the owner before the inboxes stop being read.
     public var maxInboundBacklogBytes: Int
-    /// Bytes that may wait for all peers together (each peer's own bound is below it).
+    /// Bytes that may wait for all links that are not essential together.
     public var maxPendingBytesTotal: Int
     public init(maxMessageBytes: Int = 64 << 20, maxSockets: Int = 2048) {
         self.maxMessageBytes = max(1024, maxMessageBytes)
@@ -79,7 +79,7 @@ public struct TransportLimits: Sendable {
         maxPendingMessages = 100_000
         maxPendingBytes = max(256 << 20, 4 * self.maxMessageBytes)
         maxInboundBacklogBytes = max(256 << 20, 4 * self.maxMessageBytes)
-        maxPendingBytesTotal = max(1 << 30, 8 * self.maxMessageBytes)
+        maxPendingBytesTotal = max(256 << 20, 4 * self.maxMessageBytes)
     }
     public static let standard = TransportLimits()
 }

@@ -189,7 +189,8 @@ private final class IOLoop: @unchecked Sendable {
     var logger: Logger
     /// When each closed socket's linger ends (it holds its slot until then).
     var lingeringUntil: [Double] = []
-    /// Bytes waiting in every peer's queue (bounded as a whole, too).
+    /// Bytes waiting in the queues of links that are not essential (bounded as a whole, so
+    /// requesters cannot use up memory; worker links have only their own bound).
     var pendingBytesTotal = 0
     var refusedLinks = 0
     var droppedSends = 0
@@ -333,7 +334,7 @@ private final class IOLoop: @unchecked Sendable {
                     let perPeer = peers[peer]!.essential ? transport.limits.maxPendingBytes : 2 * transport.limits.maxMessageBytes
                     if peers[peer]!.pending.count >= transport.limits.maxPendingMessages
                         || peers[peer]!.pendingBytes + size > perPeer
-                        || pendingBytesTotal + size > transport.limits.maxPendingBytesTotal
+                        || (!peers[peer]!.essential && pendingBytesTotal + size > transport.limits.maxPendingBytesTotal)
                     {
                         droppedSends += 1
                         warnRateLimited("dropping a message for \(peer): \(peers[peer]!.pending.count) message(s), \(peers[peer]!.pendingBytes) bytes already wait for it")
@@ -341,7 +342,7 @@ private final class IOLoop: @unchecked Sendable {
                     }
                     peers[peer]!.pending.append(frames)
                     peers[peer]!.pendingBytes += size
-                    pendingBytesTotal += size
+                    if !peers[peer]!.essential { pendingBytesTotal += size }
                 case .stop(let w):
                     running = false
                     stopWaiter = w
@@ -394,7 +395,7 @@ private final class IOLoop: @unchecked Sendable {
 
     func closePeer(_ peer: String) {
         guard var p = peers.removeValue(forKey: peer) else { return }
-        pendingBytesTotal -= p.pendingBytes
+        if !p.essential { pendingBytesTotal -= p.pendingBytes }
         if !p.sentAny { zsock_set_linger(UnsafeMutableRawPointer(p.socket), 0) }
         let linger = zsock_linger(UnsafeMutableRawPointer(p.socket))
         if linger > 0 { lingeringUntil.append(now + Double(linger) / 1000) }
@@ -429,7 +430,7 @@ private final class IOLoop: @unchecked Sendable {
                 peers[key]!.pending.removeFirst()
                 let n = first.reduce(0) { $0 + $1.count }
                 peers[key]!.pendingBytes -= n
-                pendingBytesTotal -= n
+                if !peers[key]!.essential { pendingBytesTotal -= n }
             }
         }
     }

@@ -12,12 +12,14 @@ enum TaskRunner {
         let start = ContinuousClock.now
         func failure(_ error: any Error) -> WireMessage {
             let elapsed = ContinuousClock.now - start
-            let type: String
+            var type: String
             switch error {
             case let e as RoutineError: type = e.type
             case is JSONParseError: type = "PayloadError"
             default: type = String(describing: Swift.type(of: error))
             }
+            // The worker's own word for a lease it gave up: a routine cannot use it.
+            if type == "LeaseExpired" { type = "RoutineError" }
             return .result(
                 ResultMessage(
                     workerId: workerId, jobId: task.jobId, taskId: task.taskId, attempt: task.attempt, outcome: .error,

@@ -84,7 +84,7 @@ public final class WorkerRuntime: Sendable {
             .result(
                 ResultMessage(
                     workerId: options.workerId, jobId: t.jobId, taskId: t.taskId, attempt: t.attempt, outcome: .error,
-                    error: "LeaseExpired: \(why)", errorType: "LeaseExpired", credit: 1, token: token),
+                    error: "LeaseExpired: \(why)", errorType: "LeaseExpired", credit: 1, token: t.token),
                 bodies: [])
         }
         let leaseGrace = 1.0
@@ -122,13 +122,26 @@ public final class WorkerRuntime: Sendable {
         /// When the leases of running activations end (checked on every tick; no timer per task).
         var leases: [UInt64: Date] = [:]
         var nextSerial: UInt64 = 0
+        /// Gives up, at once, queued tasks whose lease has passed (also when every slot is busy).
+        func dropExpiredQueued() {
+            let now = Date()
+            let expired = waiting.filter { w in leaseEnds[leaseKey(w.0)].map { $0.addingTimeInterval(-leaseGrace) <= now } ?? false }
+            guard !expired.isEmpty else { return }
+            waiting.removeAll { w in leaseEnds[leaseKey(w.0)].map { $0.addingTimeInterval(-leaseGrace) <= now } ?? false }
+            for w in expired {
+                leaseEnds.removeValue(forKey: leaseKey(w.0))
+                release(w.0.taskId)
+                transport.send(to: "coordinator", frames: codec.encode(leaseExpired(w.0, "its lease ended while it waited in this worker's queue")))
+            }
+        }
         func startTasks() {
+            dropExpiredQueued()
+            // A task whose earlier attempt still runs here (stopping) waits for it: never two at once.
+            var heldBack: [(TaskMessage, RawJSON, RawJSON, RawJSON?, RawJSON?, RawJSON?)] = []
+            defer { for w in heldBack.reversed() { waiting.prepend(w) } }
             while running < options.concurrency, let (task, payload, config, slotState, routineState, shared) = waiting.popFirst() {
-                if let end = leaseEnds[leaseKey(task)], end.addingTimeInterval(-leaseGrace) <= Date() {
-                    // Its lease ran out while it waited here: it runs elsewhere now, so it is not started.
-                    leaseEnds.removeValue(forKey: leaseKey(task))
-                    release(task.taskId)
-                    transport.send(to: "coordinator", frames: codec.encode(leaseExpired(task, "its lease ended while it waited in this worker's queue")))
+                if runningTasks.values.contains(where: { $0.taskId == task.taskId }) {
+                    heldBack.append((task, payload, config, slotState, routineState, shared))
                     continue
                 }
                 running += 1
@@ -156,6 +169,7 @@ public final class WorkerRuntime: Sendable {
             case .stop:
                 break loop
             case .tick:
+                dropExpiredQueued()
                 for (serial, end) in leases where end <= now {
                     leases.removeValue(forKey: serial)
                     stoppedAtLease.insert(serial)

@@ -413,3 +413,22 @@ let Builtins_names = ["Mapper", "Splitter", "Collector"]
         #expect(h.replies.last?.reply.error?.contains("job_id must be 1 to 256 bytes") == true, "\(h.replies.last?.reply.error ?? "")")
     }
 }
+
+@Suite struct TakenBackCreditTests {
+    @Test func aTakenBackAttemptThatWillNeverBeAnsweredGivesItsCreditBackAtTheNextHeartbeat() throws {
+        let flow = fanOutFlow.replacingOccurrences(of: "max_workers: 4}", with: "max_workers: 4, task_timeout: 1}")
+        let h = try CoreHarness(flow: flow)
+        h.join("w1", credit: 1)
+        _ = h.submit(items(1))
+        let t = h.newTasks()[0]
+        h.now += 1.1
+        h.feed(.tick)  // taken back; its TASK, it turns out, never reached the worker
+        let again = h.newTasks()
+        #expect(again.isEmpty, "no credit left for another attempt")
+        // The worker has received one TASK (a later one would do as well) and holds nothing.
+        h.feed(.message(.heartbeat(HeartbeatMessage(senderId: "w1", held: [], received: 1)), peer: nil))
+        let sent = h.newTasks()
+        #expect(sent.map(\.header.attempt) == [2], "its credit came back and the task went out again")
+        #expect(sent.first?.header.taskId == t.header.taskId)
+    }
+}
