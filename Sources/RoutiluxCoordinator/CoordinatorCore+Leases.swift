@@ -56,7 +56,7 @@ extension CoordinatorCore {
     func expire(_ taskId: UInt64, _ entry: LedgerEntry, now: Double) {
         counters.leasesExpired += 1
         let lease = entry.deadline.map { $0 - entry.sentAt } ?? 0
-        if var w = workers[entry.workerId] {
+        if let w = workers[entry.workerId] {
             w.expiriesInARow += 1
             while w.takenBack.count >= 4 * config.maxCredit, let any = w.takenBack.keys.first { w.takenBack.removeValue(forKey: any) }
             w.takenBack[TaskAttempt(taskId: taskId, attempt: entry.task.attempt)] = entry.ordinal
@@ -66,7 +66,6 @@ extension CoordinatorCore {
                 w.expiriesInARow = 0
                 log(.warning, "worker \(w.id) is sent no tasks for \(Int(Self.unresponsivePause)) s: \(w.unresponsive!) (an answer, or a re-join, trusts it again)")
             }
-            workers[entry.workerId] = w
         }
         if entry.task.expiries + 1 >= Self.leaseExpiriesPerTask {
             giveUp(taskId, entry: entry, why: "task \(entry.task.routineId).\(entry.task.slot) ran past its task_timeout of \(Self.seconds(lease)) \(entry.task.expiries + 1) times", now: now)

@@ -1,7 +1,9 @@
 import RoutiluxCore
 
-/// A joined worker as the coordinator sees it.
-struct WorkerRecord {
+/// A joined worker as the coordinator sees it. A class: it is read and changed
+/// on every message, and a struct this size would be copied (every field
+/// retained and released) at each look-up.
+final class WorkerRecord {
     let id: String
     /// The join session this registration belongs to (the worker's).
     let session: String
@@ -34,6 +36,25 @@ struct WorkerRecord {
     /// their late RESULT gives its credit back. Bounded.
     /// (With each attempt's ordinal, so a heartbeat can show one will never be answered.)
     var takenBack: [TaskAttempt: Int] = [:]
+
+    init(
+        id: String, session: String, token: String, key: String?, fingerprint: String?, endpoint: String, types: Set<String>,
+        capacity: Int, credit: Int, lastSeen: Double, joinedAt: Double, host: String?, pid: Int?
+    ) {
+        self.id = id
+        self.session = session
+        self.token = token
+        self.key = key
+        self.fingerprint = fingerprint
+        self.endpoint = endpoint
+        self.types = types
+        self.capacity = capacity
+        self.credit = credit
+        self.lastSeen = lastSeen
+        self.joinedAt = joinedAt
+        self.host = host
+        self.pid = pid
+    }
 }
 
 /// The in-flight ledger: the record of outstanding work (never ZeroMQ's queues).
