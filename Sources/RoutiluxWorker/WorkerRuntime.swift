@@ -135,13 +135,19 @@ public final class WorkerRuntime: Sendable {
             }
         }
         func startTasks() {
-            dropExpiredQueued()
             // A task whose earlier attempt still runs here (stopping) waits for it: never two at once.
             var heldBack: [(TaskMessage, RawJSON, RawJSON, RawJSON?, RawJSON?, RawJSON?)] = []
             defer { for w in heldBack.reversed() { waiting.prepend(w) } }
             while running < options.concurrency, let (task, payload, config, slotState, routineState, shared) = waiting.popFirst() {
                 if runningTasks.values.contains(where: { $0.taskId == task.taskId }) {
                     heldBack.append((task, payload, config, slotState, routineState, shared))
+                    continue
+                }
+                if let end = leaseEnds[leaseKey(task)], end.addingTimeInterval(-leaseGrace) <= Date() {
+                    // Its lease ran out while it waited here: it runs elsewhere now, so it is not started.
+                    leaseEnds.removeValue(forKey: leaseKey(task))
+                    release(task.taskId)
+                    transport.send(to: "coordinator", frames: codec.encode(leaseExpired(task, "its lease ended while it waited in this worker's queue")))
                     continue
                 }
                 running += 1
