@@ -115,10 +115,13 @@ func waitForEnd(_ options: CoordinatorOptions, jobId: String, historyTail: Int? 
             let answer = try await CoordinatorClient.once(options.endpoint, keys: options.keys, limits: options.limits, timeout: slice + 5) { replyTo, requestId in
                 .query(QueryMessage(requestId: requestId, replyTo: replyTo, jobId: jobId, wait: true, historyTail: historyTail, waitMs: waitMs))
             }
-            if answer.0.ok, !(JobStatus(rawValue: answer.0.status ?? "")?.isTerminal ?? true) {
+            // Too many others wait on it already: the job goes on, so ask again a little later.
+            let crowded = !answer.0.ok && (answer.0.error?.contains("requests waiting for its end already") ?? false)
+            if crowded || (answer.0.ok && !(JobStatus(rawValue: answer.0.status ?? "")?.isTerminal ?? true)) {
                 if let deadline, Date() >= deadline {
                     throw fail("job \(jobId) did not end within \(Int(options.timeout ?? 0)) s (it goes on running; `routilux job wait \(jobId)` waits again)", code: Exit.notCompleted)
                 }
+                if crowded { try await Task.sleep(for: .milliseconds(Int(min(5, slice) * 1000))) }
                 continue
             }
             try report(answer, options, requireCompleted: true)
