@@ -35,7 +35,7 @@ public final class CoordinatorCore {
     var runnable: Deque<String> = []
     var runnableSet: Set<String> = []
     /// Finished jobs, oldest first, as (id, run) so a later run under the same id is never evicted by mistake.
-    var finished: Deque<(id: String, run: UInt64)> = []
+    var finished: Deque<(id: String, run: UInt64, bytes: Int)> = []
     var workers: [String: WorkerRecord] = [:]
     var workerOrder: [String] = []
     var ledger: [UInt64: LedgerEntry] = [:]
@@ -50,6 +50,8 @@ public final class CoordinatorCore {
     var replyTails: [ReplyTarget: Int] = [:]
     /// Waiting queries that asked for an answer by a deadline (`wait_ms`), and their job.
     var waitDeadlines: [ReplyTarget: (job: String, at: Double)] = [:]
+    /// About how many bytes the finished jobs kept hold (`finishedJobsBytes` bounds it).
+    var finishedBytes = 0
     static let maxWaitersPerJob = 1000
     let makeTaskId: () -> UInt64
     let makeToken: () -> String
@@ -309,6 +311,7 @@ public final class CoordinatorCore {
         job.state.waitingFor = nil
         try? job.state.transition(to: .running, at: Timestamp(seconds: now))
         job.state.record(entry.routine, "start", job.entryParams, at: Timestamp(seconds: now))
+        job.recordedBytes += job.entryParams.bytes.count
         startDeadline(job, now: now)
         job.queue.append(PendingTask(
             taskId: takeTaskId(), routineId: entry.routine, slot: entry.slot, payload: job.entryParams, mapping: nil, attempt: 1,
@@ -526,11 +529,14 @@ public final class CoordinatorCore {
         jobs[jobId]!.waiters = []
         actions.append(.jobFinished(jobId: jobId, status: job.state.status))
         log(.info, "job \(jobId) \(job.state.status.rawValue)")
-        finished.append((jobId, job.run))
-        while finished.count > config.finishedJobsKept {
+        finished.append((jobId, job.run, job.recordedBytes))
+        finishedBytes += job.recordedBytes
+        // Bounded by count and by size, the newest always kept.
+        while finished.count > config.finishedJobsKept || (finishedBytes > config.finishedJobsBytes && finished.count > 1) {
             // Results still in flight for a forgotten job are dropped when they
             // arrive: the ledger knows them, the job is gone.
             let old = finished.removeFirst()
+            finishedBytes -= old.bytes
             if jobs[old.id]?.run == old.run { jobs.removeValue(forKey: old.id) }
         }
     }

@@ -8,8 +8,11 @@ public struct CoordinatorConfig: Sendable {
     public var heartbeatMs: Int
     /// Silence after which a worker is declared dead and its tasks re-queued.
     public var workerTimeoutMs: Int
-    /// Finished jobs kept for status queries.
+    /// Finished jobs kept for status queries: at most this many...
     public var finishedJobsKept: Int
+    /// ...and at most about this many bytes of their history and outputs together
+    /// (the oldest are forgotten first; a job's own size does not make it be forgotten at once).
+    public var finishedJobsBytes: Int
     /// Credit one worker may hold, whatever it claims (`--max-credit`).
     public var maxCredit: Int
     /// Workers joined at once (`--max-workers-joined`); a JOIN beyond is refused.
@@ -25,8 +28,9 @@ public struct CoordinatorConfig: Sendable {
     public init(
         coordinatorId: String, heartbeatMs: Int = 1000, workerTimeoutMs: Int = 5000, finishedJobsKept: Int = 1000,
         maxCredit: Int = 64, maxWorkersJoined: Int = 256, maxMessageBytes: Int = 64 << 20, authenticated: Bool = false,
-        unresponsiveAfterExpiries: Int = 3
+        unresponsiveAfterExpiries: Int = 3, finishedJobsBytes: Int = 256 << 20
     ) {
+        self.finishedJobsBytes = max(0, finishedJobsBytes)
         self.maxCredit = max(1, maxCredit)
         self.maxWorkersJoined = max(1, maxWorkersJoined)
         self.maxMessageBytes = max(1024, maxMessageBytes)

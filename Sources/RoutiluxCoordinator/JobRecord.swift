@@ -142,6 +142,8 @@ final class JobRecord {
     let maxWorkers: Int
     /// Who waits for the job to end; `untilPaused` ones are answered when it pauses too.
     var waiters: [(target: ReplyTarget, untilPaused: Bool)] = []
+    /// About how many bytes its history and outputs hold (the payloads recorded).
+    var recordedBytes = 0
     var deadline: Double?
     var warnedNoWorker: Set<String> = []
 

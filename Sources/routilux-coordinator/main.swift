@@ -44,6 +44,8 @@ struct Start: AsyncParsableCommand {
     var maxWorkersJoined: Int = 256
     @Option(help: "The largest message accepted or sent, bytes.")
     var maxMessageBytes: Int = 64 << 20
+    @Option(help: "Finished jobs are kept for queries up to about this many bytes of history and outputs in all (and the last 1000 at most); the oldest are forgotten first.")
+    var finishedJobsBytes: Int = 256 << 20
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = ProcessInfo.processInfo.environment["ROUTILUX_LOG_LEVEL"] ?? "info"
 
@@ -52,6 +54,7 @@ struct Start: AsyncParsableCommand {
         if !(1...WireLimits.maxCredit).contains(maxCredit) { throw ValidationError("--max-credit must be 1 to \(WireLimits.maxCredit)") }
         if !(1...100_000).contains(maxWorkersJoined) { throw ValidationError("--max-workers-joined must be 1 to 100000") }
         if !(1024...Int(Int32.max)).contains(maxMessageBytes) { throw ValidationError("--max-message-bytes must be 1024 to 2147483647") }
+        if finishedJobsBytes < 0 { throw ValidationError("--finished-jobs-bytes must not be negative") }
     }
 
     /// The CURVE set-up, or nil for plaintext (refused on an exposed address without --insecure).
@@ -117,7 +120,7 @@ struct Start: AsyncParsableCommand {
         let config = CoordinatorConfig(
             coordinatorId: "\(ProcessInfo.processInfo.hostName)-\(getpid())", heartbeatMs: heartbeatMs,
             workerTimeoutMs: workerTimeoutMs, maxCredit: maxCredit, maxWorkersJoined: maxWorkersJoined, maxMessageBytes: maxMessageBytes,
-            authenticated: security != nil)
+            authenticated: security != nil, finishedJobsBytes: finishedJobsBytes)
         let log = Logger(label: "routilux.coordinator")
         let service = CoordinatorService(limits: TransportLimits(maxMessageBytes: maxMessageBytes), security: security) { [loaded, catalogue] in
             let core = CoordinatorCore(config: config, catalogue: catalogue)

@@ -432,3 +432,28 @@ let Builtins_names = ["Mapper", "Splitter", "Collector"]
         #expect(sent.first?.header.taskId == t.header.taskId)
     }
 }
+
+@Suite struct FinishedJobsBoundTests {
+    @Test func finishedJobsAreKeptByCountAndBySizeTheOldestForgottenFirst() throws {
+        let flow = """
+            flow_id: test
+            routines:
+              a: {type: Mapper}
+            entry: {routine: a, slot: input}
+            """
+        let h = try CoreHarness(flow: flow) { $0.finishedJobsBytes = 150_000 }
+        h.join("w1")
+        var ids: [String] = []
+        for _ in 0..<3 {
+            let blob = JSONValue.string(String(repeating: "x", count: 100_000))
+            let job = h.submit(["data": ["blob": blob]])
+            let t = h.newTasks()[0]
+            h.complete(t, emit: [("output", ["mapped_data": ["blob": blob]])])
+            #expect(h.status(job) == .completed)
+            ids.append(job)
+        }
+        // Each job holds over 100 KB: only the newest fits in 150 KB.
+        let kept = ids.map { h.core.jobState($0) != nil }
+        #expect(kept == [false, false, true], "the oldest are forgotten first, the newest always kept")
+    }
+}
