@@ -21,12 +21,17 @@ final class RawPeer: @unchecked Sendable {
     func send(_ m: WireMessage) { transport.send(to: "c", frames: codec.encode(m)) }
     func send(frames: [[UInt8]]) { transport.send(to: "c", frames: frames) }
 
-    func bind() async throws {
+    /// Binds the inbox and collects what arrives; `answer`, if given, is called with each message.
+    func bind(answer: (@Sendable (WireMessage, RawPeer) -> Void)? = nil) async throws {
         inbox = try await transport.bindInbox("tcp://127.0.0.1:*")
         let stream = transport.inbound
         reader = Task { [weak self] in
             for await batch in stream {
-                for m in batch { if let w = try? self?.codec.decode(m.frames) { self?.append(w) } }
+                for m in batch {
+                    guard let self, let w = try? self.codec.decode(m.frames) else { continue }
+                    self.append(w)
+                    answer?(w, self)
+                }
             }
         }
     }
@@ -104,18 +109,15 @@ extension Integration {
             let c = try await h.coordinator(flows: [flow])
             defer { Task { await h.shutdown() } }
             // The mute worker joins first and takes tasks; it keeps saying it holds them.
+            // It answers each of the coordinator's heartbeats (one a second) with its own.
             let mute = RawPeer(coordinator: c.1)
-            try await mute.bind()
+            try await mute.bind { message, peer in
+                guard case .heartbeat = message else { return }
+                let held = peer.tasks.map(\.taskId)
+                peer.send(.heartbeat(HeartbeatMessage(senderId: "mute", token: peer.token, held: held, received: held.count)))
+            }
             mute.send(.join(JoinMessage(workerId: "mute", routineTypes: ["Splitter", "Mapper", "Collector"], capacity: 8, credit: 8, endpoint: mute.inbox, session: "s"), catalogue: nil))
             try await waitUntil("the mute worker to join") { mute.token != nil }
-            let beat = Task {
-                while !Task.isCancelled {
-                    let held = mute.tasks.map(\.taskId)
-                    mute.send(.heartbeat(HeartbeatMessage(senderId: "mute", token: mute.token, held: held, received: held.count)))
-                    try? await Task.sleep(for: .milliseconds(200))
-                }
-            }
-            defer { beat.cancel() }
             let params = try h.write("params.json", pipelineParams(10))
             let submitted = try await h.routilux(["job", "submit", "--coordinator", c.1, "--flow", "p4", "--params", "@\(params)"])
             #expect(submitted.code == 0, "\(submitted.err)")

@@ -105,7 +105,14 @@ extension Integration {
             ] + ring.peer("client"))
             // Once host2 has done some of the work, its link goes down.
             try await waitUntil("host2 to run tasks") { workers[1].stderr.contains("joined coordinator") && c.stderr.contains("started on flow slow") }
-            try await Task.sleep(for: .milliseconds(600))  // let host2 hold tasks in flight
+            try await waitUntil("host2 to hold tasks in flight") {
+                let status = try h.start(in: net.coordinator, "routilux", [
+                    "cluster", "status", "--coordinator", "tcp://127.0.0.1:5555", "--json",
+                ] + ring.peer("client"))
+                guard try await status.exitCode(timeout: 10) == 0, let s = try? JSONValue.parse(Array(status.stdout.utf8)) else { return false }
+                let host2 = (s["workers"].arrayValue ?? []).first { $0["worker_id"].stringValue == "host2" }
+                return (host2?["in_flight"].intValue ?? 0) > 0
+            }
             net.cut(2)
             let code = try await client.exitCode(timeout: 90)
             #expect(code == 0, "\(client.stderr)\n\(c.stderr.suffix(3000))")
