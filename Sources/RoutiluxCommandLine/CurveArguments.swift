@@ -18,9 +18,8 @@ public struct CurveArguments: ParsableArguments {
     /// one-line usage error (exit 2) for a missing or bad key file, only one of
     /// the two keys, or plaintext on an exposed address (`endpoints`) without `--insecure`.
     public func peerKeys(coordinator: String, endpoints: [String] = []) throws -> CurvePeerKeys? {
-        let env = ProcessInfo.processInfo.environment
-        let secretPath = curveSecret ?? env["ROUTILUX_CURVE_SECRET"].flatMap { $0.isEmpty ? nil : $0 }
-        let serverPath = coordinatorKey ?? env["ROUTILUX_COORDINATOR_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        let secretPath = curveSecret ?? environmentValue("ROUTILUX_CURVE_SECRET")
+        let serverPath = coordinatorKey ?? environmentValue("ROUTILUX_COORDINATOR_KEY")
         switch (secretPath, serverPath) {
         case (let s?, let c?):
             do {

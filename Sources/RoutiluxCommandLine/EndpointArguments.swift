@@ -14,11 +14,16 @@ public enum EndpointArguments {
 
     /// The coordinator to talk to: `--coordinator`, else `$ROUTILUX_COORDINATOR`, checked.
     public static func coordinator(_ flag: String?) throws -> String {
-        let env = ProcessInfo.processInfo.environment["ROUTILUX_COORDINATOR"].flatMap { $0.isEmpty ? nil : $0 }
+        let env = environmentValue("ROUTILUX_COORDINATOR")
         guard let value = flag ?? env else {
             throw ValidationError("no coordinator: give --coordinator ENDPOINT or set ROUTILUX_COORDINATOR (e.g. tcp://10.0.0.5:5555)")
         }
         try check(value, what: flag != nil ? "--coordinator" : "ROUTILUX_COORDINATOR")
         return value
     }
+}
+
+/// An environment variable's value; an empty one counts as unset.
+public func environmentValue(_ name: String) -> String? {
+    ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
 }

@@ -1,5 +1,6 @@
 import RoutiluxCore
 import RoutiluxWire
+import RoutiluxTransport
 
 /// Dropping what cannot be accepted: counted by reason, logged with the sender (rate-limited).
 extension CoordinatorCore {
@@ -10,11 +11,15 @@ extension CoordinatorCore {
         counted: Bool = true
     ) {
         if counted { counters.dropped[reason, default: 0] += 1 }
-        var summaries: [String] = []
-        let show = dropLog.shouldLog(reason, now: now) { summaries.append($0) }
-        for s in summaries { log(.warning, s) }
+        var summaries: [(DropReason, Int)] = []
+        let show = dropLog.shouldLog(reason, now: now) { summaries.append(($0, $1)) }
+        for (r, n) in summaries { log(.warning, dropSummary(r, n)) }
         guard show else { return }
         log(level, "dropped \(type?.rawValue ?? "a message") from \(peer?.description ?? "unknown peer") (\(reason.rawValue)): \(why)")
+    }
+
+    func dropSummary(_ reason: DropReason, _ n: Int) -> String {
+        "\(n) more message(s) dropped as \(reason.rawValue) in the last \(Int(dropLog.window)) s (not logged one by one)"
     }
 
     /// A message over `--max-message-bytes`: dropped; a request whose header

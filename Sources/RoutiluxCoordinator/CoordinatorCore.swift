@@ -1,6 +1,7 @@
 import DequeModule
 import RoutiluxCore
 import RoutiluxWire
+import RoutiluxTransport
 
 /// The scheduling core: a deterministic state machine. Feed it inputs and the
 /// current time; it returns the actions to take. It never touches a socket,
@@ -45,7 +46,8 @@ public final class CoordinatorCore {
     var idKeys: [String: String] = [:]
     /// With CURVE, once the shell has loaded `--authorized-keys`: the keys of each role.
     var authorizedKeys: (workers: Set<String>, clients: Set<String>)?
-    var dropLog = DropLog()
+    /// Drops are logged rate-limited, per reason.
+    var dropLog = RateLimitedLog<DropReason>()
     /// Queries asking for the last N history records only, by who waits for the answer.
     var replyTails: [ReplyTarget: Int] = [:]
     /// Waiting queries that asked for an answer by a deadline (`wait_ms`), and their job.
@@ -217,7 +219,9 @@ public final class CoordinatorCore {
         }
         expireLeases(now: now)
         answerDueWaiters(now: now)
-        dropLog.flush(now: now) { log(.warning, $0) }
+        var summaries: [(DropReason, Int)] = []
+        dropLog.flush(now: now) { summaries.append(($0, $1)) }
+        for (r, n) in summaries { log(.warning, dropSummary(r, n)) }
         for job in jobsInRunOrder where !job.state.status.isTerminal {
             let id = job.id
             if let d = job.deadline, now >= d {

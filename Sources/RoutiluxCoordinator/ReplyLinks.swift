@@ -12,7 +12,9 @@ struct ReplyLinks {
     private var lastUse: [String: Double] = [:]
     private var order: Deque<String> = []
     private var next = 0
+    /// (endpoint|key) → peer name, and back.
     private var names: [String: String] = [:]
+    private var ids: [String: String] = [:]
 
     init(capacity: Int = 128, idleSeconds: Double = 30) {
         self.capacity = max(1, capacity)
@@ -32,6 +34,7 @@ struct ReplyLinks {
         next += 1
         let name = "r:\(next)"
         names[id] = name
+        ids[name] = id
         lastUse[name] = now
         order.append(name)
         transport.connect(peer: name, endpoint: endpoint, options: SocketOptions.reply.with(curve))
@@ -50,7 +53,7 @@ struct ReplyLinks {
 
     private mutating func close(_ name: String, on transport: Transport) {
         lastUse.removeValue(forKey: name)
-        if let id = names.first(where: { $0.value == name })?.key { names.removeValue(forKey: id) }
+        if let id = ids.removeValue(forKey: name) { names.removeValue(forKey: id) }
         transport.disconnect(peer: name, lingerMs: SocketOptions.lingering.lingerMs)
     }
 }

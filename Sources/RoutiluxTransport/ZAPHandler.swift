@@ -73,18 +73,12 @@ public final class ZAPHandler: Sendable {
             stopped.signal()
         }
         zsock_set_rcvtimeo(raw, 100)
-        var windowStart = -Double.infinity
-        var logged = 0
-        var suppressed = 0
+        // Once per key, and at most 5 lines every 10 s: fresh keys cannot flood the log.
+        var lines = RateLimitedLog<Int>()
+        let summary = { (_: Int, n: Int) in logger.warning("refused \(n) more key(s) in the last 10 s (not logged one by one)") }
         while !stopping.load(ordering: .acquiring) {
             // The summary of a window with unlogged refusals comes when the window ends, not with the next refusal.
-            let t = Date().timeIntervalSince1970
-            if suppressed > 0, t - windowStart >= 10 {
-                logger.warning("refused \(suppressed) more key(s) in the last 10 s (not logged one by one)")
-                windowStart = t
-                logged = 0
-                suppressed = 0
-            }
+            lines.flush(now: Date().timeIntervalSince1970, summary)
             var request: OpaquePointer? = zmsg_recv(raw)
             guard request != nil else { continue }
             defer { zmsg_destroy(&request) }
@@ -116,22 +110,9 @@ public final class ZAPHandler: Sendable {
                     if set.count > 10_000 { set.removeAll() }
                     return set.insert(key + "|" + domain).inserted
                 }
-                if first {
-                    // Once per key, and at most 5 lines every 10 s: fresh keys cannot flood the log.
-                    let t = Date().timeIntervalSince1970
-                    if t - windowStart >= 10 {
-                        if suppressed > 0 { logger.warning("refused \(suppressed) more key(s) in the last 10 s (not logged one by one)") }
-                        windowStart = t
-                        logged = 0
-                        suppressed = 0
-                    }
-                    if logged < 5 {
-                        logged += 1
-                        let who = key.isEmpty ? "a \(mechanism) peer without a CURVE key" : "key \(CurveCertificates.fingerprint(key))"
-                        logger.warning("refused \(who) from \(address) (\(domain.hasPrefix("peer:") ? "not the expected peer" : "not in --authorized-keys"))")
-                    } else {
-                        suppressed += 1
-                    }
+                if first, lines.shouldLog(0, now: Date().timeIntervalSince1970, summary: summary) {
+                    let who = key.isEmpty ? "a \(mechanism) peer without a CURVE key" : "key \(CurveCertificates.fingerprint(key))"
+                    logger.warning("refused \(who) from \(address) (\(domain.hasPrefix("peer:") ? "not the expected peer" : "not in --authorized-keys"))")
                 }
             }
             guard let reply = zmsg_new() else { continue }

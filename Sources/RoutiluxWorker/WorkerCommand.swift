@@ -44,11 +44,9 @@ public enum WorkerCommand {
         @Option(help: "Log level: trace, debug, info, notice, warning, error.")
         var logLevel: String = ProcessInfo.processInfo.environment["ROUTILUX_LOG_LEVEL"] ?? "info"
         @OptionGroup var curve: CurveArguments
-        @Option(help: "The largest message accepted or sent, bytes (a result over it fails its task with PayloadTooLarge).")
-        var maxMessageBytes: Int = 64 << 20
+        @OptionGroup var limit: MessageLimitArguments
 
         func validate() throws {
-            if !(1024...Int(Int32.max)).contains(maxMessageBytes) { throw ValidationError("--max-message-bytes must be 1024 to 2147483647") }
             if concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
             if let p = prefetch, p < 0 { throw ValidationError("--prefetch must not be negative") }
             _ = try EndpointArguments.coordinator(coordinator)
@@ -64,7 +62,7 @@ public enum WorkerCommand {
             if allowExec { ExecPermission.allow() }
             let options = WorkerOptions(
                 coordinator: endpoint, bind: bind, advertise: advertise, concurrency: concurrency, prefetch: prefetch,
-                workerId: id, keys: keys, maxMessageBytes: maxMessageBytes)
+                workerId: id, keys: keys, maxMessageBytes: limit.maxMessageBytes)
             if options.keys == nil, bind == nil, isExposed(options.defaultBind), !curve.insecure {
                 // A remote coordinator means an inbox on every interface: plaintext there needs --insecure too.
                 throw BadConfiguration(CurveArguments.plaintextRefusal(options.defaultBind))

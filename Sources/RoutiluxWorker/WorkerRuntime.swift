@@ -122,17 +122,23 @@ public final class WorkerRuntime: Sendable {
         /// When the leases of running activations end (checked on every tick; no timer per task).
         var leases: [UInt64: Date] = [:]
         var nextSerial: UInt64 = 0
+        /// Whether a queued task's lease has passed (it runs elsewhere now, so it is not started).
+        func leasePassed(_ t: TaskMessage, _ now: Date) -> Bool {
+            leaseEnds[leaseKey(t)].map { $0.addingTimeInterval(-leaseGrace) <= now } ?? false
+        }
+        /// Gives a queued task up at its lease.
+        func giveUpQueued(_ t: TaskMessage) {
+            leaseEnds.removeValue(forKey: leaseKey(t))
+            release(t.taskId)
+            transport.send(to: "coordinator", frames: codec.encode(leaseExpired(t, "its lease ended while it waited in this worker's queue")))
+        }
         /// Gives up, at once, queued tasks whose lease has passed (also when every slot is busy).
         func dropExpiredQueued() {
             let now = Date()
-            let expired = waiting.filter { w in leaseEnds[leaseKey(w.0)].map { $0.addingTimeInterval(-leaseGrace) <= now } ?? false }
-            guard !expired.isEmpty else { return }
-            waiting.removeAll { w in leaseEnds[leaseKey(w.0)].map { $0.addingTimeInterval(-leaseGrace) <= now } ?? false }
-            for w in expired {
-                leaseEnds.removeValue(forKey: leaseKey(w.0))
-                release(w.0.taskId)
-                transport.send(to: "coordinator", frames: codec.encode(leaseExpired(w.0, "its lease ended while it waited in this worker's queue")))
-            }
+            guard waiting.contains(where: { leasePassed($0.0, now) }) else { return }
+            let expired = waiting.filter { leasePassed($0.0, now) }
+            waiting.removeAll { leasePassed($0.0, now) }
+            for w in expired { giveUpQueued(w.0) }
         }
         func startTasks() {
             // A task whose earlier attempt still runs here (stopping) waits for it: never two at once.
@@ -143,11 +149,8 @@ public final class WorkerRuntime: Sendable {
                     heldBack.append((task, payload, config, slotState, routineState, shared))
                     continue
                 }
-                if let end = leaseEnds[leaseKey(task)], end.addingTimeInterval(-leaseGrace) <= Date() {
-                    // Its lease ran out while it waited here: it runs elsewhere now, so it is not started.
-                    leaseEnds.removeValue(forKey: leaseKey(task))
-                    release(task.taskId)
-                    transport.send(to: "coordinator", frames: codec.encode(leaseExpired(task, "its lease ended while it waited in this worker's queue")))
+                if leasePassed(task, Date()) {
+                    giveUpQueued(task)
                     continue
                 }
                 running += 1

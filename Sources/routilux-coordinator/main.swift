@@ -42,8 +42,7 @@ struct Start: AsyncParsableCommand {
     var maxCredit: Int = 64
     @Option(help: "Workers joined at once; a JOIN beyond is refused.")
     var maxWorkersJoined: Int = 256
-    @Option(help: "The largest message accepted or sent, bytes.")
-    var maxMessageBytes: Int = 64 << 20
+    @OptionGroup var limit: MessageLimitArguments
     @Option(help: "Finished jobs are kept for queries up to about this many bytes of history and outputs in all (and the last 1000 at most); the oldest are forgotten first.")
     var finishedJobsBytes: Int = 256 << 20
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
@@ -53,15 +52,13 @@ struct Start: AsyncParsableCommand {
         try EndpointArguments.check(bind, what: "--bind", forBinding: true)
         if !(1...WireLimits.maxCredit).contains(maxCredit) { throw ValidationError("--max-credit must be 1 to \(WireLimits.maxCredit)") }
         if !(1...100_000).contains(maxWorkersJoined) { throw ValidationError("--max-workers-joined must be 1 to 100000") }
-        if !(1024...Int(Int32.max)).contains(maxMessageBytes) { throw ValidationError("--max-message-bytes must be 1024 to 2147483647") }
         if finishedJobsBytes < 0 { throw ValidationError("--finished-jobs-bytes must not be negative") }
     }
 
     /// The CURVE set-up, or nil for plaintext (refused on an exposed address without --insecure).
     func security() throws -> CoordinatorSecurity? {
-        let env = ProcessInfo.processInfo.environment
-        let secret = curveSecret ?? env["ROUTILUX_CURVE_SECRET"].flatMap { $0.isEmpty ? nil : $0 }
-        let authorizedKeys = authorizedKeys ?? env["ROUTILUX_AUTHORIZED_KEYS"].flatMap { $0.isEmpty ? nil : $0 }
+        let secret = curveSecret ?? environmentValue("ROUTILUX_CURVE_SECRET")
+        let authorizedKeys = authorizedKeys ?? environmentValue("ROUTILUX_AUTHORIZED_KEYS")
         switch (secret, authorizedKeys) {
         case (let s?, let dir?):
             do {
@@ -119,10 +116,10 @@ struct Start: AsyncParsableCommand {
         }
         let config = CoordinatorConfig(
             coordinatorId: "\(ProcessInfo.processInfo.hostName)-\(getpid())", heartbeatMs: heartbeatMs,
-            workerTimeoutMs: workerTimeoutMs, maxCredit: maxCredit, maxWorkersJoined: maxWorkersJoined, maxMessageBytes: maxMessageBytes,
+            workerTimeoutMs: workerTimeoutMs, maxCredit: maxCredit, maxWorkersJoined: maxWorkersJoined, maxMessageBytes: limit.maxMessageBytes,
             authenticated: security != nil, finishedJobsBytes: finishedJobsBytes)
         let log = Logger(label: "routilux.coordinator")
-        let service = CoordinatorService(limits: TransportLimits(maxMessageBytes: maxMessageBytes), security: security) { [loaded, catalogue] in
+        let service = CoordinatorService(limits: TransportLimits(maxMessageBytes: limit.maxMessageBytes), security: security) { [loaded, catalogue] in
             let core = CoordinatorCore(config: config, catalogue: catalogue)
             for f in loaded { core.addFlow(f) }
             return core

@@ -28,8 +28,7 @@ struct CoordinatorOptions: ParsableArguments {
     @Option(help: "Log level.")
     var logLevel: String = ProcessInfo.processInfo.environment["ROUTILUX_LOG_LEVEL"] ?? "warning"
     @OptionGroup var curve: CurveArguments
-    @Option(help: "The largest message sent or accepted, bytes (default 64 MiB; a bigger request is refused before it is sent).")
-    var maxMessageBytes: Int = 64 << 20
+    @OptionGroup var limit: MessageLimitArguments
 
     /// `--coordinator`, else `$ROUTILUX_COORDINATOR` (checked in `validate`).
     var endpoint: String { (try? EndpointArguments.coordinator(coordinator)) ?? "" }
@@ -37,12 +36,11 @@ struct CoordinatorOptions: ParsableArguments {
     /// The CURVE keys toward the coordinator (checked in `validate`).
     var keys: CurvePeerKeys? { (try? curve.peerKeys(coordinator: endpoint)) ?? nil }
 
-    var limits: TransportLimits { TransportLimits(maxMessageBytes: maxMessageBytes) }
+    var limits: TransportLimits { TransportLimits(maxMessageBytes: limit.maxMessageBytes) }
 
     /// A missing or malformed endpoint or key, or plaintext to a public address, is a usage error: exit 2 before anything is sent.
     func validate() throws {
         _ = try EndpointArguments.coordinator(coordinator)
-        if !(1024...Int(Int32.max)).contains(maxMessageBytes) { throw ValidationError("--max-message-bytes must be 1024 to 2147483647") }
     }
 
     /// Bad option values are bad input: exit 2, like every other input error.
