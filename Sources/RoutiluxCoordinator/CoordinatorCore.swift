@@ -443,6 +443,7 @@ public final class CoordinatorCore {
             }
             for (i, outputType) in r.outputs.enumerated() {
                 job.state.sendOutput(routineId: rid, outputType: outputType, data: bodies[r.emissions.count + i].valueOrError, at: ts)
+                job.recordedBytes += bodies[r.emissions.count + i].bytes.count
             }
             // A routine's state says how its activations went: "completed" until one
             // of them ends error_continued, skipped or failed, which is not overwritten.
@@ -471,6 +472,7 @@ public final class CoordinatorCore {
     func emit(_ event: String, from rid: String, payload: RawJSON, in job: JobRecord, now: Double) {
         counters.emissionsRouted += 1
         job.state.record(rid, event, payload, at: Timestamp(seconds: now))
+        job.recordedBytes += payload.bytes.count
         for route in job.flow.routes(from: rid, event: event) {
             job.queue.append(PendingTask(
                 taskId: takeTaskId(), routineId: route.targetRoutine, slot: route.targetSlot, payload: payload,

@@ -455,5 +455,14 @@ let Builtins_names = ["Mapper", "Splitter", "Collector"]
         // Each job holds over 100 KB: only the newest fits in 150 KB.
         let kept = ids.map { h.core.jobState($0) != nil }
         #expect(kept == [false, false, true], "the oldest are forgotten first, the newest always kept")
+        // Emissions count too, not only the params: small params, large emissions.
+        var more: [String] = []
+        for _ in 0..<2 {
+            let job = h.submit(["data": ["n": 1]])
+            let t = h.newTasks()[0]
+            h.complete(t, emit: [("output", ["mapped_data": ["blob": .string(String(repeating: "y", count: 100_000))]])])
+            more.append(job)
+        }
+        #expect(more.map { h.core.jobState($0) != nil } == [false, true])
     }
 }
