@@ -51,8 +51,9 @@ extension CoordinatorCore {
     /// those waiting for it to end or pause (`routilux run`).
     func answerPausedWaiters(_ job: JobRecord) {
         guard job.state.status == .paused, job.inFlight == 0, job.waiters.contains(where: \.untilPaused) else { return }
+        let state = job.exportedState  // built once for every waiter
         for w in job.waiters where w.untilPaused {
-            actions.append(.reply(w.target, ControlReply(ok: true, error: nil, jobId: job.id, status: .paused, jobState: job.exportedState)))
+            actions.append(.reply(w.target, ControlReply(ok: true, error: nil, jobId: job.id, status: .paused, jobState: state)))
         }
         job.waiters.removeAll { $0.untilPaused }
     }

@@ -392,10 +392,7 @@ public final class CoordinatorCore {
             // it returns the credit that attempt held, and shows the worker does answer.
             if workers[r.workerId]?.takenBack.removeValue(forKey: TaskAttempt(taskId: r.taskId, attempt: r.attempt)) != nil {
                 grant(r.credit, to: r.workerId)
-                workers[r.workerId]!.expiriesInARow = 0
-                if workers[r.workerId]!.unresponsive != nil {
-                    workers[r.workerId]!.unresponsive = nil
-                    workers[r.workerId]!.unresponsiveUntil = 0
+                if workers[r.workerId]!.trust() {
                     log(.info, "worker \(r.workerId) answered a task it held past its lease; it is sent tasks again")
                 }
             }
@@ -410,9 +407,7 @@ public final class CoordinatorCore {
             return
         }
         grant(r.credit, to: r.workerId)
-        workers[r.workerId]!.expiriesInARow = 0
-        workers[r.workerId]!.unresponsive = nil
-        workers[r.workerId]!.unresponsiveUntil = 0
+        workers[r.workerId]!.trust()
         ledger.removeValue(forKey: r.taskId)
         workers[r.workerId]!.inFlight.remove(r.taskId)
         counters.resultsAccepted += 1
@@ -528,9 +523,10 @@ public final class CoordinatorCore {
 
     func finish(_ jobId: String) {
         guard let job = jobs[jobId] else { return }
+        let state = job.waiters.isEmpty ? nil : job.exportedState  // built once for every waiter
         for w in job.waiters {
             waitDeadlines.removeValue(forKey: w.target)
-            actions.append(.reply(w.target, ControlReply(ok: true, error: nil, jobId: jobId, status: job.state.status, jobState: job.exportedState)))
+            actions.append(.reply(w.target, ControlReply(ok: true, error: nil, jobId: jobId, status: job.state.status, jobState: state)))
         }
         jobs[jobId]!.waiters = []
         actions.append(.jobFinished(jobId: jobId, status: job.state.status))

@@ -84,13 +84,16 @@ public final class CoordinatorService: Sendable {
         return (keys.workers.count, keys.clients.count)
     }
 
-    /// Who sent `m`: its address, and with CURVE its key, fingerprint and role.
-    private func sender(of m: InboundMessage) -> Sender {
+    /// Who sent `m`: its address, and with CURVE its key, fingerprint and role
+    /// (fingerprints are computed once per key: `fingerprints` is the loop's cache).
+    private func sender(of m: InboundMessage, fingerprints: inout [String: String]) -> Sender {
         guard let u = m.userId, let colon = u.firstIndex(of: ":") else { return Sender(address: m.peerAddress) }
         let key = String(u[u.index(after: colon)...])
-        return Sender(
-            address: m.peerAddress, key: key, fingerprint: CurveCertificates.fingerprint(key),
-            role: PeerRole(rawValue: String(u[..<colon])))
+        if fingerprints[key] == nil {
+            if fingerprints.count > 10_000 { fingerprints.removeAll() }
+            fingerprints[key] = CurveCertificates.fingerprint(key)
+        }
+        return Sender(address: m.peerAddress, key: key, fingerprint: fingerprints[key], role: PeerRole(rawValue: String(u[..<colon])))
     }
 
     /// The CURVE setting of a link to an inbox that must prove `key`.
@@ -117,6 +120,7 @@ public final class CoordinatorService: Sendable {
         let codec = WireCodec()
         var waiting: [UInt64: CheckedContinuation<ControlReply, Never>] = [:]
         var links = ReplyLinks()
+        var fingerprints: [String: String] = [:]
         var pending = inputs.makeAsyncIterator()
         loop: while let input = await pending.next() {
             let now = Date().timeIntervalSince1970
@@ -125,7 +129,7 @@ public final class CoordinatorService: Sendable {
             case .inbound(let batch):
                 actions = []
                 for m in batch {
-                    let from = sender(of: m)
+                    let from = sender(of: m, fingerprints: &fingerprints)
                     if let bytes = m.oversizeBytes {
                         actions += core.handle(oversize(m, bytes: bytes, from: from, codec: codec), now: now)
                         continue
@@ -205,7 +209,7 @@ public final class CoordinatorService: Sendable {
                 } else if let st = r.jobState {
                     body = RawJSON(st.json)
                 }
-                if let b = body, b.bytes.count > maxBytes - 64 * 1024 {
+                if let b = body, b.bytes.count > maxBytes - CoordinatorCore.headerAllowance {
                     // Never silence: say how big, and how to get it.
                     let what = r.clusterStatus != nil ? "the cluster status" : "the JobState of job \(r.jobId ?? "?")"
                     let how = r.clusterStatus != nil

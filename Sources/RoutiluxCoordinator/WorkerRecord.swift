@@ -37,6 +37,17 @@ final class WorkerRecord {
     /// (With each attempt's ordinal, so a heartbeat can show one will never be answered.)
     var takenBack: [TaskAttempt: Int] = [:]
 
+    /// It answered: its run of lease expiries ends and a pause is lifted. Returns whether it was paused.
+    @discardableResult
+    func trust() -> Bool {
+        expiriesInARow = 0
+        defer {
+            unresponsive = nil
+            unresponsiveUntil = 0
+        }
+        return unresponsive != nil
+    }
+
     init(
         id: String, session: String, token: String, key: String?, fingerprint: String?, endpoint: String, types: Set<String>,
         capacity: Int, credit: Int, lastSeen: Double, joinedAt: Double, host: String?, pid: Int?

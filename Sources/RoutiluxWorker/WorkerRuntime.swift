@@ -126,11 +126,11 @@ public final class WorkerRuntime: Sendable {
         func leasePassed(_ t: TaskMessage, _ now: Date) -> Bool {
             leaseEnds[leaseKey(t)].map { $0.addingTimeInterval(-leaseGrace) <= now } ?? false
         }
-        /// Gives a queued task up at its lease.
-        func giveUpQueued(_ t: TaskMessage) {
+        /// Forgets a queued task (already out of `waiting`); with `why`, tells the coordinator it was given up.
+        func giveUpQueued(_ t: TaskMessage, why: String? = "its lease ended while it waited in this worker's queue") {
             leaseEnds.removeValue(forKey: leaseKey(t))
             release(t.taskId)
-            transport.send(to: "coordinator", frames: codec.encode(leaseExpired(t, "its lease ended while it waited in this worker's queue")))
+            if let why { transport.send(to: "coordinator", frames: codec.encode(leaseExpired(t, why))) }
         }
         /// Gives up, at once, queued tasks whose lease has passed (also when every slot is busy).
         func dropExpiredQueued() {
@@ -186,7 +186,7 @@ public final class WorkerRuntime: Sendable {
                 }
                 if !joined && now >= nextJoinAt {
                     if joinAttempts > 0 {
-                        let delay = min(8.0, 0.25 * pow(2.0, Double(joinAttempts - 1)))
+                        let delay = joinBackoff(joinAttempts + 1)
                         let hint = options.keys == nil ? "" : " (with CURVE, a key the coordinator does not authorize gets no answer: its log names the key's fingerprint, \(CurveCertificates.fingerprint(options.keys!.keys.publicKey)))"
                         logger.warning("coordinator at \(options.coordinator) has not answered; retrying JOIN (attempt \(joinAttempts + 1), next in \(delay) s)\(hint)")
                         // Start afresh so that a JOIN queued on a dead link is not the only one.
@@ -194,7 +194,7 @@ public final class WorkerRuntime: Sendable {
                     }
                     transport.send(to: "coordinator", frames: codec.encode(.join(join, catalogue: catalogue)))
                     joinAttempts += 1
-                    nextJoinAt = now.addingTimeInterval(min(8.0, 0.25 * pow(2.0, Double(joinAttempts - 1))))
+                    nextJoinAt = now.addingTimeInterval(joinBackoff(joinAttempts))
                 }
                 if joined {
                     if now.timeIntervalSince(lastHeartbeat) * 1000 >= Double(heartbeatMs) {
@@ -209,10 +209,7 @@ public final class WorkerRuntime: Sendable {
                         join.session = newSession()
                         joinAttempts = 0
                         nextJoinAt = .distantPast
-                        for w in waiting {
-                            release(w.0.taskId)
-                            leaseEnds.removeValue(forKey: leaseKey(w.0))
-                        }
+                        for w in waiting { giveUpQueued(w.0, why: nil) }  // the new session re-queues them
                         waiting.removeAll()
                         received = 0
                         transport.connect(peer: "coordinator", endpoint: options.coordinator, options: link)
@@ -307,11 +304,7 @@ public final class WorkerRuntime: Sendable {
                             // two attempts of one task at once on this worker).
                             let older = waiting.filter { $0.0.taskId == t.taskId && $0.0.attempt < t.attempt }
                             waiting.removeAll { $0.0.taskId == t.taskId && $0.0.attempt < t.attempt }
-                            for o in older {
-                                release(o.0.taskId)
-                                leaseEnds.removeValue(forKey: leaseKey(o.0))
-                                transport.send(to: "coordinator", frames: codec.encode(leaseExpired(o.0, "a later attempt of it arrived")))
-                            }
+                            for o in older { giveUpQueued(o.0, why: "a later attempt of it arrived") }
                             for (serial, r) in runningTasks where r.taskId == t.taskId && r.attempt < t.attempt {
                                 stoppedAtLease.insert(serial)
                                 activations[serial]?.cancel()
@@ -358,6 +351,9 @@ public final class WorkerRuntime: Sendable {
         await transport.shutdown()
         if let failure { throw failure }
     }
+
+    /// Seconds before JOIN attempt `n + 1`: 0.25, 0.5, 1, 2, 4, then 8.
+    func joinBackoff(_ n: Int) -> Double { min(8.0, 0.25 * pow(2.0, Double(n - 1))) }
 
     /// The answer to a coordinator's DESCRIBE: `type`'s ports for that config, or why not.
     func describe(_ d: DescribeMessage, config: RawJSON, token: String) -> WireMessage {

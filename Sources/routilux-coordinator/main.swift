@@ -62,9 +62,8 @@ struct Start: AsyncParsableCommand {
         switch (secret, authorizedKeys) {
         case (let s?, let dir?):
             do {
-                let keys = try CurveCertificates.loadSecret(s)
-                _ = try AuthorizedKeys.load(dir)
-                return CoordinatorSecurity(keys: keys, authorizedKeysDir: dir)
+                // The directory is read (and checked) once, by the service's first reloadKeys.
+                return CoordinatorSecurity(keys: try CurveCertificates.loadSecret(s), authorizedKeysDir: dir)
             } catch {
                 throw BadConfiguration(error.description)
             }
