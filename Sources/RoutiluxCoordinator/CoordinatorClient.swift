@@ -63,7 +63,7 @@ public final class CoordinatorClient: Sendable {
             for m in batch {
                 if let bytes = m.oversizeBytes {
                     // Our answer, too big to take: say so rather than read a reply without its body.
-                    guard m.frames.count >= 2, (try? JSONValue.parse(m.frames[1]))?["request_id"].stringValue == requestId else { continue }
+                    guard codec.peek(m.frames).header?["request_id"].stringValue == requestId else { continue }
                     throw OversizeRequest(description: "the coordinator's answer is \(bytes) bytes, over this client's \(transport.limits.maxMessageBytes)-byte message limit: give --max-message-bytes \(bytes) or more (or ask for less: job status --history-tail N)")
                 }
                 guard case .reply(let r, let js) = try? codec.decode(m.frames), r.requestId == requestId else { continue }

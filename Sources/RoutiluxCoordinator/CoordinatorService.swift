@@ -171,11 +171,9 @@ public final class CoordinatorService: Sendable {
 
     /// An over-size message, for the core: its type and, for a request whose header was kept, whom to tell.
     private func oversize(_ m: InboundMessage, bytes: Int, from: Sender, codec: WireCodec) -> CoordinatorInput {
-        let tag = m.frames.first.map { String(decoding: $0, as: UTF8.self) } ?? ""
-        let type = tag.split(separator: " ").last.flatMap { MessageType(rawValue: String($0)) }
+        let (type, header) = codec.peek(m.frames)
         var reply: ReplyTarget?
-        if m.frames.count >= 2, let header = try? JSONValue.parse(m.frames[1]),
-            let to = header["reply_to"].stringValue, let id = header["request_id"].stringValue, to.utf8.count <= WireLimits.maxEndpointLength
+        if let header, let to = header["reply_to"].stringValue, let id = header["request_id"].stringValue, to.utf8.count <= WireLimits.maxEndpointLength
         {
             reply = .remote(endpoint: to, requestId: String(id.prefix(WireLimits.maxNameLength)), key: from.key)
         }

@@ -71,6 +71,16 @@ public final class WireCodec: Sendable {
         return frames
     }
 
+    /// What can be read of a message too big to decode (the transport kept its tag and,
+    /// when small, its header): its type, if the tag is ours, and its header, if it parses.
+    public func peek(_ frames: [[UInt8]]) -> (type: MessageType?, header: JSONValue?) {
+        let tag = frames.first.map { String(decoding: $0, as: UTF8.self) } ?? ""
+        let parts = tag.split(separator: " ")
+        let type = parts.count == 2 && parts[0] == "RTX\(protocolVersion)" ? MessageType(rawValue: String(parts[1])) : nil
+        let header = frames.count >= 2 ? try? JSONValue.parse(frames[1]) : nil
+        return (type, header)
+    }
+
     /// Decodes frames; any problem is a `WireError` naming the type and the fault.
     public func decode(_ frames: [[UInt8]]) throws(WireError) -> WireMessage {
         guard let first = frames.first else { throw WireError(messageType: nil, reason: "empty message") }

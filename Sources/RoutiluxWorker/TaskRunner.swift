@@ -91,8 +91,8 @@ enum TaskRunner {
     /// The answer to a TASK over this worker's limit, from the frames kept of it
     /// (tag and header); nil when it is not a TASK of this session.
     static func refusal(of frames: [[UInt8]], bytes: Int, limit: Int, workerId: String, token: String) -> WireMessage? {
-        guard frames.count >= 2, frames[0] == Array("RTX\(protocolVersion) TASK".utf8), let h = try? JSONValue.parse(frames[1]),
-            h["token"].stringValue == token, !token.isEmpty, let job = h["job_id"].stringValue, let id = h["task_id"].intValue, id > 0,
+        let (type, header) = WireCodec().peek(frames)
+        guard type == .task, let h = header, h["token"].stringValue == token, !token.isEmpty, let job = h["job_id"].stringValue, let id = h["task_id"].intValue, id > 0,
             let attempt = h["attempt"].intValue, (1...WireLimits.maxAttempt).contains(attempt)
         else { return nil }
         return .result(
