@@ -31,6 +31,8 @@ let package = Package(
         // groups, signal reset, fd hygiene, teardown and async I/O done once, well.
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        // The coordinator's journal: SQLite (Debian's libsqlite3-dev) in WAL mode.
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // The C library, through Debian's libczmq-dev. On Linux its headers are in
@@ -60,11 +62,17 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The coordinator's durable store: flows, jobs, their logs and tasks, in SQLite through GRDB.
+        .target(
+            name: "RoutiluxStore",
+            dependencies: [.product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
         // The sans-IO scheduling core and its thin ZeroMQ shell.
         .target(
             name: "RoutiluxCoordinator",
             dependencies: [
-                "RoutiluxCore", "RoutiluxWire", "RoutiluxTransport",
+                "RoutiluxCore", "RoutiluxWire", "RoutiluxTransport", "RoutiluxStore",
                 .product(name: "Collections", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
@@ -76,7 +84,7 @@ let package = Package(
         .target(
             name: "RoutiluxCommandLine",
             dependencies: [
-                "RoutiluxCore", "RoutiluxWire", "RoutiluxTransport",
+                "RoutiluxCore", "RoutiluxWire", "RoutiluxTransport", "RoutiluxStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

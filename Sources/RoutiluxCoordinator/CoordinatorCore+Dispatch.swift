@@ -61,6 +61,7 @@ extension CoordinatorCore {
                     workerId: workerId, jobId: jobId, taskId: task.taskId, attempt: task.attempt, outcome: .error,
                     error: "PayloadTooLarge: the task for \(task.routineId).\(task.slot) is \(bytes) bytes (payload \(task.payload.bytes.count), state \((state?.bytes.count ?? 0) + (memory?.bytes.count ?? 0)), shared \(shared?.bytes.count ?? 0)), over the \(self.config.maxMessageBytes)-byte message limit (--max-message-bytes)",
                     errorType: "PayloadTooLarge")
+                journalGone(task.taskId)  // a retry the policy grants journals it again
                 job.inFlight += 1  // onError settles it as if it had run
                 onError(r, task: task, job: job, now: now)
                 job.inFlight -= 1
@@ -80,6 +81,7 @@ extension CoordinatorCore {
                 jobId: jobId, run: job.run, workerId: workerId, task: task, sentAt: now, ordinal: workers[workerId]!.tasksSent,
                 deadline: lease.map { now + $0 })
             counters.tasksDispatched += 1
+            journalInFlight(task, of: job, worker: workerId)
             if merge != nil { job.busySlots.insert(task.slotKey) }
             if keepsState { job.busySlots.insert(task.routineId) }
             let header = TaskMessage(

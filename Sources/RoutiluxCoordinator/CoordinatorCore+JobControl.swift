@@ -38,6 +38,7 @@ extension CoordinatorCore {
     func pause(_ job: JobRecord, reason: String, checkpoint: JSONValue?, now: Double) throws(JobStatusError) {
         let ts = Timestamp(seconds: now)
         try job.state.transition(to: .paused, at: ts)
+        journalTouch(job)
         job.state.pausePoints.append([
             "timestamp": .string(ts.iso), "reason": .string(reason), "current_routine_id": job.state.currentRoutineId.map { .string($0) } ?? .null,
             "checkpoint": checkpoint?.nonNull ?? .object([:]), "pending_tasks_count": .int(job.queue.count + job.retrying.count),
@@ -62,6 +63,7 @@ extension CoordinatorCore {
     func resume(_ job: JobRecord, now: Double) throws(JobStatusError) {
         let ts = Timestamp(seconds: now)
         try job.state.transition(to: .running, at: ts)
+        journalTouch(job)
         job.state.pendingTasks = []
         // Deferred events are emitted now, inside the job: recorded, then routed.
         for d in job.state.deferredEvents {
@@ -82,6 +84,7 @@ extension CoordinatorCore {
         job.state.record(job.state.currentRoutineId ?? "", "cancelled", RawJSON([
             "reason": .string(reason), "dropped_tasks": .int(job.queue.count + job.retrying.count), "in_flight": .int(job.inFlight),
         ]), at: ts)
+        journalClear(job)
         job.queue.removeAll()
         job.retrying.removeAll()
         job.timers.removeAll()
@@ -156,8 +159,8 @@ extension CoordinatorCore {
         let job = JobRecord(id: saved.jobId, run: takeRun(), flow: flow, state: state, maxWorkers: flow.definition.execution.maxWorkers)
         for (k, v) in saved.slotStates { job.slotStates[k] = RawJSON(v) }
         for (k, v) in saved.routineData { job.routineMemory[k] = RawJSON(v) }
-        job.queue.append(contentsOf: tasks)
         jobs[job.id] = job
+        for t in tasks { enqueue(t, in: job, new: true) }
         startDeadline(job, now: now)
         do { try resume(job, now: now) } catch { return refuse(error.description) }
         log(.info, "job \(job.id) resumed from a saved state on flow \(flow.definition.flowId) with \(tasks.count) pending task(s)")

@@ -24,12 +24,18 @@ extension CoordinatorCore {
                 "routine_id": .string(rid), "event_name": .string(d.event), "data": .object(d.data), "timestamp": .string(ts.iso),
             ])
         }
-        for id in effects.cancelledTimers { job.timers.removeValue(forKey: rid + "/" + id) }
+        journalTouch(job)
+        for id in effects.cancelledTimers {
+            if let old = job.timers.removeValue(forKey: rid + "/" + id) { journalGone(old.task.taskId) }
+        }
         for t in effects.timers {
             let due = now + t.after
-            job.timers[rid + "/" + t.id] = ScheduledTimer(due: due, task: PendingTask(
+            let key = rid + "/" + t.id
+            let timer = ScheduledTimer(due: due, task: PendingTask(
                 taskId: takeTaskId(), routineId: rid, slot: t.slot, payload: RawJSON(.object(t.data)), mapping: nil, attempt: 1,
                 source: TaskSource(routine: rid, event: "timer:" + t.id), createdAt: now))
+            if let old = job.timers.updateValue(timer, forKey: key) { journalGone(old.task.taskId) }
+            journalTimer(timer, key: key, of: job)
             actions.append(.wakeAt(due))
         }
         job.state.updatedAt = ts
@@ -47,6 +53,7 @@ extension CoordinatorCore {
         let message = r.error ?? "unknown error"
         let errorType = r.errorType ?? "RoutineError"
         let policy = job.flow.errorPolicy(for: rid)
+        journalTouch(job)
         var record: JSONObject = [
             "slot": .string(task.slot), "error": .string(message), "error_type": .string(errorType), "attempt": .int(task.attempt),
         ]
@@ -80,6 +87,7 @@ extension CoordinatorCore {
             record["retry"] = ["retry": .int(again.retries), "of": .int(policy.maxRetries), "delay": .double(delay)]
             job.state.record(rid, "error", RawJSON(.object(record)), at: ts)
             job.retrying.append(ScheduledRetry(due: now + delay, task: again))
+            journalRetry(job.retrying[job.retrying.count - 1], of: job)
             counters.retriesScheduled += 1
             actions.append(.wakeAt(now + delay))
             log(.info, "job \(job.id): \(rid).\(task.slot) failed (\(message)); retry \(again.retries) of \(policy.maxRetries) in \(delay) s")
@@ -96,7 +104,7 @@ extension CoordinatorCore {
             guard !due.isEmpty else { continue }
             for (key, t) in due {
                 job.timers.removeValue(forKey: key)
-                job.queue.append(t.task)
+                enqueue(t.task, in: job)
             }
             markRunnable(id)
         }
@@ -109,7 +117,7 @@ extension CoordinatorCore {
             let due = job.retrying.filter { $0.due <= now }
             guard !due.isEmpty else { continue }
             job.retrying.removeAll { $0.due <= now }
-            for r in due { job.queue.append(r.task) }
+            for r in due { enqueue(r.task, in: job) }
             markRunnable(id)
         }
     }

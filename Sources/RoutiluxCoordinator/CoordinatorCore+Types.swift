@@ -325,6 +325,7 @@ extension CoordinatorCore {
         switch check(job.flow.definition, file: nil, now: now) {
         case .valid(let compiled):
             job.flow = compiled
+            job.flowJournalled = false
             start(job, now: now)
         case .invalid(let why):
             job.state.waitingFor = nil

@@ -190,7 +190,7 @@ extension CoordinatorCore {
                 t.expiries += 1
                 t.avoid = from
             }
-            job.queue.prepend(t)
+            enqueue(t, in: job, atFront: true)
             counters.tasksRequeued += 1
             markRunnable(job.id)
         }
@@ -201,6 +201,7 @@ extension CoordinatorCore {
     /// it with its job when the job run it belongs to is still held.
     func release(_ taskId: UInt64) -> (PendingTask, JobRecord)? {
         guard let entry = ledger.removeValue(forKey: taskId) else { return nil }
+        journalGone(taskId)
         workers[entry.workerId]?.inFlight.remove(taskId)
         guard let job = jobs[entry.jobId], job.run == entry.run else { return nil }
         job.inFlight -= 1

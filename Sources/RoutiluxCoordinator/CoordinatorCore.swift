@@ -61,15 +61,21 @@ public final class CoordinatorCore {
     var lastHeartbeat: Double = -1e18
     var actions: [CoordinatorAction] = []
     let makeJobId: () -> String
+    /// The turn's changes for the journal (nil: not durable).
+    var recorder: JournalRecorder?
+    /// The job sequence as last journalled.
+    var journalledJobSeq: UInt64 = 1
 
     /// `catalogue`: the compiled-in types (config-aware) and catalogue files' descriptions;
     /// joined workers add theirs. `jobIds` makes job ids (injectable for deterministic tests).
     /// `taskIds` and `tokens` too (default: the system's random generator).
+    /// `durable`: record every change for `takeJournal()`.
     public init(
         config: CoordinatorConfig, catalogue: RoutineCatalogue, jobIds: (() -> String)? = nil, taskIds: (() -> UInt64)? = nil,
-        tokens: (() -> String)? = nil
+        tokens: (() -> String)? = nil, durable: Bool = false
     ) {
         self.config = config
+        if durable { recorder = JournalRecorder() }
         typeBook = RoutineTypeBook(base: catalogue)
         if let jobIds { makeJobId = jobIds } else { makeJobId = { UUIDString.make() } }
         if let taskIds {
@@ -85,7 +91,10 @@ public final class CoordinatorCore {
 
     /// Registers (or replaces) a flow. Its routines' ports are checked when a job
     /// is submitted (types not compiled in are described by the workers hosting them).
-    public func addFlow(_ flow: FlowDefinition) { flows[flow.flowId] = flow }
+    public func addFlow(_ flow: FlowDefinition) {
+        flows[flow.flowId] = flow
+        recorder?.flows.append((flow.flowId, flow.dslJSON.serialized()))
+    }
     /// Routine types known here (compiled in, from catalogue files, or from joined workers).
     public var knownTypes: [String] { Set(typeBook.base.typeNames).union(typeBook.learned.keys).sorted() }
     public var flowIds: [String] { flows.keys.sorted() }
@@ -297,6 +306,7 @@ public final class CoordinatorCore {
         job.entryParams = req.params
         if req.wait { job.waiters.append((reply, req.untilPaused)) }
         jobs[jobId] = job
+        journalTouch(job)
         if let waiting {
             job.state.waitingFor = waiting
             log(.info, "job \(jobId) on flow \(def.flowId) is pending: \(waiting)")
@@ -317,9 +327,9 @@ public final class CoordinatorCore {
         job.state.record(entry.routine, "start", job.entryParams, at: Timestamp(seconds: now))
         job.recordedBytes += job.entryParams.bytes.count
         startDeadline(job, now: now)
-        job.queue.append(PendingTask(
+        enqueue(PendingTask(
             taskId: takeTaskId(), routineId: entry.routine, slot: entry.slot, payload: job.entryParams, mapping: nil, attempt: 1,
-            source: nil, createdAt: now))
+            source: nil, createdAt: now), in: job, new: true)
         markRunnable(job.id)
         log(.info, "job \(job.id) started on flow \(def.flowId) at \(entry.routine).\(entry.slot) (max_workers \(job.maxWorkers))")
     }
@@ -327,6 +337,11 @@ public final class CoordinatorCore {
     func onQuery(jobId: String, wait: Bool, reply: ReplyTarget, historyTail: Int? = nil, waitMs: Int? = nil, now: Double = 0) {
         if let historyTail { replyTails[reply] = historyTail }
         guard let job = jobs[jobId] else {
+            if recorder != nil {
+                // Finished and no longer in memory: the store may have it.
+                actions.append(.lookUp(jobId: jobId, reply: reply, historyTail: replyTails.removeValue(forKey: reply)))
+                return
+            }
             actions.append(.reply(reply, .failure("unknown job '\(jobId)'")))
             return
         }
@@ -409,10 +424,12 @@ public final class CoordinatorCore {
         grant(r.credit, to: r.workerId)
         workers[r.workerId]!.trust()
         ledger.removeValue(forKey: r.taskId)
+        journalGone(r.taskId)
         workers[r.workerId]!.inFlight.remove(r.taskId)
         counters.resultsAccepted += 1
         // A result for a run that is gone (the id now belongs to a resumed run) changes nothing.
         guard let job = jobs[r.jobId], job.run == entry.run else { return }
+        journalTouch(job)
         job.inFlight -= 1
         let stateIndex = r.emissions.count + r.outputs.count
         if job.busySlots.remove(entry.task.slotKey) != nil {
@@ -469,9 +486,9 @@ public final class CoordinatorCore {
         job.state.record(rid, event, payload, at: Timestamp(seconds: now))
         job.recordedBytes += payload.bytes.count
         for route in job.flow.routes(from: rid, event: event) {
-            job.queue.append(PendingTask(
+            enqueue(PendingTask(
                 taskId: takeTaskId(), routineId: route.targetRoutine, slot: route.targetSlot, payload: payload,
-                mapping: route.mapping, attempt: 1, source: TaskSource(routine: rid, event: event), createdAt: now))
+                mapping: route.mapping, attempt: 1, source: TaskSource(routine: rid, event: event), createdAt: now), in: job, new: true)
             counters.deliveries += 1
         }
     }
@@ -502,6 +519,7 @@ public final class CoordinatorCore {
         interruptRoutines(of: job, why: routineId == nil ? error : "the job failed in routine '\(routineId!)'", at: ts)
         try? job.state.transition(to: .failed, at: ts)
         // Queued work is dropped; results of in-flight tasks are ignored when they come.
+        journalClear(job)
         job.queue.removeAll()
         job.retrying.removeAll()
         job.timers.removeAll()
@@ -523,6 +541,7 @@ public final class CoordinatorCore {
 
     func finish(_ jobId: String) {
         guard let job = jobs[jobId] else { return }
+        journalTouch(job)
         let state = job.waiters.isEmpty ? nil : job.exportedState  // built once for every waiter
         for w in job.waiters {
             waitDeadlines.removeValue(forKey: w.target)

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import RoutiluxCore
+import RoutiluxStore
 import RoutiluxTransport
 import RoutiluxWire
 import Synchronization
@@ -26,6 +27,8 @@ public final class CoordinatorService: Sendable {
     enum Input: Sendable {
         case inbound([InboundMessage])
         case local(CoordinatorInput, CheckedContinuation<ControlReply, Never>?)
+        /// An answer read from the store, to send from the loop.
+        case answer(ReplyTarget, ControlReply)
         case tick
         case stop
     }
@@ -35,6 +38,10 @@ public final class CoordinatorService: Sendable {
     private let zapDomain = "routilux-coordinator-" + UUIDString.token()
 
     public let transport: Transport
+    /// The journal (nil: memory only), and what it held when the process started.
+    public let store: JobStore?
+    private let restored: StoredState?
+    private let failureBox = Mutex<String?>(nil)
     private let inputs: AsyncStream<Input>
     private let inputContinuation: AsyncStream<Input>.Continuation
     private let logger: Logger
@@ -49,10 +56,15 @@ public final class CoordinatorService: Sendable {
 
     /// `makeCore` builds the core on the service's own task (the core is not shared).
     /// With `security`, call `reloadKeys()` before `bind`: until then no key is let in.
+    /// With `store`, the core must be made `durable`: each turn's changes are
+    /// committed before its actions are carried out, and `restored` (what
+    /// `store.load()` read) is handed to the core first.
     public init(
         logger: Logger = Logger(label: "routilux.coordinator"), limits: TransportLimits = .standard, security: CoordinatorSecurity? = nil,
-        makeCore: @escaping @Sendable () -> CoordinatorCore
+        store: JobStore? = nil, restored: StoredState? = nil, makeCore: @escaping @Sendable () -> CoordinatorCore
     ) {
+        self.store = store
+        self.restored = restored
         let (inputs, inputContinuation) = AsyncStream.makeStream(of: Input.self, bufferingPolicy: .unbounded)
         self.inputs = inputs
         self.inputContinuation = inputContinuation
@@ -122,7 +134,14 @@ public final class CoordinatorService: Sendable {
         var links = ReplyLinks()
         var fingerprints: [String: String] = [:]
         var pending = inputs.makeAsyncIterator()
-        loop: while let input = await pending.next() {
+        if let restored {
+            var actions = core.restore(restored, now: Date().timeIntervalSince1970)
+            actions += core.handle(.tick, now: Date().timeIntervalSince1970)
+            if await commit(core) {
+                perform(actions, codec: codec, waiting: &waiting, links: &links, now: Date().timeIntervalSince1970, maxBytes: core.config.maxMessageBytes)
+            }
+        }
+        loop: while failure == nil, let input = await pending.next() {
             let now = Date().timeIntervalSince1970
             var actions: [CoordinatorAction]
             switch input {
@@ -150,9 +169,13 @@ public final class CoordinatorService: Sendable {
             case .tick:
                 actions = core.handle(.tick, now: now)
                 links.closeIdle(on: transport, now: now)
+            case .answer(let target, let reply):
+                actions = [.reply(target, reply)]
             case .stop:
                 break loop
             }
+            // Write-ahead: nothing this turn decided leaves the process before the journal has it.
+            guard await commit(core) else { break loop }
             perform(actions, codec: codec, waiting: &waiting, links: &links, now: now, maxBytes: core.config.maxMessageBytes)
             countersBox.withLock { $0 = core.counters }
             workerCountBox.withLock { $0 = core.workerIds.count }
@@ -168,6 +191,23 @@ public final class CoordinatorService: Sendable {
         }
         await transport.shutdown()
     }
+
+    /// Commits the core's changes since the last turn; false (and the loop stops) if the journal cannot be written.
+    private func commit(_ core: CoordinatorCore) async -> Bool {
+        guard let store, let batch = core.takeJournal() else { return true }
+        do {
+            try await store.commit(batch)
+            return true
+        } catch {
+            let why = "\(error); stopping: what this turn decided was not carried out (a restart continues from the last commit)"
+            logger.critical("\(why)")
+            failureBox.withLock { $0 = why }
+            return false
+        }
+    }
+
+    /// Why the loop stopped on its own (the journal could not be written), if it did.
+    public var failure: String? { failureBox.withLock { $0 } }
 
     /// An over-size message, for the core: its type and, for a request whose header was kept, whom to tell.
     private func oversize(_ m: InboundMessage, bytes: Int, from: Sender, codec: WireCodec) -> CoordinatorInput {
@@ -230,6 +270,21 @@ public final class CoordinatorService: Sendable {
                 Task { [inputContinuation] in
                     try? await Task.sleep(for: .milliseconds(Int(delay * 1000) + 1))
                     inputContinuation.yield(.tick)
+                }
+            case .lookUp(let id, let target, let tail):
+                guard let store else { continue }
+                Task { [inputContinuation] in
+                    var reply = ControlReply.failure("unknown job '\(id)'")
+                    do {
+                        if let stored = try await store.job(id: id) {
+                            var state = try CoordinatorCore.jobState(stored)
+                            if let tail, state.executionHistory.count > tail { state.executionHistory = Array(state.executionHistory.suffix(tail)) }
+                            reply = ControlReply(ok: true, error: nil, jobId: id, status: state.status, jobState: state)
+                        }
+                    } catch {
+                        reply = .failure("job \(id): \(error)")
+                    }
+                    inputContinuation.yield(.answer(target, reply))
                 }
             case .jobFinished(let id, let status):
                 finishedHook.withLock { $0 }?(id, status)

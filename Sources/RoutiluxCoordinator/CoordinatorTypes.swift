@@ -215,6 +215,9 @@ public enum CoordinatorAction: Sendable {
     case send(workerId: String, WireMessage)
     /// Answer a submit or query.
     case reply(ReplyTarget, ControlReply)
+    /// Answer a query about a job not held in memory from the store
+    /// (finished and forgotten here; "unknown job" if the store has none either).
+    case lookUp(jobId: String, reply: ReplyTarget, historyTail: Int?)
     /// A job reached a final status.
     case jobFinished(jobId: String, status: JobStatus)
     /// Feed the core a `.tick` at (or soon after) this time: a retry falls due.

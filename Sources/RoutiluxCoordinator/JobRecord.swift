@@ -29,6 +29,8 @@ struct PendingTask: Sendable {
     var source: TaskSource?
     /// When it was queued (seconds since 1970).
     var createdAt: Double
+    /// Its place in its job's queue order (the journal restores queues by it).
+    var position = 0.0
 
     init(
         taskId: UInt64, routineId: String, slot: String, payload: RawJSON, mapping: [[String]]?, attempt: Int,
@@ -146,6 +148,13 @@ final class JobRecord {
     var recordedBytes = 0
     var deadline: Double?
     var warnedNoWorker: Set<String> = []
+    /// The journal has this run's row, and its flow; how many entries of each log it has.
+    var journalled = false
+    var flowJournalled = false
+    var logged: (history: Int, outputs: Int, shared: Int) = (0, 0, 0)
+    /// Queue positions for the next task appended, and the next one put at the front.
+    var nextBack = 0.0
+    var nextFront = -1.0
 
     init(id: String, run: UInt64, flow: CompiledFlow, state: JobState, maxWorkers: Int) {
         self.id = id

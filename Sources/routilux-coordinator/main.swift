@@ -43,6 +43,7 @@ struct Start: AsyncParsableCommand {
     @Option(help: "Workers joined at once; a JOIN beyond is refused.")
     var maxWorkersJoined: Int = 256
     @OptionGroup var limit: MessageLimitArguments
+    @OptionGroup var state: StateDirArguments
     @Option(help: "Finished jobs are kept for queries up to about this many bytes of history and outputs in all (and the last 1000 at most); the oldest are forgotten first.")
     var finishedJobsBytes: Int = 256 << 20
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
@@ -81,6 +82,8 @@ struct Start: AsyncParsableCommand {
         // Keys and plaintext first: a misconfiguration is one line, exit 2, before anything starts.
         let security = try security()
         LogSetup.bootstrap(level: logLevel)
+        // The state dir next: locked, checked, read (a second coordinator on it is refused here).
+        let opened = try state.open(default: "routilux-state")
         raiseOpenFileLimit()
         guard heartbeatMs >= 10, workerTimeoutMs >= 2 * heartbeatMs, workerTimeoutMs <= 3_600_000 else {
             FileHandle.standardError.write(Data("routilux-coordinator: --worker-timeout-ms (\(workerTimeoutMs)) must be at least twice --heartbeat-ms (\(heartbeatMs), at least 10) and at most an hour\n".utf8))
@@ -118,8 +121,15 @@ struct Start: AsyncParsableCommand {
             workerTimeoutMs: workerTimeoutMs, maxCredit: maxCredit, maxWorkersJoined: maxWorkersJoined, maxMessageBytes: limit.maxMessageBytes,
             authenticated: security != nil, finishedJobsBytes: finishedJobsBytes)
         let log = Logger(label: "routilux.coordinator")
-        let service = CoordinatorService(limits: TransportLimits(maxMessageBytes: limit.maxMessageBytes), security: security) { [loaded, catalogue] in
-            let core = CoordinatorCore(config: config, catalogue: catalogue)
+        if let (store, stored) = opened {
+            log.info("state dir \(store.directory) (durability \(store.durability.rawValue)): \(stored.jobs.count) unfinished job(s) to continue, \(stored.finishedJobs) finished kept, \(stored.flows.count) flow(s)")
+        } else {
+            log.warning("--state-dir none: jobs are held in memory only; a coordinator restart loses them")
+        }
+        let service = CoordinatorService(
+            limits: TransportLimits(maxMessageBytes: limit.maxMessageBytes), security: security, store: opened?.0, restored: opened?.1
+        ) { [loaded, catalogue] in
+            let core = CoordinatorCore(config: config, catalogue: catalogue, durable: opened != nil)
             for f in loaded { core.addFlow(f) }
             return core
         }
@@ -152,5 +162,9 @@ struct Start: AsyncParsableCommand {
         FileHandle.standardOutput.write(Data("routilux-coordinator listening on \(endpoint)\n".utf8))
         log.info("listening on \(endpoint); flows: \(loaded.map(\.flowId).joined(separator: ", "))")
         await service.run()
+        if let failure = service.failure {
+            FileHandle.standardError.write(Data("routilux-coordinator: \(failure)\n".utf8))
+            throw ExitCode(1)
+        }
     }
 }

@@ -84,7 +84,7 @@ extension Integration {
             let h = try ProcessHarness()
             let ring = try await KeyRing.make(h)
             let flow = try h.write("slow.yaml", slowFlow.replacingOccurrences(of: "seconds: 0.05", with: "seconds: 0.1"))
-            let c = try h.start(in: net.coordinator, "routilux-coordinator", ["start", "--bind", "tcp://0.0.0.0:5555", "--flow", flow, "--worker-timeout-ms", "3000"] + ring.coordinator)
+            let c = try h.start(in: net.coordinator, "routilux-coordinator", ["start", "--bind", "tcp://0.0.0.0:5555", "--flow", flow, "--worker-timeout-ms", "3000", "--state-dir", h.path("state")] + ring.coordinator)
             defer { Task { await h.shutdown() } }
             try await waitUntil("the coordinator to listen\n\(c.stderr)") { c.stdout.contains("listening on") }
             var workers: [Spawned] = []

@@ -95,9 +95,11 @@ final class ProcessHarness: @unchecked Sendable {
         return s
     }
 
-    /// Starts a coordinator and returns it with the endpoint it printed.
-    func coordinator(bind: String = "tcp://127.0.0.1:*", flows: [String] = [], extra: [String] = []) async throws -> (Spawned, String) {
-        let c = try start("routilux-coordinator", ["start", "--bind", bind] + flows.flatMap { ["--flow", $0] } + extra)
+    /// Starts a coordinator and returns it with the endpoint it printed. It
+    /// journals to `stateDir` (default: a fresh directory in the temp directory).
+    func coordinator(bind: String = "tcp://127.0.0.1:*", flows: [String] = [], extra: [String] = [], stateDir: String? = nil) async throws -> (Spawned, String) {
+        let state = extra.contains("--state-dir") ? [] : ["--state-dir", stateDir ?? path("state-\(counter + 1)")]
+        let c = try start("routilux-coordinator", ["start", "--bind", bind] + flows.flatMap { ["--flow", $0] } + state + extra)
         try await waitUntil("the coordinator to print its endpoint\n--- stderr:\n\(c.stderr)", timeout: 30) {
             guard c.isRunning else { throw HarnessError(description: "the coordinator exited: \(c.stderr)") }
             return c.stdout.contains("listening on ")

@@ -1,0 +1,282 @@
+import DequeModule
+import RoutiluxCore
+import RoutiluxStore
+import RoutiluxWire
+
+/// The journal: every change to a job, its tasks and the flows is recorded as
+/// it happens, and `takeJournal()` hands the turn's changes to the shell, which
+/// commits them before carrying out the turn's actions. `restore` rebuilds the
+/// jobs a previous process left unfinished.
+extension CoordinatorCore {
+    // MARK: - Recording (each a no-op without a journal)
+
+    /// Appends (or, `atFront`, prepends) a task to its job's queue.
+    func enqueue(_ task: PendingTask, in job: JobRecord, atFront: Bool = false, new: Bool = false) {
+        var t = task
+        if atFront {
+            t.position = job.nextFront
+            job.nextFront -= 1
+            job.queue.prepend(t)
+        } else {
+            t.position = job.nextBack
+            job.nextBack += 1
+            job.queue.append(t)
+        }
+        recorder?.put(t, of: job, at: .queued, position: t.position, new: new)
+    }
+
+    func journalTouch(_ job: JobRecord) { recorder?.touch(job) }
+
+    func journalInFlight(_ task: PendingTask, of job: JobRecord, worker: String) {
+        recorder?.put(task, of: job, at: .inFlight, position: task.position, new: false, extra: .init(worker: worker))
+    }
+
+    func journalRetry(_ retry: ScheduledRetry, of job: JobRecord) {
+        recorder?.put(retry.task, of: job, at: .retry, position: retry.due, new: false)
+    }
+
+    func journalTimer(_ timer: ScheduledTimer, key: String, of job: JobRecord) {
+        recorder?.put(timer.task, of: job, at: .timer, position: timer.due, new: true, extra: .init(timerKey: key))
+    }
+
+    func journalGone(_ taskId: UInt64) { recorder?.gone(taskId) }
+
+    func journalClear(_ job: JobRecord) { recorder?.clear(job) }
+
+    // MARK: - The batch
+
+    /// The changes since the last call, as one batch for the store (nil: none, or no journal).
+    public func takeJournal() -> JournalBatch? {
+        guard let r = recorder, !r.isEmpty || journalledJobSeq != nextJobSeq else { return nil }
+        var b = JournalBatch()
+        b.flows = r.flows.map { (id: $0.0, document: $0.1) }
+        b.forgotten = r.forgotten
+        for job in r.jobs.values.sorted(by: { $0.run < $1.run }) {
+            var flow: [UInt8]?
+            if !job.journalled {
+                b.resets.append(job.id)
+                job.journalled = true
+                job.flowJournalled = false
+            }
+            if !job.flowJournalled {
+                flow = Self.flowBlob(job.flow)
+                job.flowJournalled = true
+            }
+            b.jobs.append(JobWrite(
+                jobId: job.id, run: job.run, status: job.state.status.rawValue,
+                finishedAt: job.state.status.isTerminal ? job.state.updatedAt.seconds : nil, meta: Self.metaBlob(job), flow: flow,
+                appends: Self.newLogEntries(job)))
+        }
+        b.clearedTasks = r.cleared
+        for (id, change) in r.tasks {
+            switch change {
+            case .created(let t, let jobId, let place, let position, let extra):
+                b.tasks.append(.insert(StoredTask(
+                    taskId: id, jobId: jobId, place: place, position: position, state: Self.taskState(t, extra), body: Self.taskBody(t))))
+            case .moved(let t, let place, let position, let extra):
+                b.tasks.append(.move(taskId: id, place: place, position: position, state: Self.taskState(t, extra)))
+            case .deleted:
+                b.tasks.append(.delete(taskId: id))
+            }
+        }
+        if journalledJobSeq != nextJobSeq {
+            b.values["next_job_seq"] = Int64(nextJobSeq)
+            journalledJobSeq = nextJobSeq
+        }
+        recorder = JournalRecorder()
+        return b
+    }
+
+    static func flowBlob(_ flow: CompiledFlow) -> [UInt8] {
+        var ports = JSONObject()
+        for (id, p) in flow.ports.sorted(by: { $0.key < $1.key }) { ports[id] = .object(p.json) }
+        return JSONValue.object(["definition": flow.definition.dslJSON, "ports": .object(ports)]).serialized()
+    }
+
+    static func metaBlob(_ job: JobRecord) -> [UInt8] {
+        var s = job.state
+        s.executionHistory = []
+        s.outputLog = []
+        s.sharedLog = []
+        s.pendingTasks = []
+        s.slotStates = [:]
+        s.routineData = [:]
+        s.executionTracker = nil
+        var w = JSONObjectWriter(capacity: 512)
+        w.raw("state", s.json.serialized())
+        w.raw("entry_params", job.entryParams.bytes)
+        w.value("max_workers", .int(job.maxWorkers))
+        if let d = job.deadline { w.value("deadline", .double(d)) }
+        w.rawObject("slot_states", job.slotStates.sorted { $0.key < $1.key }.map { ($0.key, $0.value.bytes) })
+        w.rawObject("routine_memory", job.routineMemory.sorted { $0.key < $1.key }.map { ($0.key, $0.value.bytes) })
+        w.value("next_back", .double(job.nextBack))
+        w.value("next_front", .double(job.nextFront))
+        return w.finish()
+    }
+
+    /// History records, outputs and shared-log entries added since the last batch.
+    static func newLogEntries(_ job: JobRecord) -> [(kind: JobLogKind, index: Int, body: [UInt8])] {
+        var out: [(kind: JobLogKind, index: Int, body: [UInt8])] = []
+        let h = job.state.executionHistory
+        if job.logged.history < h.count {
+            for i in job.logged.history..<h.count {
+                var w = JSONObjectWriter()
+                w.string("routine_id", h[i].routineId)
+                w.string("event_name", h[i].eventName)
+                w.value("t", .double(h[i].timestamp.seconds))
+                w.raw("data", h[i].data.bytes)
+                out.append((.history, i, w.finish()))
+            }
+        }
+        let o = job.state.outputLog
+        if job.logged.outputs < o.count {
+            for i in job.logged.outputs..<o.count { out.append((.outputs, i, o[i].serialized())) }
+        }
+        let l = job.state.sharedLog
+        if job.logged.shared < l.count {
+            for i in job.logged.shared..<l.count { out.append((.sharedLog, i, l[i].serialized())) }
+        }
+        job.logged = (h.count, o.count, l.count)
+        return out
+    }
+
+    static func taskBody(_ t: PendingTask) -> [UInt8] {
+        var w = JSONObjectWriter(capacity: 96 + t.payload.bytes.count)
+        w.string("routine", t.routineId)
+        w.string("slot", t.slot)
+        w.raw("payload", t.payload.bytes)
+        if let m = t.mapping { w.value("mapping", .array(m.map { .array($0.map { .string($0) }) })) }
+        if let s = t.source { w.value("source", ["routine": .string(s.routine), "event": .string(s.event)]) }
+        w.value("created", .double(t.createdAt))
+        return w.finish()
+    }
+
+    static func taskState(_ t: PendingTask, _ extra: JournalRecorder.TaskExtra) -> [UInt8] {
+        var o: JSONObject = ["attempt": .int(t.attempt), "retries": .int(t.retries), "expiries": .int(t.expiries)]
+        if let a = t.avoid { o["avoid"] = .string(a) }
+        if let w = extra.worker { o["worker"] = .string(w) }
+        if let k = extra.timerKey { o["timer"] = .string(k) }
+        return JSONValue.object(o).serialized()
+    }
+
+    // MARK: - Restoring
+
+    /// Rebuilds what a previous coordinator journalled: its flows (flows already
+    /// added here, from files, win) and every unfinished job. Tasks that were in
+    /// flight go back to the front of their queues with their attempt raised, so a
+    /// late answer to the old attempt is stale; timers, retries and job deadlines
+    /// keep their times. Returns what to do (logs, among them one per job or
+    /// flow that could not be restored); feed a `.tick` next.
+    public func restore(_ stored: StoredState, now: Double) -> [CoordinatorAction] {
+        actions = []
+        var problems: [String] = []
+        for (id, doc) in stored.flows where flows[id] == nil {
+            do {
+                flows[id] = try FlowLoader.build(try JSONValue.parse(doc), file: nil, defaultFlowId: id, catalogue: nil)
+            } catch {
+                problems.append("flow \(id): \(error)")
+            }
+        }
+        if let seq = stored.values["next_job_seq"], seq > 0 { nextJobSeq = max(nextJobSeq, UInt64(seq)) }
+        for s in stored.jobs {
+            do { try restoreJob(s, now: now) } catch {
+                problems.append("job \(s.jobId): \(error)")
+            }
+        }
+        journalledJobSeq = nextJobSeq
+        for p in problems { log(.error, "not restored: \(p)") }
+        return actions
+    }
+
+    /// A stored job's JobState as clients see it (a finished one, read back from the store).
+    public static func jobState(_ s: StoredJob) throws -> JobState {
+        let meta = try JSONValue.parse(s.meta)
+        var state = try stateWithLogs(s, meta: meta)
+        for (k, v) in meta["slot_states"].objectValue ?? [:] { state.slotStates[k] = v }
+        for (k, v) in meta["routine_memory"].objectValue ?? [:] { state.routineData[k] = v }
+        return state
+    }
+
+    static func stateWithLogs(_ s: StoredJob, meta: JSONValue) throws -> JobState {
+        var state = try JobState(json: meta["state"])
+        let logs = s.logs
+        for entry in logs[.history] ?? [] {
+            let e = try JSONValue.parse(entry)
+            state.executionHistory.append(ExecutionRecord(
+                routineId: e["routine_id"].stringValue ?? "", eventName: e["event_name"].stringValue ?? "", data: RawJSON(e["data"]),
+                timestamp: Timestamp(seconds: e["t"].doubleValue ?? s.finishedAt ?? 0)))
+        }
+        for entry in logs[.outputs] ?? [] { state.outputLog.append(try JSONValue.parse(entry)) }
+        for entry in logs[.sharedLog] ?? [] { state.sharedLog.append(try JSONValue.parse(entry)) }
+        return state
+    }
+
+    private func restoreJob(_ s: StoredJob, now: Double) throws {
+        let flowDoc = try JSONValue.parse(s.flow)
+        let def = try FlowLoader.build(flowDoc["definition"], file: nil, defaultFlowId: "flow", catalogue: nil)
+        var ports: [String: RoutinePorts] = [:]
+        for (id, p) in flowDoc["ports"].objectValue ?? [:] { ports[id] = try RoutinePorts(json: p, path: "ports.\(id)") }
+        let meta = try JSONValue.parse(s.meta)
+        let state = try Self.stateWithLogs(s, meta: meta)
+        let compiled = CompiledFlow(def, ports: ports)
+        let job = JobRecord(
+            id: s.jobId, run: s.run, flow: compiled, state: state, maxWorkers: max(1, meta["max_workers"].intValue ?? compiled.definition.execution.maxWorkers))
+        nextJobSeq = max(nextJobSeq, s.run + 1)
+        job.entryParams = RawJSON(meta["entry_params"].objectValue == nil ? .object([:]) : meta["entry_params"])
+        job.deadline = meta["deadline"].doubleValue
+        for (k, v) in meta["slot_states"].objectValue ?? [:] { job.slotStates[k] = RawJSON(v) }
+        for (k, v) in meta["routine_memory"].objectValue ?? [:] { job.routineMemory[k] = RawJSON(v) }
+        job.nextBack = meta["next_back"].doubleValue ?? 0
+        job.nextFront = meta["next_front"].doubleValue ?? -1
+        job.journalled = true
+        job.flowJournalled = true
+        job.logged = (state.executionHistory.count, state.outputLog.count, state.sharedLog.count)
+        job.recordedBytes = job.entryParams.bytes.count + state.executionHistory.reduce(0) { $0 + $1.data.bytes.count }
+        var queued: [PendingTask] = []
+        for row in s.tasks {
+            let body = try JSONValue.parse(row.body)
+            let st = try JSONValue.parse(row.state)
+            guard let rid = body["routine"].stringValue, let slot = body["slot"].stringValue else {
+                throw RoutineError("task \(row.taskId): no routine or slot")
+            }
+            var source: TaskSource?
+            if let r = body["source"]["routine"].stringValue, let e = body["source"]["event"].stringValue { source = TaskSource(routine: r, event: e) }
+            let mapping = body["mapping"].arrayValue?.map { $0.arrayValue?.compactMap(\.stringValue) ?? [] }
+            var t = PendingTask(
+                taskId: row.taskId, routineId: rid, slot: slot, payload: RawJSON(body["payload"]), mapping: mapping,
+                attempt: min(max(1, st["attempt"].intValue ?? 1), WireLimits.maxAttempt), retries: max(0, st["retries"].intValue ?? 0),
+                source: source, createdAt: body["created"].doubleValue ?? now)
+            t.expiries = max(0, st["expiries"].intValue ?? 0)
+            t.avoid = st["avoid"].stringValue
+            t.position = row.position
+            recentTaskIds.append(row.taskId)
+            switch row.place {
+            case .queued:
+                queued.append(t)
+            case .inFlight:
+                // Its worker's answer, if it ever comes, belongs to the old coordinator's session: run it again.
+                t.attempt = min(t.attempt + 1, WireLimits.maxAttempt)
+                queued.append(t)
+                recorder?.put(t, of: job, at: .queued, position: t.position, new: false)
+                counters.tasksRequeued += 1
+            case .retry:
+                job.retrying.append(ScheduledRetry(due: row.position, task: t))
+                actions.append(.wakeAt(row.position))
+            case .timer:
+                job.timers[st["timer"].stringValue ?? "\(rid)/\(row.taskId)"] = ScheduledTimer(due: row.position, task: t)
+                actions.append(.wakeAt(row.position))
+            }
+        }
+        queued.sort { $0.position < $1.position }
+        job.queue = Deque(queued)
+        if let first = queued.first { job.nextFront = min(job.nextFront, first.position - 1) }
+        if let last = queued.last { job.nextBack = max(job.nextBack, last.position + 1) }
+        job.retrying.sort { $0.due < $1.due }
+        jobs[job.id] = job
+        if let d = job.deadline { actions.append(.wakeAt(d)) }
+        if !job.queue.isEmpty { markRunnable(job.id) }
+        // Its last result was journalled, its completion was not: it completes now.
+        if job.state.status == .running && job.outstanding == 0 { complete(job.id, now: now) }
+        log(.info, "job \(job.id) restored (\(state.status.rawValue)): \(job.queue.count) queued, \(job.retrying.count) waiting to retry, \(job.timers.count) timer(s)")
+    }
+}

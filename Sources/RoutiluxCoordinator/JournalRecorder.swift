@@ -1,0 +1,66 @@
+import RoutiluxCore
+import RoutiluxStore
+
+/// What the core changed during one turn, kept until the shell takes it as a
+/// `JournalBatch`: the jobs touched, each task's net change, flows registered.
+/// A task created and finished within the turn never reaches the store.
+final class JournalRecorder {
+    enum TaskChange {
+        /// Created this turn (the store has no row yet).
+        case created(PendingTask, jobId: String, place: TaskPlace, position: Double, extra: TaskExtra)
+        /// Moved: the store has its row.
+        case moved(PendingTask, place: TaskPlace, position: Double, extra: TaskExtra)
+        case deleted
+    }
+
+    /// Place-specific fields of a task's state blob.
+    struct TaskExtra {
+        var worker: String?
+        var timerKey: String?
+    }
+
+    var jobs: [String: JobRecord] = [:]
+    var tasks: [UInt64: TaskChange] = [:]
+    var flows: [(String, [UInt8])] = []
+    var cleared: [String] = []
+    var forgotten: [String] = []
+
+    var isEmpty: Bool { jobs.isEmpty && tasks.isEmpty && flows.isEmpty && cleared.isEmpty && forgotten.isEmpty }
+
+    func touch(_ job: JobRecord) { jobs[job.id] = job }
+
+    /// A task is now at `place` (queued, in flight, waiting to retry, a timer).
+    func put(_ t: PendingTask, of job: JobRecord, at place: TaskPlace, position: Double, new: Bool, extra: TaskExtra = TaskExtra()) {
+        touch(job)
+        switch tasks[t.taskId] {
+        case .created?:
+            tasks[t.taskId] = .created(t, jobId: job.id, place: place, position: position, extra: extra)
+        case .moved?, .deleted?:
+            tasks[t.taskId] = .moved(t, place: place, position: position, extra: extra)
+        case nil:
+            tasks[t.taskId] = new
+                ? .created(t, jobId: job.id, place: place, position: position, extra: extra)
+                : .moved(t, place: place, position: position, extra: extra)
+        }
+    }
+
+    /// A task is done (answered, cancelled timer, dropped).
+    func gone(_ taskId: UInt64) {
+        switch tasks[taskId] {
+        case .created?: tasks.removeValue(forKey: taskId)
+        default: tasks[taskId] = .deleted
+        }
+    }
+
+    /// Every task of the job is dropped (it failed or was cancelled).
+    func clear(_ job: JobRecord) {
+        touch(job)
+        cleared.append(job.id)
+        for (id, change) in tasks {
+            switch change {
+            case .created(_, let jobId, _, _, _) where jobId == job.id: tasks.removeValue(forKey: id)
+            default: break
+            }
+        }
+    }
+}
