@@ -172,7 +172,7 @@ let package = Package(
         .testTarget(name: "RoutiluxWireTests", dependencies: ["RoutiluxWire", "RoutiluxCore"], swiftSettings: strict),
         .testTarget(
             name: "RoutiluxCoordinatorTests",
-            dependencies: ["RoutiluxCoordinator", "RoutiluxBuiltins", "RoutiluxWorker"],
+            dependencies: ["RoutiluxCoordinator", "RoutiluxBuiltins", "RoutiluxWorker", "RoutiluxStore"],
             swiftSettings: strict
         ),
         .testTarget(

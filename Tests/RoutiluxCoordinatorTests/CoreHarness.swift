@@ -1,6 +1,7 @@
 import RoutiluxBuiltins
 import RoutiluxCoordinator
 import RoutiluxCore
+import RoutiluxStore
 import RoutiluxWire
 import Testing
 
@@ -20,16 +21,22 @@ final class CoreHarness {
     private var nextReply: UInt64 = 1
     private let ids: JobIds
     private let extraTypeNames: [String]
+    /// With a store: every turn's journal is committed to it after the turn (as the shell does).
+    var store: JobStore?
+    /// Off: the next turns are not committed (a crash before their commit; their actions never left).
+    var committing = true
 
     /// `allowUnknownTypes`: the flow may use types only joining workers will describe.
     init(
         flow yaml: String, workerTimeoutMs: Int = 5000, finishedJobsKept: Int = 1000, extraTypes: [RoutineType] = [],
-        allowUnknownTypes: Bool = false, configure: (inout CoordinatorConfig) -> Void = { _ in }
+        allowUnknownTypes: Bool = false, store: JobStore? = nil, restoring: StoredState? = nil, jobIdStart: Int = 0,
+        configure: (inout CoordinatorConfig) -> Void = { _ in }
     ) throws {
+        self.store = store
         var registry = Builtins.registry
         for t in extraTypes { registry.register(t) }
         let catalogue = registry.catalogue
-        let ids = JobIds()
+        let ids = JobIds(from: jobIdStart)
         self.ids = ids
         extraTypeNames = extraTypes.map(\.name)
         var config = CoordinatorConfig(
@@ -38,9 +45,17 @@ final class CoreHarness {
         core = CoordinatorCore(
             config: config,
             catalogue: catalogue,
-            jobIds: { ids.next() })
+            jobIds: { ids.next() }, durable: store != nil)
         let doc = try FlowLoader.parseDocument(Array(yaml.utf8), isJSON: false, file: nil)
         core.addFlow(try FlowLoader.build(doc, file: nil, defaultFlowId: "test", catalogue: catalogue, allowUnknownTypes: allowUnknownTypes))
+        if let restoring {
+            record(core.restore(restoring, now: now))
+            try commit()
+        }
+    }
+
+    func commit() throws {
+        if let store, committing, let batch = core.takeJournal() { try store.commitNow(batch) }
     }
 
     /// Worker messages fed with an empty session token get the one JOINED gave
@@ -52,6 +67,16 @@ final class CoreHarness {
         var input = input
         if stampTokens, case .message(let m, let peer) = input { input = .message(stamp(m), peer: peer) }
         let actions = core.handle(input, now: now)
+        if store != nil && !committing {
+            _ = core.takeJournal()  // lost with the process: nothing of the turn was carried out
+            return actions
+        }
+        try! commit()
+        record(actions)
+        return actions
+    }
+
+    func record(_ actions: [CoordinatorAction]) {
         for a in actions {
             switch a {
             case .send(let w, let m): sent.append((w, m))
@@ -61,10 +86,9 @@ final class CoreHarness {
             case .jobFinished(let j, let s): finished.append((j, s))
             case .log(_, let text): logs.append(text)
             case .wakeAt(let t): wakeups.append(t)
-            case .connectWorker, .disconnectWorker: break
+            case .connectWorker, .disconnectWorker, .lookUp: break
             }
         }
-        return actions
     }
 
     /// The session token the last JOINED to `worker` carried.
@@ -146,7 +170,8 @@ struct Dispatched {
 
 /// Predictable job ids: job-1, job-2, ...
 final class JobIds {
-    private var n = 0
+    private var n: Int
+    init(from n: Int = 0) { self.n = n }
     var last: String { "job-\(n)" }
     func next() -> String {
         n += 1
