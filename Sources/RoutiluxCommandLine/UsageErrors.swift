@@ -3,10 +3,12 @@ import Foundation
 
 /// Exit codes shared by every Routilux executable: 0 success (for job
 /// commands: the job completed), 1 a runtime failure (or a job that did not
-/// complete), 2 bad input of any kind, usage errors included.
+/// complete), 2 bad input of any kind, usage errors included, 3 the
+/// coordinator restarted and no longer knows the job waited for.
 public enum CommandExit {
     public static let failure = ExitCode(1)
     public static let badInput = ExitCode(2)
+    public static let jobLost = ExitCode(3)
 }
 
 /// A misconfiguration (a missing or unreadable key file, a secret others can

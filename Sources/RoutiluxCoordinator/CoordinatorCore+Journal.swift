@@ -77,6 +77,8 @@ extension CoordinatorCore {
                 b.tasks.append(.move(taskId: id, place: place, position: position, state: Self.taskState(t, extra)))
             case .deleted:
                 b.tasks.append(.delete(taskId: id))
+            case .dropped:
+                break
             }
         }
         if journalledJobSeq != nextJobSeq {
@@ -101,7 +103,8 @@ extension CoordinatorCore {
         s.pendingTasks = []
         s.slotStates = [:]
         s.routineData = [:]
-        s.executionTracker = nil
+        // The figures are kept once the job is over (a restarted job counts its activations from then on).
+        s.executionTracker = job.state.status.isTerminal && !job.tracker.isEmpty ? job.tracker.json(flowId: s.flowId) : nil
         var w = JSONObjectWriter(capacity: 512)
         w.raw("state", s.json.serialized())
         w.raw("entry_params", job.entryParams.bytes)
@@ -232,7 +235,10 @@ extension CoordinatorCore {
         job.flowJournalled = true
         job.logged = (state.executionHistory.count, state.outputLog.count, state.sharedLog.count)
         job.recordedBytes = job.entryParams.bytes.count + state.executionHistory.reduce(0) { $0 + $1.data.bytes.count }
+        // Built aside first: a job that cannot be read whole changes nothing.
         var queued: [PendingTask] = []
+        var requeued: [PendingTask] = []
+        var wakeups: [Double] = []
         for row in s.tasks {
             let body = try JSONValue.parse(row.body)
             let st = try JSONValue.parse(row.state)
@@ -249,28 +255,35 @@ extension CoordinatorCore {
             t.expiries = max(0, st["expiries"].intValue ?? 0)
             t.avoid = st["avoid"].stringValue
             t.position = row.position
-            recentTaskIds.append(row.taskId)
             switch row.place {
             case .queued:
                 queued.append(t)
             case .inFlight:
                 // Its worker's answer, if it ever comes, belongs to the old coordinator's session: run it again.
                 t.attempt = min(t.attempt + 1, WireLimits.maxAttempt)
-                queued.append(t)
-                recorder?.put(t, of: job, at: .queued, position: t.position, new: false)
-                counters.tasksRequeued += 1
+                requeued.append(t)
             case .retry:
                 job.retrying.append(ScheduledRetry(due: row.position, task: t))
-                actions.append(.wakeAt(row.position))
+                wakeups.append(row.position)
             case .timer:
                 job.timers[st["timer"].stringValue ?? "\(rid)/\(row.taskId)"] = ScheduledTimer(due: row.position, task: t)
-                actions.append(.wakeAt(row.position))
+                wakeups.append(row.position)
             }
         }
         queued.sort { $0.position < $1.position }
-        job.queue = Deque(queued)
         if let first = queued.first { job.nextFront = min(job.nextFront, first.position - 1) }
         if let last = queued.last { job.nextBack = max(job.nextBack, last.position + 1) }
+        // Tasks that were in flight go first, in their old order.
+        for i in requeued.indices.sorted(by: { requeued[$0].position > requeued[$1].position }) {
+            requeued[i].position = job.nextFront
+            job.nextFront -= 1
+        }
+        requeued.sort { $0.position < $1.position }
+        job.queue = Deque(requeued + queued)
+        for t in job.queue { recentTaskIds.append(t.taskId) }
+        for t in requeued { recorder?.put(t, of: job, at: .queued, position: t.position, new: false) }
+        counters.tasksRequeued += requeued.count
+        for w in wakeups { actions.append(.wakeAt(w)) }
         job.retrying.sort { $0.due < $1.due }
         jobs[job.id] = job
         if let d = job.deadline { actions.append(.wakeAt(d)) }

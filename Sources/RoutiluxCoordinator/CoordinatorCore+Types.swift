@@ -332,10 +332,13 @@ extension CoordinatorCore {
             fail(job.id, error: why, errorType: "FlowValidationError", routineId: nil, now: now)
         case .describing:
             job.state.waitingFor = "waiting for joined workers to describe its routine types"
+            journalTouch(job)
         case .undescribed(let why):
             job.state.waitingFor = "waiting: \(why)"
+            journalTouch(job)
         case .waiting(let types):
             if job.state.waitingFor != waitingText(types) {
+                journalTouch(job)
                 job.state.waitingFor = waitingText(types)
                 log(.info, "job \(job.id) \(waitingText(types))")
             }

@@ -65,6 +65,8 @@ public final class CoordinatorCore {
     var recorder: JournalRecorder?
     /// The job sequence as last journalled.
     var journalledJobSeq: UInt64 = 1
+    /// Set by `.shutdown`: no new job is taken.
+    var stopping = false
 
     /// `catalogue`: the compiled-in types (config-aware) and catalogue files' descriptions;
     /// joined workers add theirs. `jobIds` makes job ids (injectable for deterministic tests).
@@ -127,6 +129,7 @@ public final class CoordinatorCore {
             onQuery(jobId: jobId, wait: wait, reply: reply, historyTail: tail, waitMs: waitMs, now: now)
         case .control(let request, let reply): onControl(request, reply: reply, now: now)
         case .tick: onTick(now: now)
+        case .shutdown: onShutdown()
         }
         dispatch(now: now)
         if !replyTails.isEmpty { trimReplies() }
@@ -239,9 +242,35 @@ public final class CoordinatorCore {
         }
     }
 
+    /// Stopping: everyone waiting for a job is told, with whether the job survives the restart.
+    func onShutdown() {
+        stopping = true
+        for job in jobsInRunOrder where !job.waiters.isEmpty {
+            let fate = recorder != nil
+                ? "job \(job.id) is journalled and continues when it restarts"
+                : "job \(job.id) is lost with it (no --state-dir)"
+            var r = ControlReply.failure("the coordinator is stopping; \(fate)")
+            r.jobId = job.id
+            r.status = job.state.status
+            r.stopping = true
+            for w in job.waiters {
+                waitDeadlines.removeValue(forKey: w.target)
+                actions.append(.reply(w.target, r))
+            }
+            job.waiters = []
+        }
+        log(.info, "stopping: \(jobs.values.filter { !$0.state.status.isTerminal }.count) unfinished job(s)\(recorder != nil ? " journalled" : " lost (memory only)")")
+    }
+
     // MARK: - Jobs
 
     func onSubmit(_ req: SubmitRequest, reply: ReplyTarget, now: Double) {
+        if stopping {
+            var r = ControlReply.failure("the coordinator is stopping; submit again once it is back")
+            r.stopping = true
+            actions.append(.reply(reply, r))
+            return
+        }
         var def: FlowDefinition
         var file: String?
         switch req.flow {
@@ -420,6 +449,15 @@ public final class CoordinatorCore {
             workers[r.workerId]?.takenBack.removeValue(forKey: TaskAttempt(taskId: r.taskId, attempt: r.attempt))
             grant(r.credit, to: r.workerId)
             return
+        }
+        if recorder != nil, r.outcome == .ok, let bad = bodies.firstIndex(where: { (try? $0.value()) == nil }) {
+            // What is journalled is read back at a restart: a body that is not JSON fails the activation now.
+            counters.dropped[.malformed, default: 0] += 1
+            let why = "MalformedResult: body \(bad + 1) of \(bodies.count) in worker \(r.workerId)'s RESULT for \(entry.task.routineId).\(entry.task.slot) is not JSON"
+            log(.warning, "job \(r.jobId): \(why)")
+            return onResult(
+                ResultMessage(workerId: r.workerId, jobId: r.jobId, taskId: r.taskId, attempt: r.attempt, outcome: .error, error: why, errorType: "MalformedResult", credit: r.credit, token: r.token),
+                bodies: [], peer: peer, now: now)
         }
         grant(r.credit, to: r.workerId)
         workers[r.workerId]!.trust()

@@ -172,6 +172,9 @@ public final class CoordinatorService: Sendable {
             case .answer(let target, let reply):
                 actions = [.reply(target, reply)]
             case .stop:
+                // Waiters are told, the journal gets the last turn, then the loop ends.
+                let last = core.handle(.shutdown, now: now)
+                if await commit(core) { perform(last, codec: codec, waiting: &waiting, links: &links, now: now, maxBytes: core.config.maxMessageBytes) }
                 break loop
             }
             // Write-ahead: nothing this turn decided leaves the process before the journal has it.
@@ -236,7 +239,7 @@ public final class CoordinatorService: Sendable {
                 waiting.removeValue(forKey: id)?.resume(returning: r)
             case .reply(.remote(let endpoint, let requestId, let key), let r):
                 if CoordinatorCore.endpointProblem(endpoint) != nil { continue }  // nowhere to answer (counted as the request was handled)
-                var header = ReplyMessage(requestId: requestId, ok: r.ok, error: r.error, jobId: r.jobId, status: r.status?.rawValue)
+                var header = ReplyMessage(requestId: requestId, ok: r.ok, error: r.error, jobId: r.jobId, status: r.status?.rawValue, kind: r.stopping ? "stopping" : nil)
                 var body: RawJSON?
                 if var status = r.clusterStatus.flatMap(\.objectValue) {
                     header.kind = "cluster_status"

@@ -184,6 +184,8 @@ public enum CoordinatorInput: Sendable {
     case control(JobControl, reply: ReplyTarget)
     /// Time passed (heartbeats, worker expiry, job timeouts).
     case tick
+    /// The coordinator is stopping: waiters are told so, new jobs refused.
+    case shutdown
 }
 
 /// An answer to a submit or a query.
@@ -195,6 +197,8 @@ public struct ControlReply: Sendable, Hashable {
     public var jobState: JobState?
     /// The cluster status document (a STATUS answer).
     public var clusterStatus: JSONValue? = nil
+    /// The answer of a coordinator that is stopping (REPLY `kind: "stopping"`): ask again once it is back.
+    public var stopping = false
 
     public static func failure(_ message: String) -> ControlReply {
         ControlReply(ok: false, error: message, jobId: nil, status: nil, jobState: nil)

@@ -11,6 +11,8 @@ final class JournalRecorder {
         /// Moved: the store has its row.
         case moved(PendingTask, place: TaskPlace, position: Double, extra: TaskExtra)
         case deleted
+        /// Created and gone within the turn: nothing to write, unless it comes back (then it is created).
+        case dropped(jobId: String)
     }
 
     /// Place-specific fields of a task's state blob.
@@ -33,7 +35,7 @@ final class JournalRecorder {
     func put(_ t: PendingTask, of job: JobRecord, at place: TaskPlace, position: Double, new: Bool, extra: TaskExtra = TaskExtra()) {
         touch(job)
         switch tasks[t.taskId] {
-        case .created?:
+        case .created?, .dropped?:
             tasks[t.taskId] = .created(t, jobId: job.id, place: place, position: position, extra: extra)
         case .moved?, .deleted?:
             tasks[t.taskId] = .moved(t, place: place, position: position, extra: extra)
@@ -47,7 +49,8 @@ final class JournalRecorder {
     /// A task is done (answered, cancelled timer, dropped).
     func gone(_ taskId: UInt64) {
         switch tasks[taskId] {
-        case .created?: tasks.removeValue(forKey: taskId)
+        case .created(_, let jobId, _, _, _)?: tasks[taskId] = .dropped(jobId: jobId)
+        case .dropped?: break
         default: tasks[taskId] = .deleted
         }
     }
@@ -59,6 +62,7 @@ final class JournalRecorder {
         for (id, change) in tasks {
             switch change {
             case .created(_, let jobId, _, _, _) where jobId == job.id: tasks.removeValue(forKey: id)
+            case .dropped(let jobId) where jobId == job.id: tasks.removeValue(forKey: id)
             default: break
             }
         }

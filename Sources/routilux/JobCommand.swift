@@ -19,8 +19,10 @@ struct JobCommand: AsyncParsableCommand {
 struct CoordinatorOptions: ParsableArguments {
     @Option(help: "The coordinator's inbox, e.g. tcp://10.0.0.5:5555 (default: $ROUTILUX_COORDINATOR).")
     var coordinator: String?
-    @Option(help: "Seconds to wait: for the coordinator's answer (default 30), or, with `wait` and `submit --wait`, for the job to end (default: as long as it takes, checking every 30 s that the coordinator still answers).")
+    @Option(help: "Seconds to wait: for the coordinator's answer (default 30), or, with `wait` and `submit --wait`, for the job to end (default: as long as it takes).")
     var timeout: Double?
+    @Option(help: "With `wait` and `submit --wait`: how long a coordinator that stopped answering (restarting) is waited for before giving up, seconds.")
+    var unreachableTimeout: Double = 120
     @Flag(help: "Print the JobState as JSON (for scripts).")
     var json = false
     @Option(help: "Also write the JobState as JSON to this file (e.g. to resume it elsewhere with `resume --from`).")
@@ -47,6 +49,7 @@ struct CoordinatorOptions: ParsableArguments {
     func check() throws {
         _ = try curve.peerKeys(coordinator: endpoint)
         if let t = timeout, !(t > 0 && t <= 31_536_000) { throw fail("--timeout must be a number of seconds between 0 and a year", code: Exit.badInput) }
+        if !(unreachableTimeout > 0 && unreachableTimeout <= 31_536_000) { throw fail("--unreachable-timeout must be a number of seconds between 0 and a year", code: Exit.badInput) }
     }
 }
 
@@ -96,54 +99,78 @@ func report(
 }
 
 /// Waits for a job to end, for as long as `--timeout` allows (default: no
-/// limit). Each wait lasts at most the poll interval; when it runs out, a quick
-/// status query checks that the coordinator still answers, so a long job is
-/// waited for and a dead coordinator is noticed.
+/// limit), across restarts of a durable coordinator.
+///
+/// Each wait lasts one short slice (3 s; the coordinator answers by then even
+/// if the job goes on), so a coordinator that stops answering is noticed
+/// within seconds. Then it is asked again every second, for up to
+/// `--unreachable-timeout`: a coordinator that comes back with the job (its
+/// state dir) is waited on again; one that comes back without it ends the
+/// wait with exit 3.
 func waitForEnd(_ options: CoordinatorOptions, jobId: String, historyTail: Int? = nil) async throws {
     try options.check()
     bootstrapLogging(options.logLevel)
-    let poll = ProcessInfo.processInfo.environment["ROUTILUX_WAIT_POLL"].flatMap(Double.init) ?? 30
+    let slice = ProcessInfo.processInfo.environment["ROUTILUX_WAIT_POLL"].flatMap(Double.init) ?? 3
     let deadline = options.timeout.map { Date().addingTimeInterval($0) }
-    while true {
-        let slice = min(poll, deadline.map { max(0.05, $0.timeIntervalSinceNow) } ?? poll)
-        do {
-            // The coordinator answers by the end of the slice even if the job goes on (then we ask
-            // again); no answer at all means it is gone.
-            let waitMs = min(86_400_000, max(100, slice >= 4 ? Int(slice * 1000) - 1000 : Int(slice * 750)))
-            let answer = try await CoordinatorClient.once(options.endpoint, keys: options.keys, limits: options.limits, timeout: slice + 5) { replyTo, requestId in
-                .query(QueryMessage(requestId: requestId, replyTo: replyTo, jobId: jobId, wait: true, historyTail: historyTail, waitMs: waitMs))
-            }
-            // Too many others wait on it already: the job goes on, so ask again a little later.
-            let crowded = !answer.0.ok && (answer.0.error?.contains("requests waiting for its end already") ?? false)
-            if crowded || (answer.0.ok && !(JobStatus(rawValue: answer.0.status ?? "")?.isTerminal ?? true)) {
-                if let deadline, Date() >= deadline {
-                    throw fail("job \(jobId) did not end within \(Int(options.timeout ?? 0)) s (it goes on running; `routilux job wait \(jobId)` waits again)", code: Exit.notCompleted)
-                }
-                if crowded { try await Task.sleep(for: .milliseconds(Int(min(5, slice) * 1000))) }
-                continue
-            }
-            try report(answer, options, requireCompleted: true)
-            return
-        } catch let e as CoordinatorClient.ClientError {
-            if let deadline, Date() >= deadline {
-                throw fail("job \(jobId) did not end within \(Int(options.timeout ?? 0)) s (it goes on running; `routilux job wait \(jobId)` waits again)", code: Exit.notCompleted)
-            }
-            // Still there? A status query answers at once if the coordinator is alive.
-            let probe: (ReplyMessage, JobState?)
-            do {
-                probe = try await CoordinatorClient.once(
-                    options.endpoint, keys: options.keys, limits: options.limits, timeout: min(10, max(1, poll * 3))
-                ) { replyTo, requestId in
-                    .query(QueryMessage(requestId: requestId, replyTo: replyTo, jobId: jobId, wait: false, historyTail: historyTail))
-                }
-            } catch {
-                throw fail("\(e); the coordinator no longer answers (job \(jobId) may still be running there)", code: Exit.notCompleted)
-            }
-            if !probe.0.ok || JobStatus(rawValue: probe.0.status ?? "")?.isTerminal == true {
-                try report(probe, options, requireCompleted: true)
-                return
-            }
+    func timedOut() -> ExitCode {
+        fail("job \(jobId) did not end within \(Int(options.timeout ?? 0)) s (it goes on running; `routilux job wait \(jobId)` waits again)", code: Exit.notCompleted)
+    }
+    func ask(wait: Bool, within: Double) async throws -> (ReplyMessage, JobState?) {
+        let waitMs = max(100, Int(within * 1000))
+        return try await CoordinatorClient.once(options.endpoint, keys: options.keys, limits: options.limits, timeout: within + 2) { replyTo, requestId in
+            .query(QueryMessage(requestId: requestId, replyTo: replyTo, jobId: jobId, wait: wait, historyTail: historyTail, waitMs: wait ? waitMs : nil))
         }
+    }
+    var silentSince: Date?
+    while true {
+        if let deadline, Date() >= deadline { throw timedOut() }
+        let within = min(slice, deadline.map { max(0.05, $0.timeIntervalSinceNow) } ?? slice)
+        let answer: (ReplyMessage, JobState?)
+        do {
+            answer = try await ask(wait: silentSince == nil, within: silentSince == nil ? within : 1)
+        } catch let e as CoordinatorClient.ClientError {
+            let since = silentSince ?? Date()
+            if silentSince == nil {
+                silentSince = since
+                FileHandle.standardError.write(Data("routilux: the coordinator at \(options.endpoint) stopped answering; waiting up to \(Int(options.unreachableTimeout)) s for it to come back (job \(jobId))\n".utf8))
+            }
+            if Date().timeIntervalSince(since) >= options.unreachableTimeout {
+                throw fail("\(e); the coordinator has not answered for \(Int(options.unreachableTimeout)) s (--unreachable-timeout); job \(jobId) may still be running there", code: Exit.notCompleted)
+            }
+            try await Task.sleep(for: .seconds(1))
+            continue
+        }
+        let (reply, _) = answer
+        if reply.kind == "stopping" {
+            // It says it is stopping: wait for it to come back (its error says whether the job survives).
+            if silentSince == nil {
+                silentSince = Date()
+                FileHandle.standardError.write(Data("routilux: \(reply.error ?? "the coordinator is stopping"); waiting up to \(Int(options.unreachableTimeout)) s for it to come back\n".utf8))
+            }
+            try await Task.sleep(for: .seconds(1))
+            continue
+        }
+        if let since = silentSince {
+            silentSince = nil
+            if !reply.ok, reply.error?.hasPrefix("unknown job") == true {
+                throw fail("the coordinator at \(options.endpoint) restarted and does not know job \(jobId) (it ran without a state dir, or lost it)", code: Exit.jobLost)
+            }
+            FileHandle.standardError.write(Data("routilux: the coordinator answers again after \(Int(Date().timeIntervalSince(since))) s; job \(jobId) is \(reply.status ?? "?")\n".utf8))
+        }
+        // Too many others wait on it already: the job goes on, so ask again a little later.
+        let crowded = !reply.ok && (reply.error?.contains("requests waiting for its end already") ?? false)
+        if crowded || (reply.ok && !(JobStatus(rawValue: reply.status ?? "")?.isTerminal ?? true)) {
+            if crowded { try await Task.sleep(for: .milliseconds(Int(min(5, slice) * 1000))) }
+            continue
+        }
+        if reply.ok && answer.1 == nil {
+            // Ended just as a slice ran out: the status came without the state; ask for it.
+            let full = try await ask(wait: false, within: 5)
+            try report(full, options, requireCompleted: true)
+            return
+        }
+        try report(answer, options, requireCompleted: true)
+        return
     }
 }
 

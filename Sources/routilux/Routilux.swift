@@ -19,6 +19,7 @@ struct Routilux: AsyncParsableCommand {
 enum Exit {
     static let notCompleted = CommandExit.failure
     static let badInput = CommandExit.badInput
+    static let jobLost = CommandExit.jobLost
 }
 
 func fail(_ message: String, code: ExitCode) -> ExitCode {

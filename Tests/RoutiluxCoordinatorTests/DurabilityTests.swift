@@ -242,6 +242,25 @@ func collected(_ state: JobState?) -> [Int] {
         #expect(restarted.status(job) == .failed, "timed out 30 s after it started, not after the restart")
     }
 
+    @Test func aTaskCreatedAndRetriedInOneTurnIsJournalled() throws {
+        // The emission is too big to send: it fails in the turn that created it and waits for its retry.
+        let retrying = threeStageFlow.replacingOccurrences(
+            of: "  a: {type: Mapper}", with: "  a: {type: Mapper, error_handler: {strategy: retry, max_retries: 1, retry_delay: 5}}")
+        let dir = StateDir()
+        var h: CoreHarness? = try CoreHarness(flow: retrying, store: try dir.open()) { $0.maxMessageBytes = 100_000 }
+        h!.join("w1", credit: 4)
+        let job = h!.submit(items(1))
+        let big = String(repeating: "x", count: 50_000)
+        h!.complete(h!.newTasks()[0], emit: [("item", ["item": ["i": 0, "text": .string(big)], "index": 0, "count": 1])])
+        #expect(h!.newTasks().isEmpty, "too big to send: it waits for its retry")
+        h = nil
+        let reopened = try dir.open()
+        let stored = try reopened.load()
+        #expect(stored.jobs.first?.tasks.map(\.place) == [.retry], "the retry is in the store")
+        let restarted = try CoreHarness(flow: retrying, store: reopened, restoring: stored, jobIdStart: 1) { $0.maxMessageBytes = 100_000 }
+        #expect(restarted.status(job) == .running, "the job waits for its retry; it did not complete")
+    }
+
     @Test func aFailedJobLeavesNoTaskInTheStore() throws {
         let dir = StateDir()
         var h: CoreHarness? = try CoreHarness(flow: threeStageFlow, store: try dir.open())
