@@ -105,8 +105,9 @@ extension CoordinatorCore {
         var best: String?
         var bestRank = (Int.max, Int.max)
         var fallback: String?
+        let quiet = config.holdBackQuietWorkers ? config.quietAfter : .infinity
         for id in workerOrder {
-            guard let w = workers[id], w.credit > 0, now >= w.unresponsiveUntil, w.types.contains(type) else { continue }
+            guard let w = workers[id], w.credit > 0, now >= w.unresponsiveUntil, now - w.lastSeen <= quiet, w.types.contains(type) else { continue }
             if id == avoiding {
                 fallback = id
                 continue

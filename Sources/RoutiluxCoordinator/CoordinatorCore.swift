@@ -245,6 +245,7 @@ public final class CoordinatorCore {
     /// Stopping: everyone waiting for a job is told, with whether the job survives the restart.
     func onShutdown() {
         stopping = true
+        var told = 0
         for job in jobsInRunOrder where !job.waiters.isEmpty {
             let fate = recorder != nil
                 ? "job \(job.id) is journalled and continues when it restarts"
@@ -256,10 +257,11 @@ public final class CoordinatorCore {
             for w in job.waiters {
                 waitDeadlines.removeValue(forKey: w.target)
                 actions.append(.reply(w.target, r))
+                told += 1
             }
             job.waiters = []
         }
-        log(.info, "stopping: \(jobs.values.filter { !$0.state.status.isTerminal }.count) unfinished job(s)\(recorder != nil ? " journalled" : " lost (memory only)")")
+        log(.info, "stopping: \(jobs.values.filter { !$0.state.status.isTerminal }.count) unfinished job(s)\(recorder != nil ? " journalled" : " lost (memory only)"); \(told) waiting client(s) told")
     }
 
     // MARK: - Jobs

@@ -192,7 +192,10 @@ public final class CoordinatorService: Sendable {
         while let input = await pending.next() {
             if case .local(_, let c?) = input { c.resume(returning: .failure("coordinator stopped")) }
         }
-        await transport.shutdown()
+        // Up to a second for the last answers (waiters told that it stops) to reach their links.
+        await transport.shutdown(drainingFor: 1)
+        // A clean stop checkpoints the journal into its one file.
+        store?.close()
     }
 
     /// Commits the core's changes since the last turn; false (and the loop stops) if the journal cannot be written.

@@ -24,9 +24,14 @@ public struct CoordinatorConfig: Sendable {
     public var authenticated: Bool
     /// Lease expiries in a row, with no result between, after which a worker is sent no more tasks.
     public var unresponsiveAfterExpiries: Int
+    /// A worker not heard from for 1.5 heartbeats is sent no new task until it is heard again
+    /// (it may be dead; declared so only at `workerTimeoutMs`).
+    public var holdBackQuietWorkers = true
+    /// Silence (seconds) after which a worker is held back.
+    public var quietAfter: Double { 1.5 * Double(heartbeatMs) / 1000 }
 
     public init(
-        coordinatorId: String, heartbeatMs: Int = 1000, workerTimeoutMs: Int = 5000, finishedJobsKept: Int = 1000,
+        coordinatorId: String, heartbeatMs: Int = 1000, workerTimeoutMs: Int = 3000, finishedJobsKept: Int = 1000,
         maxCredit: Int = 64, maxWorkersJoined: Int = 256, maxMessageBytes: Int = 64 << 20, authenticated: Bool = false,
         unresponsiveAfterExpiries: Int = 3, finishedJobsBytes: Int = 256 << 20
     ) {

@@ -35,7 +35,7 @@ public final class Transport: Sendable {
         case connect(peer: String, endpoint: String, SocketOptions, replace: Bool)
         case disconnect(peer: String, lingerMs: Int32?)
         case send(peer: String, frames: [[UInt8]])
-        case stop(CheckedContinuation<Void, Never>?)
+        case stop(CheckedContinuation<Void, Never>?, drainFor: Double)
     }
 
     /// Received messages, in batches (everything one wake-up of the I/O thread
@@ -108,9 +108,10 @@ public final class Transport: Sendable {
     public func send(to peer: String, frames: [[UInt8]]) { post(.send(peer: peer, frames: frames)) }
 
     /// Closes every socket and ends the I/O thread (lingering sockets get their linger time).
-    public func shutdown() async {
+    /// `drainingFor`: first, up to that many seconds for messages still waiting for their link to connect.
+    public func shutdown(drainingFor seconds: Double = 0) async {
         if stopped.exchange(true, ordering: .acquiringAndReleasing) { return }
-        await withCheckedContinuation { c in post(.stop(c)) }
+        await withCheckedContinuation { c in post(.stop(c, drainFor: seconds)) }
     }
 
     private func post(_ c: Command) {
@@ -263,7 +264,9 @@ private final class IOLoop: @unchecked Sendable {
     func run() {
         var running = true
         var stopWaiter: CheckedContinuation<Void, Never>?
-        while running {
+        var drainUntil = Date.distantPast
+        // Ends at a stop, once nothing waits for its link or the drain time is over.
+        while true {
             for c in transport.takeCommands() {
                 switch c {
                 case .bind(let ep, let opts, let cont):
@@ -343,13 +346,14 @@ private final class IOLoop: @unchecked Sendable {
                     peers[peer]!.pending.append(frames)
                     peers[peer]!.pendingBytes += size
                     if !peers[peer]!.essential { pendingBytesTotal += size }
-                case .stop(let w):
+                case .stop(let w, let drainFor):
                     running = false
                     stopWaiter = w
+                    drainUntil = Date().addingTimeInterval(drainFor)
                     flushPending()  // what the pipes take now still leaves (lingering links keep it)
                 }
             }
-            if !running { break }
+            if !running && (Date() >= drainUntil || !peers.values.contains { !$0.pending.isEmpty }) { break }
             flushPending()
             poll()
         }

@@ -25,7 +25,7 @@ public struct WorkerOptions: Sendable {
 
     public init(
         coordinator: String, bind: String? = nil, advertise: String? = nil, concurrency: Int = 4,
-        prefetch: Int? = nil, heartbeatMs: Int = 1000, coordinatorTimeoutMs: Int = 5000, workerId: String? = nil,
+        prefetch: Int? = nil, heartbeatMs: Int = 1000, coordinatorTimeoutMs: Int = 3000, workerId: String? = nil,
         keys: CurvePeerKeys? = nil, maxMessageBytes: Int = 64 << 20
     ) {
         self.keys = keys

@@ -30,8 +30,8 @@ struct Start: AsyncParsableCommand {
     var catalogues: [String] = []
     @Option(help: "Heartbeat interval towards workers, ms.")
     var heartbeatMs: Int = 1000
-    @Option(help: "Silence after which a worker is declared dead, ms.")
-    var workerTimeoutMs: Int = 5000
+    @Option(help: "Silence after which a worker is declared dead and its tasks re-queued, ms (a worker silent for 1.5 heartbeats is sent no new task meanwhile).")
+    var workerTimeoutMs: Int = 3000
     @Option(help: "The coordinator's secret key file, NAME.key_secret from `routilux keys generate` (default: $ROUTILUX_CURVE_SECRET). With --authorized-keys: CURVE on every link.")
     var curveSecret: String?
     @Option(help: "Directory of the public keys let in: DIR/workers/*.key may join as workers, DIR/clients/*.key may submit, query and control jobs (default: $ROUTILUX_AUTHORIZED_KEYS). SIGHUP reloads it.")

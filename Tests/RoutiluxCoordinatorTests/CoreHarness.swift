@@ -41,6 +41,8 @@ final class CoreHarness {
         extraTypeNames = extraTypes.map(\.name)
         var config = CoordinatorConfig(
             coordinatorId: "test-coordinator", heartbeatMs: 1000, workerTimeoutMs: workerTimeoutMs, finishedJobsKept: finishedJobsKept)
+        // Time here moves without heartbeats; the rule has its own test.
+        config.holdBackQuietWorkers = false
         configure(&config)
         core = CoordinatorCore(
             config: config,

@@ -1,0 +1,170 @@
+import Foundation
+import RoutiluxCore
+import RoutiluxTestSupport
+import Testing
+
+/// Real coordinator restarts: `kill -9` and SIGTERM, the same `--state-dir`, the same endpoint.
+extension Integration {
+    @Suite struct DurabilityIntegrationTests {
+        /// The coordinator's `results_accepted` counter, from `routilux cluster status --json`.
+        func resultsAccepted(_ h: ProcessHarness, _ c: String) async throws -> Int {
+            let r = try await h.routilux(["cluster", "status", "--coordinator", c, "--json"])
+            guard r.code == 0 else { return -1 }
+            return try JSONValue.parse(r.out)["counters"]["results_accepted"].intValue ?? -1
+        }
+
+        @Test func killNineMidJobThenARestartFinishesItAndTheWaitingClientGetsTheEnd() async throws {
+            let h = try ProcessHarness()
+            do {
+                let flow = try h.write("p4.yaml", pipeline4)
+                let params = try h.write("params.json", pipelineParams(10_000))
+                let state = h.path("state")
+                let first = try await h.coordinator(flows: [flow], stateDir: state)
+                _ = try await h.workers(3, coordinator: first)
+                let submit = try await h.routilux(["job", "submit", "--coordinator", first.1, "--flow", "p4", "--params", "@\(params)", "--json"])
+                #expect(submit.code == 0, "\(submit.err)")
+                let job = try jobState(submit.out).jobId
+                // A client waits for the end all along.
+                let waiting = try h.start("routilux", ["job", "wait", job, "--coordinator", first.1, "--json", "--timeout", "300"])
+                // Part of the way (30,001 activations in all): kill -9.
+                try await waitUntil("the job to be well under way", timeout: 120) { try await resultsAccepted(h, first.1) >= 8_000 }
+                first.0.kill(SIGKILL)
+                _ = try await first.0.exitCode()
+
+                let second = try await h.coordinator(bind: first.1, flows: [flow], stateDir: state)
+                #expect(second.0.stderr.contains("1 unfinished job(s) to continue"), "\(second.0.stderr.prefix(2000))")
+                // The workers notice the silence and join the new coordinator by themselves.
+                try await waitUntil("the workers to re-join\n\(second.0.stderr.suffix(2000))", timeout: 30) {
+                    second.0.stderr.components(separatedBy: " joined from ").count - 1 >= 3
+                }
+                #expect(try await waiting.exitCode(timeout: 300) == 0, "the waiting client: \(waiting.stderr.suffix(2000))")
+                let done = try jobState(waiting.stdout)
+                #expect(done.status == .completed)
+                let got = collectedIndexes(done)
+                #expect(got.count == 10_000, "\(got.count) items in the sink")
+                #expect(Set(got).count == 10_000, "each item exactly once")
+                #expect(waiting.stderr.contains("stopped answering"), "the client noticed: \(waiting.stderr.suffix(1000))")
+            } catch {
+                await h.shutdown()
+                throw error
+            }
+            await h.shutdown()
+        }
+
+        @Test func aJobPausedAtTheCrashIsStillPausedAndResumesExactlyOnce() async throws {
+            let h = try ProcessHarness()
+            do {
+                let flow = try h.write("slow.yaml", slowFlow)
+                let state = h.path("state")
+                let first = try await h.coordinator(flows: [flow], stateDir: state)
+                _ = try await h.workers(2, coordinator: first)
+                let params = try h.write("params.json", pipelineParams(400))
+                let submit = try await h.routilux(["job", "submit", "--coordinator", first.1, "--flow", "slow", "--params", "@\(params)", "--json"])
+                let job = try jobState(submit.out).jobId
+                try await waitUntil("some items through the slow stage") {
+                    let r = try await h.routilux(["job", "status", job, "--coordinator", first.1, "--json"])
+                    return try jobState(r.out).executionHistory.filter { $0.routineId == "wait" }.count >= 10
+                }
+                #expect(try await h.routilux(["job", "pause", job, "--coordinator", first.1]).code == 0)
+                first.0.kill(SIGKILL)
+                _ = try await first.0.exitCode()
+
+                let second = try await h.coordinator(bind: first.1, flows: [flow], stateDir: state)
+                let paused = try await h.routilux(["job", "status", job, "--coordinator", second.1, "--json"])
+                #expect(paused.code == 0, "\(paused.err)")
+                #expect(try jobState(paused.out).status == .paused)
+                try await waitUntil("the workers to re-join\n\(second.0.stderr.suffix(2000))", timeout: 30) {
+                    second.0.stderr.components(separatedBy: " joined from ").count - 1 >= 2
+                }
+                #expect(try await h.routilux(["job", "resume", job, "--coordinator", second.1]).code == 0)
+                let w = try await h.routilux(["job", "wait", job, "--coordinator", second.1, "--json", "--timeout", "120"])
+                #expect(w.code == 0, "\(w.err)")
+                #expect(collectedIndexes(try jobState(w.out)).sorted() == Array(0..<400), "each item exactly once")
+            } catch {
+                await h.shutdown()
+                throw error
+            }
+            await h.shutdown()
+        }
+
+        @Test func sigtermStopsTheCoordinatorAtOnceAndARestartContinuesTheJob() async throws {
+            let h = try ProcessHarness()
+            do {
+                let flow = try h.write("slow.yaml", slowFlow)
+                let state = h.path("state")
+                let first = try await h.coordinator(flows: [flow], stateDir: state)
+                _ = try await h.workers(2, coordinator: first)
+                let params = try h.write("params.json", pipelineParams(300))
+                let submit = try await h.routilux(["job", "submit", "--coordinator", first.1, "--flow", "slow", "--params", "@\(params)", "--json"])
+                let job = try jobState(submit.out).jobId
+                let waiting = try h.start("routilux", ["job", "wait", job, "--coordinator", first.1, "--json", "--timeout", "120"])
+                try await waitUntil("the job under way") { try await resultsAccepted(h, first.1) >= 10 }
+                let stoppedAt = Date()
+                first.0.kill(SIGTERM)
+                #expect(try await first.0.exitCode(timeout: 10) == 0, "SIGTERM: exit 0\n\(first.0.stderr.suffix(1000))")
+                #expect(Date().timeIntervalSince(stoppedAt) < 5, "quickly")
+                try await waitUntil("the client to be told\n\(waiting.stderr)") { waiting.stderr.contains("is journalled and continues when it restarts") }
+                _ = try await h.coordinator(bind: first.1, flows: [flow], stateDir: state)
+                #expect(try await waiting.exitCode(timeout: 120) == 0, "\(waiting.stderr.suffix(2000))")
+                let done = try jobState(waiting.stdout)
+                #expect(done.status == .completed)
+                #expect(collectedIndexes(done).sorted() == Array(0..<300), "each item exactly once")
+            } catch {
+                await h.shutdown()
+                throw error
+            }
+            await h.shutdown()
+        }
+
+        @Test func aRestartWithoutTheStateDirTellsTheWaitingClientItsJobIsGone() async throws {
+            let h = try ProcessHarness()
+            do {
+                let flow = try h.write("slow.yaml", slowFlow)
+                let first = try await h.coordinator(flows: [flow], extra: ["--state-dir", "none"])
+                _ = try await h.workers(1, coordinator: first)
+                let params = try h.write("params.json", pipelineParams(200))
+                let submit = try await h.routilux(["job", "submit", "--coordinator", first.1, "--flow", "slow", "--params", "@\(params)", "--json"])
+                let job = try jobState(submit.out).jobId
+                let waiting = try h.start("routilux", ["job", "wait", job, "--coordinator", first.1, "--timeout", "120"])
+                try await waitUntil("the client to be waiting") { try await resultsAccepted(h, first.1) >= 3 }
+                first.0.kill(SIGKILL)
+                _ = try await first.0.exitCode()
+                _ = try await h.coordinator(bind: first.1, flows: [flow], extra: ["--state-dir", "none"])
+                #expect(try await waiting.exitCode(timeout: 60) == 3, "exit 3: \(waiting.stderr)")
+                #expect(waiting.stderr.contains("restarted and does not know job \(job)"), "\(waiting.stderr)")
+            } catch {
+                await h.shutdown()
+                throw error
+            }
+            await h.shutdown()
+        }
+
+        @Test func aSecondCoordinatorOnTheSameStateDirRefusesToStart() async throws {
+            let h = try ProcessHarness()
+            do {
+                let state = h.path("state")
+                let first = try await h.coordinator(stateDir: state)
+                let second = try h.start("routilux-coordinator", ["start", "--bind", "tcp://127.0.0.1:*", "--state-dir", state])
+                #expect(try await second.exitCode() == 2)
+                #expect(second.stderr.contains("is in use by another coordinator (pid \(first.0.process.processIdentifier))"), "\(second.stderr)")
+                #expect(second.stderr.split(separator: "\n").count == 1, "one line: \(second.stderr)")
+                // A corrupt journal: refused, untouched.
+                first.0.kill(SIGTERM)
+                _ = try await first.0.exitCode()
+                let journal = state + "/journal.sqlite"
+                #expect(!FileManager.default.fileExists(atPath: journal + "-wal"), "a clean stop leaves the journal in one file")
+                for extra in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: journal + extra) }
+                let junk = Data(repeating: 0x41, count: 8192)
+                try junk.write(to: URL(fileURLWithPath: journal))
+                let third = try h.start("routilux-coordinator", ["start", "--bind", "tcp://127.0.0.1:*", "--state-dir", state])
+                #expect(try await third.exitCode() == 2)
+                #expect(third.stderr.contains("not a database"), "\(third.stderr)")
+                #expect(try Data(contentsOf: URL(fileURLWithPath: journal)) == junk, "nothing overwritten")
+            } catch {
+                await h.shutdown()
+                throw error
+            }
+            await h.shutdown()
+        }
+    }
+}
