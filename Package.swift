@@ -33,6 +33,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         // The coordinator's journal: SQLite (Debian's libsqlite3-dev) in WAL mode.
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        // Graceful shutdown of the long-running processes (ServiceGroup, signals).
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // The C library, through Debian's libczmq-dev. On Linux its headers are in
@@ -86,6 +88,9 @@ let package = Package(
             dependencies: [
                 "RoutiluxCore", "RoutiluxWire", "RoutiluxTransport", "RoutiluxStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

@@ -107,7 +107,7 @@ extension CoordinatorCore {
         var fallback: String?
         let quiet = config.holdBackQuietWorkers ? config.quietAfter : .infinity
         for id in workerOrder {
-            guard let w = workers[id], w.credit > 0, now >= w.unresponsiveUntil, now - w.lastSeen <= quiet, w.types.contains(type) else { continue }
+            guard let w = workers[id], w.credit > 0, !w.draining, now >= w.unresponsiveUntil, now - w.lastSeen <= quiet, w.types.contains(type) else { continue }
             if id == avoiding {
                 fallback = id
                 continue

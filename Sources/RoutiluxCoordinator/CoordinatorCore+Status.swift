@@ -23,6 +23,7 @@ extension CoordinatorCore {
             if let p = w.pid { o["pid"] = .int(p) }
             if let f = w.fingerprint { o["key_fingerprint"] = .string(f) }
             if let u = w.unresponsive, now < w.unresponsiveUntil { o["unresponsive"] = .string(u) }
+            if w.draining { o["draining"] = true }
             list.append(.object(o))
         }
         var byStatus = JSONObject()

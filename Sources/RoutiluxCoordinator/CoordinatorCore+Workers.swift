@@ -83,7 +83,9 @@ extension CoordinatorCore {
             // restarted process). Without CURVE nothing proves that, so it waits for the
             // holder to leave or go silent.
             let timeout = Double(config.workerTimeoutMs) / 1000
-            let replaceable = (key != nil && existing.key == key) || now - existing.lastSeen > timeout
+            // The same slot's secret (a supervisor's restarted process) proves it too.
+            let sameSlot = j.idSecret != nil && existing.idSecret == j.idSecret
+            let replaceable = (key != nil && existing.key == key) || sameSlot || now - existing.lastSeen > timeout
             if !replaceable {
                 let retryMs = max(config.heartbeatMs, Int((existing.lastSeen + timeout - now) * 1000) + config.heartbeatMs)
                 return refuse(
@@ -109,6 +111,7 @@ extension CoordinatorCore {
             id: j.workerId, session: j.session, token: makeToken(), key: key, fingerprint: key == nil ? nil : peer?.fingerprint,
             endpoint: j.endpoint, types: Set(j.routineTypes), capacity: j.capacity, credit: min(j.credit, config.maxCredit),
             lastSeen: now, joinedAt: now, host: j.host, pid: j.pid)
+        record.idSecret = j.idSecret
         workers[j.workerId] = record
         workerOrder.append(j.workerId)
         if let key { bindKey(key, to: j.workerId) }

@@ -165,6 +165,10 @@ public final class CoordinatorCore {
         case .credit(let c):
             guard session(of: c.workerId, token: c.token, m, peer: peer, now: now) else { return }
             grant(c.credit, to: c.workerId)
+            if c.draining == true, let w = workers[c.workerId], !w.draining {
+                w.draining = true
+                log(.info, "worker \(c.workerId) drains: it is sent no more tasks and finishes the \(w.inFlight.count) it holds")
+            }
         case .heartbeat(let h):
             guard session(of: h.senderId, token: h.token ?? "", m, peer: peer, now: now) else { return }
             onHeartbeat(h, now: now)

@@ -23,6 +23,10 @@ final class WorkerRecord {
     var joinedAt: Double
     var host: String?
     var pid: Int?
+    /// It drains (SIGTERM): it is sent nothing more, and LEAVEs once its tasks are done.
+    var draining = false
+    /// The secret its JOIN carried (a restarted process of the same slot carries it too).
+    var idSecret: String?
     /// TASKs sent this session; each ledger entry has its ordinal.
     var tasksSent = 0
     /// Leases that ran out in a row with no result between.

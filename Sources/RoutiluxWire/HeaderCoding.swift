@@ -25,13 +25,13 @@ extension JoinMessage: HeaderCoding {
             endpoint: try f.string("endpoint", maxLength: WireLimits.maxEndpointLength),
             heartbeatMs: try f.int("heartbeat_ms", in: 1...WireLimits.maxDurationMs), session: try f.string("session", maxLength: N),
             pid: try f.optionalInt("pid", in: 0...WireLimits.maxPid), host: try f.optionalString("host", maxLength: N),
-            catalogue: try f.optionalBool("catalogue"))
+            catalogue: try f.optionalBool("catalogue"), idSecret: try f.optionalString("id_secret", maxLength: N))
         v = try f.int("v")
     }
     func write(_ w: inout HeaderWriter) {
         w.put("v", v); w.put("worker_id", workerId); w.put("routine_types", routineTypes); w.put("capacity", capacity)
         w.put("credit", credit); w.put("endpoint", endpoint); w.put("heartbeat_ms", heartbeatMs); w.put("session", session)
-        w.put("pid", pid); w.put("host", host); w.put("catalogue", catalogue)
+        w.put("pid", pid); w.put("host", host); w.put("catalogue", catalogue); w.put("id_secret", idSecret)
     }
 }
 
@@ -102,10 +102,13 @@ extension CreditMessage: HeaderCoding {
     init(_ f: HeaderFields) throws(WireError) {
         self.init(
             workerId: try f.string("worker_id", maxLength: N), credit: try f.int("credit", in: 0...WireLimits.maxCredit),
-            token: try f.string("token", maxLength: N))
+            token: try f.string("token", maxLength: N), draining: try f.optionalBool("draining"))
         v = try f.int("v")
     }
-    func write(_ w: inout HeaderWriter) { w.put("v", v); w.put("worker_id", workerId); w.put("credit", credit); w.put("token", token) }
+    func write(_ w: inout HeaderWriter) {
+        w.put("v", v); w.put("worker_id", workerId); w.put("credit", credit); w.put("token", token)
+        if draining == true { w.put("draining", true) }
+    }
 }
 
 extension HeartbeatMessage: HeaderCoding {

@@ -49,11 +49,16 @@ public struct JoinMessage: VersionedHeader, Hashable {
     public var host: String?
     /// A body frame with the worker's catalogue follows.
     public var catalogue: Bool?
+    /// A secret that stays with the worker id across restarts (the supervisor's,
+    /// per process slot): a JOIN carrying the one the live holder of the id
+    /// joined with replaces it at once (the old process is dead).
+    public var idSecret: String?
 
     public init(
         workerId: String, routineTypes: [String], capacity: Int, credit: Int, endpoint: String,
-        heartbeatMs: Int = 1000, session: String, pid: Int? = nil, host: String? = nil, catalogue: Bool? = nil
+        heartbeatMs: Int = 1000, session: String, pid: Int? = nil, host: String? = nil, catalogue: Bool? = nil, idSecret: String? = nil
     ) {
+        self.idSecret = idSecret
         self.catalogue = catalogue
         self.session = session
         self.workerId = workerId
@@ -216,10 +221,13 @@ public struct CreditMessage: VersionedHeader, Hashable {
     public var workerId: String
     public var credit: Int
     public var token: String
-    public init(workerId: String, credit: Int, token: String = "") {
+    /// The worker drains (SIGTERM): send it no more tasks; it finishes those it holds, then LEAVEs.
+    public var draining: Bool?
+    public init(workerId: String, credit: Int, token: String = "", draining: Bool? = nil) {
         self.workerId = workerId
         self.credit = credit
         self.token = token
+        self.draining = draining
     }
 }
 

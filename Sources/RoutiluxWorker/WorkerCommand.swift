@@ -43,11 +43,17 @@ public enum WorkerCommand {
         var allowExec = false
         @Option(help: "Log level: trace, debug, info, notice, warning, error.")
         var logLevel: String = ProcessInfo.processInfo.environment["ROUTILUX_LOG_LEVEL"] ?? "info"
+        @Option(help: "On SIGTERM/SIGINT: seconds to finish the tasks held (their results are sent) before what still runs is stopped and re-queued; a second signal stops at once.")
+        var drainTimeout: Double = 30
+        @Option(help: "Drain and exit after this many tasks (with --processes: the supervisor starts a fresh process in its place).")
+        var maxTasks: Int?
         @OptionGroup var curve: CurveArguments
         @OptionGroup var limit: MessageLimitArguments
 
         func validate() throws {
             if concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
+            if !(drainTimeout >= 0 && drainTimeout <= 86_400) { throw ValidationError("--drain-timeout must be 0 to 86400 seconds") }
+            if let m = maxTasks, m < 1 { throw ValidationError("--max-tasks must be at least 1") }
             if let p = prefetch, p < 0 { throw ValidationError("--prefetch must not be negative") }
             _ = try EndpointArguments.coordinator(coordinator)
             if let bind { try EndpointArguments.check(bind, what: "--bind", forBinding: true) }
@@ -60,16 +66,27 @@ public enum WorkerCommand {
             LogSetup.bootstrap(level: logLevel)
             raiseOpenFileLimit()
             if allowExec { ExecPermission.allow() }
-            let options = WorkerOptions(
+            var options = WorkerOptions(
                 coordinator: endpoint, bind: bind, advertise: advertise, concurrency: concurrency, prefetch: prefetch,
                 workerId: id, keys: keys, maxMessageBytes: limit.maxMessageBytes)
+            options.maxTasks = maxTasks
+            options.drainTimeout = drainTimeout
+            options.idSecret = environmentValue("ROUTILUX_WORKER_ID_SECRET")
             if options.keys == nil, bind == nil, isExposed(options.defaultBind), !curve.insecure {
                 // A remote coordinator means an inbox on every interface: plaintext there needs --insecure too.
                 throw BadConfiguration(CurveArguments.plaintextRefusal(options.defaultBind))
             }
             let runtime = WorkerRuntime(registry: WorkerCommand.registry, options: options)
-            ProcessSignals.onTerminate { _ in runtime.stop() }
-            do { try await runtime.run() } catch {
+            let drain = drainTimeout
+            do {
+                try await runUntilSignalled(logger: Logger(label: "routilux.worker")) {
+                    try await runtime.run()
+                } graceful: {
+                    runtime.drain(timeout: drain)
+                } immediate: {
+                    runtime.stop()
+                }
+            } catch {
                 FileHandle.standardError.write(Data("routilux-worker: \(error)\n".utf8))
                 throw ExitCode(1)
             }

@@ -17,6 +17,12 @@ public struct WorkerOptions: Sendable {
     public var heartbeatMs: Int
     /// Silence from the coordinator after which the worker re-joins.
     public var coordinatorTimeoutMs: Int
+    /// After this many tasks the process drains and leaves (the supervisor starts a fresh one); nil: never.
+    public var maxTasks: Int?
+    /// How long a drain may take before what still runs is stopped, seconds.
+    public var drainTimeout: Double = 30
+    /// The secret of this worker's supervisor slot (JOIN `id_secret`).
+    public var idSecret: String?
     public var workerId: String
     /// CURVE toward the coordinator, and on this worker's inbox (nil: plaintext).
     public var keys: CurvePeerKeys?

@@ -21,6 +21,8 @@ public final class WorkerRuntime: Sendable {
         case done(WireMessage, serial: UInt64)
         case tick
         case stop
+        /// Finish what is held within this many seconds, then leave.
+        case drain(Double, why: String)
     }
 
     public let options: WorkerOptions
@@ -29,6 +31,10 @@ public final class WorkerRuntime: Sendable {
     private let transport: Transport
     private let inputs: AsyncStream<Input>
     private let inputContinuation: AsyncStream<Input>.Continuation
+    private let doneCount = Atomic<Int>(0)
+    private let leftDrained = Atomic<Bool>(false)
+    /// Whether the last `run()` ended by a clean drain (every held task finished and answered).
+    public var drainedCleanly: Bool { leftDrained.load(ordering: .relaxed) }
 
     public init(registry: RoutineRegistry, options: WorkerOptions, logger: Logger = Logger(label: "routilux.worker")) {
         self.registry = registry
@@ -45,6 +51,15 @@ public final class WorkerRuntime: Sendable {
     /// Asks the worker to leave: it tells the coordinator (which re-queues
     /// unfinished tasks) and closes its sockets.
     public func stop() { inputContinuation.yield(.stop) }
+
+    /// Drains: tells the coordinator to send nothing more, finishes the tasks
+    /// it holds (sending their results) within `timeout` seconds, then leaves.
+    /// At the timeout, or at `stop()`, what still runs is stopped (its Exec
+    /// process groups killed) and the coordinator re-queues it on LEAVE.
+    public func drain(timeout: Double, why: String = "SIGTERM") { inputContinuation.yield(.drain(timeout, why: why)) }
+
+    /// Tasks finished (answered) so far; `WorkerOptions.maxTasks` recycles the process at that count.
+    public var tasksDone: Int { doneCount.load(ordering: .relaxed) }
 
     /// Runs until `stop()`, or throws if the coordinator refuses this worker.
     public func run() async throws {
@@ -109,7 +124,7 @@ public final class WorkerRuntime: Sendable {
         var join = JoinMessage(
             workerId: options.workerId, routineTypes: registry.names, capacity: options.concurrency,
             credit: options.concurrency + options.prefetch, endpoint: endpoint, heartbeatMs: options.heartbeatMs,
-            session: newSession(), pid: Int(getpid()), host: ProcessInfo.processInfo.hostName, catalogue: true)
+            session: newSession(), pid: Int(getpid()), host: ProcessInfo.processInfo.hostName, catalogue: true, idSecret: options.idSecret)
         // What this worker hosts, described for the coordinator (which learns new types from it).
         let catalogue = RawJSON(registry.catalogue.json())
 
@@ -172,12 +187,34 @@ public final class WorkerRuntime: Sendable {
             }
         }
 
+        /// When a drain must be over (nil: not draining).
+        var drainDeadline: Date?
+        var leaveReason = "worker stopping"
+        func tellDraining() {
+            transport.send(to: "coordinator", frames: codec.encode(.credit(CreditMessage(workerId: options.workerId, credit: 0, token: token, draining: true))))
+        }
+        /// Drained: nothing held, nothing running.
+        var drained: Bool { drainDeadline != nil && held.isEmpty && running == 0 && waiting.isEmpty }
+
         loop: for await input in inputs {
             let now = Date()
             switch input {
             case .stop:
                 break loop
+            case .drain(let timeout, let why):
+                if drainDeadline != nil { break }
+                drainDeadline = now.addingTimeInterval(timeout)
+                logger.notice("\(why): draining: finishing \(held.count) task(s) within \(timeout) s, then leaving (a second signal stops at once)")
+                if joined { tellDraining() }
+                if drained {
+                    leaveReason = "drained"
+                    break loop
+                }
             case .tick:
+                if let d = drainDeadline, now >= d {
+                    logger.warning("drain timeout: stopping \(running) running handler(s); the coordinator re-queues the \(held.count) task(s) held")
+                    break loop
+                }
                 dropExpiredQueued()
                 for (serial, end) in leases where end <= now {
                     leases.removeValue(forKey: serial)
@@ -223,6 +260,12 @@ public final class WorkerRuntime: Sendable {
                     result = leaseExpired(ran, "its handler was stopped at the end of its lease")
                 }
                 running -= 1
+                _ = doneCount.add(1, ordering: .relaxed)
+                if drainDeadline == nil, let m = options.maxTasks, doneCount.load(ordering: .relaxed) >= m {
+                    drainDeadline = now.addingTimeInterval(options.drainTimeout)
+                    logger.notice("recycling after \(m) task(s): draining \(held.count - 1) more, then leaving")
+                    if joined { tellDraining() }
+                }
                 if case .result(let h, _) = result {
                     release(h.taskId)
                     // A result of an earlier session is stale there; it is not sent.
@@ -231,6 +274,10 @@ public final class WorkerRuntime: Sendable {
                     }
                 }
                 startTasks()
+                if drained {
+                    leaveReason = "drained"
+                    break loop
+                }
             case .inbound(let batch):
                 defer { transport.consumed(batch) }
                 for m in batch {
@@ -277,6 +324,10 @@ public final class WorkerRuntime: Sendable {
                     case .joined(let j):
                         if !joined { logger.info("joined coordinator \(j.coordinatorId)") }
                         joined = true
+                        if drainDeadline != nil {
+                            token = j.token
+                            tellDraining()
+                        }
                         token = j.token
                         messageLimit = min(options.maxMessageBytes, j.maxMessageBytes ?? options.maxMessageBytes)
                         // The coordinator's interval rules both ways: we heartbeat at least as often
@@ -346,8 +397,9 @@ public final class WorkerRuntime: Sendable {
             }
         }
         if failure == nil {
-            transport.send(to: "coordinator", frames: codec.encode(.leave(LeaveMessage(workerId: options.workerId, reason: "worker stopping", token: token))))
+            transport.send(to: "coordinator", frames: codec.encode(.leave(LeaveMessage(workerId: options.workerId, reason: leaveReason, token: token))))
         }
+        leftDrained.store(leaveReason == "drained", ordering: .relaxed)
         await transport.shutdown()
         if let failure { throw failure }
     }

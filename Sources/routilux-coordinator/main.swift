@@ -157,11 +157,17 @@ struct Start: AsyncParsableCommand {
             FileHandle.standardError.write(Data("routilux-coordinator: cannot bind \(bind): \(error)\n".utf8))
             throw ExitCode(1)
         }
-        ProcessSignals.onTerminate { _ in service.stop() }
         // One line on stdout that scripts (and tests) can read.
         FileHandle.standardOutput.write(Data("routilux-coordinator listening on \(endpoint)\n".utf8))
         log.info("listening on \(endpoint); flows: \(loaded.map(\.flowId).joined(separator: ", "))")
-        await service.run()
+        // SIGTERM/SIGINT: waiters are told, new jobs refused, the journal committed, exit 0.
+        try await runUntilSignalled(logger: log) {
+            await service.run()
+        } graceful: {
+            service.stop()
+        } immediate: {
+            service.stop()
+        }
         if let failure = service.failure {
             FileHandle.standardError.write(Data("routilux-coordinator: \(failure)\n".utf8))
             throw ExitCode(1)

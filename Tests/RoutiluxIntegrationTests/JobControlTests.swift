@@ -183,13 +183,15 @@ extension Integration {
                 let short = try await h.routilux(["job", "wait", job, "--coordinator", c.1, "--timeout", "0.4"], env: fastPoll)
                 #expect(short.code == 1)
                 #expect(short.err.contains("did not end within"), "\(short.err)")
-                // The coordinator dies while a client waits: the client notices and says so.
+                // The coordinator dies while a client waits: the client notices within seconds, waits
+                // for it to come back for --unreachable-timeout, then says so.
                 let s2 = try await h.routilux(["job", "submit", "--coordinator", c.1, "--flow", "nap", "--json"])
                 let job2 = try jobState(s2.out).jobId
-                let waiter = try h.start("routilux", ["job", "wait", job2, "--coordinator", c.1], env: fastPoll)
+                let waiter = try h.start("routilux", ["job", "wait", job2, "--coordinator", c.1, "--unreachable-timeout", "2"], env: fastPoll)
                 c.0.kill(SIGKILL)
                 #expect(try await waiter.exitCode(timeout: 60) == 1)
-                #expect(waiter.stderr.contains("no longer answers") || waiter.stderr.contains("no reply"), "\(waiter.stderr)")
+                #expect(waiter.stderr.contains("stopped answering"), "\(waiter.stderr)")
+                #expect(waiter.stderr.contains("has not answered for 2 s (--unreachable-timeout)"), "\(waiter.stderr)")
             } catch {
                 await h.shutdown()
                 throw error
