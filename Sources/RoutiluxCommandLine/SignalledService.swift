@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import ServiceLifecycle
 import UnixSignals
@@ -7,19 +10,22 @@ import UnixSignals
 /// worker drains, the coordinator tells its clients and commits), a second one
 /// (or the group's cancellation) calls `immediate`. `body` returns when the
 /// work is over; its error ends the process as usual.
+/// `interrupts`: SIGINT counts too (a supervised worker leaves it to its supervisor).
 public func runUntilSignalled(
-    logger: Logger, gracefulLimit: Duration? = nil, _ body: @escaping @Sendable () async throws -> Void,
+    logger: Logger, gracefulLimit: Duration? = nil, interrupts: Bool = true, _ body: @escaping @Sendable () async throws -> Void,
     graceful: @escaping @Sendable () -> Void, immediate: @escaping @Sendable () -> Void
 ) async throws {
+    let signals: [UnixSignal] = interrupts ? [.sigterm, .sigint] : [.sigterm]
+    if !interrupts { signal(SIGINT, SIG_IGN) }
     let service = SignalledService(body: body, graceful: graceful, immediate: immediate)
     var config = ServiceGroupConfiguration(
         services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .cancelGroup)],
-        gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        gracefulShutdownSignals: signals, logger: logger)
     config.maximumGracefulShutdownDuration = gracefulLimit
     // ServiceGroup acts on the first signal only: a second one means "now".
     let watcher = Task {
         var seen = 0
-        for await _ in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
+        for await _ in await UnixSignalsSequence(trapping: signals) {
             seen += 1
             if seen >= 2 { immediate() }
         }

@@ -4,6 +4,7 @@ import Logging
 import RoutiluxCommandLine
 import RoutiluxCore
 import RoutiluxTransport
+import Synchronization
 
 /// The `routilux-worker` command line, reusable by custom worker executables:
 /// `WorkerCommand.main(registry: myRegistry)` gives them `join` and `types`.
@@ -47,6 +48,8 @@ public enum WorkerCommand {
         var drainTimeout: Double = 30
         @Option(help: "Drain and exit after this many tasks (with --processes: the supervisor starts a fresh process in its place).")
         var maxTasks: Int?
+        @Option(help: "Run this many worker processes under a supervisor: ids ID-0 ... ID-(N-1) (ID: --id, default HOST-PID), the same after a restart; a process that ends is restarted (with backoff; given up after repeated fast crashes); SIGTERM drains them all.")
+        var processes: Int?
         @OptionGroup var curve: CurveArguments
         @OptionGroup var limit: MessageLimitArguments
 
@@ -54,6 +57,7 @@ public enum WorkerCommand {
             if concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
             if !(drainTimeout >= 0 && drainTimeout <= 86_400) { throw ValidationError("--drain-timeout must be 0 to 86400 seconds") }
             if let m = maxTasks, m < 1 { throw ValidationError("--max-tasks must be at least 1") }
+            if let n = processes, !(1...256).contains(n) { throw ValidationError("--processes must be 1 to 256") }
             if let p = prefetch, p < 0 { throw ValidationError("--prefetch must not be negative") }
             _ = try EndpointArguments.coordinator(coordinator)
             if let bind { try EndpointArguments.check(bind, what: "--bind", forBinding: true) }
@@ -76,10 +80,16 @@ public enum WorkerCommand {
                 // A remote coordinator means an inbox on every interface: plaintext there needs --insecure too.
                 throw BadConfiguration(CurveArguments.plaintextRefusal(options.defaultBind))
             }
+            if let n = processes {
+                try await supervise(n)
+                return
+            }
             let runtime = WorkerRuntime(registry: WorkerCommand.registry, options: options)
             let drain = drainTimeout
+            // Under a supervisor, SIGINT is the supervisor's to act on (it sends SIGTERM).
+            let supervised = environmentValue("ROUTILUX_SUPERVISED") == "1"
             do {
-                try await runUntilSignalled(logger: Logger(label: "routilux.worker")) {
+                try await runUntilSignalled(logger: Logger(label: "routilux.worker"), interrupts: !supervised) {
                     try await runtime.run()
                 } graceful: {
                     runtime.drain(timeout: drain)
@@ -90,6 +100,29 @@ public enum WorkerCommand {
                 FileHandle.standardError.write(Data("routilux-worker: \(error)\n".utf8))
                 throw ExitCode(1)
             }
+        }
+
+        /// Runs `n` copies of this command (without --processes) under a supervisor.
+        func supervise(_ n: Int) async throws {
+            let executable = FileManager.default.fileExists(atPath: "/proc/self/exe")
+                ? ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]) : CommandLine.arguments[0]
+            let base = id ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
+            setenv("ROUTILUX_SUPERVISED", "1", 1)
+            let logger = Logger(label: "routilux.supervisor")
+            let supervisor = WorkerSupervisor(
+                executable: executable, arguments: WorkerSupervisor.childArguments(Array(CommandLine.arguments.dropFirst())), baseId: base,
+                processes: n, logger: logger)
+            logger.info("supervising \(n) worker process(es): \(base)-0 ... \(base)-\(n - 1)")
+            let code = Mutex<Int32>(0)
+            try await runUntilSignalled(logger: logger) {
+                let c = await supervisor.run()
+                code.withLock { $0 = c }
+            } graceful: {
+                supervisor.stop(immediately: false)
+            } immediate: {
+                supervisor.stop(immediately: true)
+            }
+            if code.withLock({ $0 }) != 0 { throw ExitCode(code.withLock { $0 }) }
         }
     }
 
