@@ -145,7 +145,7 @@ let package = Package(
         .executableTarget(
             name: "routilux-bench",
             dependencies: [
-                "RoutiluxCoordinator", "RoutiluxBuiltins", "RoutiluxTransport", "RoutiluxWorker",
+                "RoutiluxCoordinator", "RoutiluxBuiltins", "RoutiluxTransport", "RoutiluxWorker", "RoutiluxStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -73,6 +73,7 @@ extension CoordinatorCore {
                 job.state.setRoutineState(task.routineId, ["status": "running"], at: Timestamp(seconds: now))
             }
             job.inFlight += 1
+            job.inFlightIds.insert(task.taskId)
             workers[workerId]!.credit -= 1
             workers[workerId]!.inFlight.insert(task.taskId)
             workers[workerId]!.tasksSent += 1
@@ -81,7 +82,8 @@ extension CoordinatorCore {
                 jobId: jobId, run: job.run, workerId: workerId, task: task, sentAt: now, ordinal: workers[workerId]!.tasksSent,
                 deadline: lease.map { now + $0 })
             counters.tasksDispatched += 1
-            journalInFlight(task, of: job, worker: workerId)
+            // (Its row stays "queued": the job's meta lists what is in flight, rewritten with it anyway.)
+            journalTouch(job)
             if merge != nil { job.busySlots.insert(task.slotKey) }
             if keepsState { job.busySlots.insert(task.routineId) }
             let header = TaskMessage(

@@ -27,9 +27,8 @@ extension CoordinatorCore {
 
     func journalTouch(_ job: JobRecord) { recorder?.touch(job) }
 
-    func journalInFlight(_ task: PendingTask, of job: JobRecord, worker: String) {
-        recorder?.put(task, of: job, at: .inFlight, position: task.position, new: false, extra: .init(worker: worker))
-    }
+    /// Task changes waiting for the next batch (the shell commits early when they pile up).
+    public var journalBacklog: Int { recorder?.tasks.count ?? 0 }
 
     func journalRetry(_ retry: ScheduledRetry, of job: JobRecord) {
         recorder?.put(retry.task, of: job, at: .retry, position: retry.due, new: false)
@@ -59,7 +58,7 @@ extension CoordinatorCore {
                 job.flowJournalled = false
             }
             if !job.flowJournalled {
-                flow = Self.flowBlob(job.flow)
+                flow = Self.flowBlob(job)
                 job.flowJournalled = true
             }
             b.jobs.append(JobWrite(
@@ -89,10 +88,15 @@ extension CoordinatorCore {
         return b
     }
 
-    static func flowBlob(_ flow: CompiledFlow) -> [UInt8] {
+    /// What a run of a job never changes (its flow may, while it waits for workers): written with its row.
+    static func flowBlob(_ job: JobRecord) -> [UInt8] {
         var ports = JSONObject()
-        for (id, p) in flow.ports.sorted(by: { $0.key < $1.key }) { ports[id] = .object(p.json) }
-        return JSONValue.object(["definition": flow.definition.dslJSON, "ports": .object(ports)]).serialized()
+        for (id, p) in job.flow.ports.sorted(by: { $0.key < $1.key }) { ports[id] = .object(p.json) }
+        var w = JSONObjectWriter(capacity: 1024 + job.entryParams.bytes.count)
+        w.value("definition", job.flow.definition.dslJSON)
+        w.value("ports", .object(ports))
+        w.raw("entry_params", job.entryParams.bytes)
+        return w.finish()
     }
 
     static func metaBlob(_ job: JobRecord) -> [UInt8] {
@@ -107,39 +111,54 @@ extension CoordinatorCore {
         s.executionTracker = job.state.status.isTerminal && !job.tracker.isEmpty ? job.tracker.json(flowId: s.flowId) : nil
         var w = JSONObjectWriter(capacity: 512)
         w.raw("state", s.json.serialized())
-        w.raw("entry_params", job.entryParams.bytes)
         w.value("max_workers", .int(job.maxWorkers))
         if let d = job.deadline { w.value("deadline", .double(d)) }
         w.rawObject("slot_states", job.slotStates.sorted { $0.key < $1.key }.map { ($0.key, $0.value.bytes) })
         w.rawObject("routine_memory", job.routineMemory.sorted { $0.key < $1.key }.map { ($0.key, $0.value.bytes) })
         w.value("next_back", .double(job.nextBack))
         w.value("next_front", .double(job.nextFront))
+        if !job.inFlightIds.isEmpty { w.value("in_flight", .array(job.inFlightIds.sorted().map { .int(Int($0)) })) }
         return w.finish()
     }
 
-    /// History records, outputs and shared-log entries added since the last batch.
+    /// History records, outputs and shared-log entries added since the last batch: one row
+    /// per log, a JSON array of the new entries, keyed by the first one's index.
     static func newLogEntries(_ job: JobRecord) -> [(kind: JobLogKind, index: Int, body: [UInt8])] {
         var out: [(kind: JobLogKind, index: Int, body: [UInt8])] = []
-        let h = job.state.executionHistory
-        if job.logged.history < h.count {
-            for i in job.logged.history..<h.count {
-                var w = JSONObjectWriter()
-                w.string("routine_id", h[i].routineId)
-                w.string("event_name", h[i].eventName)
-                w.value("t", .double(h[i].timestamp.seconds))
-                w.raw("data", h[i].data.bytes)
-                out.append((.history, i, w.finish()))
+        func row(_ kind: JobLogKind, from first: Int, to end: Int, _ entry: (Int, inout [UInt8]) -> Void) {
+            guard first < end else { return }
+            var bytes: [UInt8] = [0x5B]
+            for i in first..<end {
+                if i > first { bytes.append(0x2C) }
+                entry(i, &bytes)
             }
+            bytes.append(0x5D)
+            out.append((kind, first, bytes))
+        }
+        let h = job.state.executionHistory
+        row(.history, from: job.logged.history, to: h.count) { i, bytes in
+            var w = JSONObjectWriter()
+            w.string("routine_id", h[i].routineId)
+            w.string("event_name", h[i].eventName)
+            w.value("t", .double(h[i].timestamp.seconds))
+            w.raw("data", h[i].data.bytes)
+            bytes += w.finish()
         }
         let o = job.state.outputLog
-        if job.logged.outputs < o.count {
-            for i in job.logged.outputs..<o.count { out.append((.outputs, i, o[i].serialized())) }
-        }
+        row(.outputs, from: job.logged.outputs, to: o.count) { i, bytes in bytes += o[i].serialized() }
         let l = job.state.sharedLog
-        if job.logged.shared < l.count {
-            for i in job.logged.shared..<l.count { out.append((.sharedLog, i, l[i].serialized())) }
-        }
+        row(.sharedLog, from: job.logged.shared, to: l.count) { i, bytes in bytes += l[i].serialized() }
         job.logged = (h.count, o.count, l.count)
+        return out
+    }
+
+    /// The entries of a log's rows, in order.
+    static func entries(_ rows: [[UInt8]]?) throws -> [JSONValue] {
+        var out: [JSONValue] = []
+        for r in rows ?? [] {
+            guard let a = try JSONValue.parse(r).arrayValue else { throw RoutineError("a journal log row is not a JSON array") }
+            out += a
+        }
         return out
     }
 
@@ -203,14 +222,13 @@ extension CoordinatorCore {
     static func stateWithLogs(_ s: StoredJob, meta: JSONValue) throws -> JobState {
         var state = try JobState(json: meta["state"])
         let logs = s.logs
-        for entry in logs[.history] ?? [] {
-            let e = try JSONValue.parse(entry)
+        for e in try entries(logs[.history]) {
             state.executionHistory.append(ExecutionRecord(
                 routineId: e["routine_id"].stringValue ?? "", eventName: e["event_name"].stringValue ?? "", data: RawJSON(e["data"]),
                 timestamp: Timestamp(seconds: e["t"].doubleValue ?? s.finishedAt ?? 0)))
         }
-        for entry in logs[.outputs] ?? [] { state.outputLog.append(try JSONValue.parse(entry)) }
-        for entry in logs[.sharedLog] ?? [] { state.sharedLog.append(try JSONValue.parse(entry)) }
+        state.outputLog += try entries(logs[.outputs])
+        state.sharedLog += try entries(logs[.sharedLog])
         return state
     }
 
@@ -225,7 +243,7 @@ extension CoordinatorCore {
         let job = JobRecord(
             id: s.jobId, run: s.run, flow: compiled, state: state, maxWorkers: max(1, meta["max_workers"].intValue ?? compiled.definition.execution.maxWorkers))
         nextJobSeq = max(nextJobSeq, s.run + 1)
-        job.entryParams = RawJSON(meta["entry_params"].objectValue == nil ? .object([:]) : meta["entry_params"])
+        job.entryParams = RawJSON(flowDoc["entry_params"].objectValue == nil ? .object([:]) : flowDoc["entry_params"])
         job.deadline = meta["deadline"].doubleValue
         for (k, v) in meta["slot_states"].objectValue ?? [:] { job.slotStates[k] = RawJSON(v) }
         for (k, v) in meta["routine_memory"].objectValue ?? [:] { job.routineMemory[k] = RawJSON(v) }
@@ -239,6 +257,7 @@ extension CoordinatorCore {
         var queued: [PendingTask] = []
         var requeued: [PendingTask] = []
         var wakeups: [Double] = []
+        let inFlight = Set((meta["in_flight"].arrayValue ?? []).compactMap { $0.intValue.map { UInt64(max(0, $0)) } })
         for row in s.tasks {
             let body = try JSONValue.parse(row.body)
             let st = try JSONValue.parse(row.state)
@@ -256,9 +275,9 @@ extension CoordinatorCore {
             t.avoid = st["avoid"].stringValue
             t.position = row.position
             switch row.place {
-            case .queued:
+            case .queued where !inFlight.contains(row.taskId):
                 queued.append(t)
-            case .inFlight:
+            case .queued, .inFlight:
                 // Its worker's answer, if it ever comes, belongs to the old coordinator's session: run it again.
                 t.attempt = min(t.attempt + 1, WireLimits.maxAttempt)
                 requeued.append(t)

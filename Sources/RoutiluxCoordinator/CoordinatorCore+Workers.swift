@@ -208,6 +208,7 @@ extension CoordinatorCore {
         workers[entry.workerId]?.inFlight.remove(taskId)
         guard let job = jobs[entry.jobId], job.run == entry.run else { return nil }
         job.inFlight -= 1
+        job.inFlightIds.remove(taskId)
         job.busySlots.remove(entry.task.slotKey)
         job.busySlots.remove(entry.task.routineId)
         return (entry.task, job)

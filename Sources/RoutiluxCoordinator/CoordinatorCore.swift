@@ -456,7 +456,7 @@ public final class CoordinatorCore {
             grant(r.credit, to: r.workerId)
             return
         }
-        if recorder != nil, r.outcome == .ok, let bad = bodies.firstIndex(where: { (try? $0.value()) == nil }) {
+        if recorder != nil, r.outcome == .ok, let bad = bodies.firstIndex(where: { !JSONValidator.isValid($0.bytes) }) {
             // What is journalled is read back at a restart: a body that is not JSON fails the activation now.
             counters.dropped[.malformed, default: 0] += 1
             let why = "MalformedResult: body \(bad + 1) of \(bodies.count) in worker \(r.workerId)'s RESULT for \(entry.task.routineId).\(entry.task.slot) is not JSON"
@@ -475,6 +475,7 @@ public final class CoordinatorCore {
         guard let job = jobs[r.jobId], job.run == entry.run else { return }
         journalTouch(job)
         job.inFlight -= 1
+        job.inFlightIds.remove(r.taskId)
         let stateIndex = r.emissions.count + r.outputs.count
         if job.busySlots.remove(entry.task.slotKey) != nil {
             if r.outcome == .ok, r.slotState == true { job.slotStates[entry.task.slotKey] = bodies[stateIndex] }

@@ -29,11 +29,15 @@ public final class CoordinatorService: Sendable {
         case local(CoordinatorInput, CheckedContinuation<ControlReply, Never>?)
         /// An answer read from the store, to send from the loop.
         case answer(ReplyTarget, ControlReply)
+        /// The journal commit in flight is done (nil) or failed (why).
+        case committed(String?)
         case tick
         case stop
     }
 
     public let security: CoordinatorSecurity?
+    /// Longest unacknowledged changes wait to be committed (a reply or a job's end commits at once).
+    static let commitInterval = 0.05
     /// The ZAP domain of this coordinator's inbox.
     private let zapDomain = "routilux-coordinator-" + UUIDString.token()
 
@@ -134,19 +138,69 @@ public final class CoordinatorService: Sendable {
         var links = ReplyLinks()
         var fingerprints: [String: String] = [:]
         var pending = inputs.makeAsyncIterator()
-        if let restored {
-            var actions = core.restore(restored, now: Date().timeIntervalSince1970)
-            actions += core.handle(.tick, now: Date().timeIntervalSince1970)
-            if await commit(core) {
-                perform(actions, codec: codec, waiting: &waiting, links: &links, now: Date().timeIntervalSince1970, maxBytes: core.config.maxMessageBytes)
+        // Group commit. What acknowledges something to a client (a reply, a job's end) is carried
+        // out only once the journal holds the turn that decided it; one commit is in flight at a
+        // time and the turns handled meanwhile are committed together next. What goes to workers
+        // leaves at once: a TASK sent before its commit is, after a crash, a task of the old
+        // session (its answer carries the old token and is dropped) and runs again from the
+        // journal, so a result is still applied at most once.
+        var uncommitted: [CoordinatorAction] = []
+        var committingActions: [CoordinatorAction] = []
+        var committing = false
+        var stopping = false
+        var lastCommit = Date.distantPast
+        func carryOut(_ actions: [CoordinatorAction]) {
+            perform(actions, codec: codec, waiting: &waiting, links: &links, now: Date().timeIntervalSince1970, maxBytes: core.config.maxMessageBytes)
+        }
+        func commitOrCarryOut() {
+            guard !committing else { return }
+            // Unacknowledged progress waits a little (at most a tick) to be committed with more:
+            // each commit rewrites whole pages, so many small ones cost far more than a few large.
+            if store != nil, uncommitted.isEmpty, !stopping, core.journalBacklog < 4096, Date().timeIntervalSince(lastCommit) < Self.commitInterval {
+                return
+            }
+            if let store, let batch = core.takeJournal() {
+                lastCommit = Date()
+                committing = true
+                committingActions = uncommitted
+                uncommitted = []
+                Task { [inputContinuation] in
+                    do {
+                        try await store.commit(batch)
+                        inputContinuation.yield(.committed(nil))
+                    } catch {
+                        inputContinuation.yield(.committed("\(error)"))
+                    }
+                }
+            } else {
+                let due = uncommitted
+                uncommitted = []
+                carryOut(due)
             }
         }
-        loop: while failure == nil, let input = await pending.next() {
+        if let restored {
+            uncommitted = core.restore(restored, now: Date().timeIntervalSince1970)
+            uncommitted += core.handle(.tick, now: Date().timeIntervalSince1970)
+            commitOrCarryOut()
+        }
+        loop: while let input = await pending.next() {
             let now = Date().timeIntervalSince1970
-            var actions: [CoordinatorAction]
+            var actions: [CoordinatorAction] = []
             switch input {
+            case .committed(let error):
+                committing = false
+                if let error {
+                    let why = "\(error); stopping: what was decided since the last commit was not carried out (a restart continues from there)"
+                    logger.critical("\(why)")
+                    failureBox.withLock { $0 = why }
+                    break loop
+                }
+                let done = committingActions
+                committingActions = []
+                carryOut(done)
             case .inbound(let batch):
-                actions = []
+                defer { transport.consumed(batch) }
+                if stopping { break }  // a restart re-dispatches what these answer
                 for m in batch {
                     let from = sender(of: m, fingerprints: &fingerprints)
                     if let bytes = m.oversizeBytes {
@@ -159,7 +213,6 @@ public final class CoordinatorService: Sendable {
                         actions += core.handle(.malformed(error, peer: from), now: now)
                     }
                 }
-                transport.consumed(batch)
             case .local(let i, let cont):
                 if let cont, case .submit(_, .local(let id)) = i { waiting[id] = cont }
                 if let cont, case .query(_, _, .local(let id), _, _) = i { waiting[id] = cont }
@@ -167,22 +220,33 @@ public final class CoordinatorService: Sendable {
                 if let cont, case .control(_, .local(let id)) = i { waiting[id] = cont }
                 actions = core.handle(i, now: now)
             case .tick:
+                if stopping { break }
                 actions = core.handle(.tick, now: now)
                 links.closeIdle(on: transport, now: now)
             case .answer(let target, let reply):
                 actions = [.reply(target, reply)]
             case .stop:
-                // Waiters are told, the journal gets the last turn, then the loop ends.
-                let last = core.handle(.shutdown, now: now)
-                if await commit(core) { perform(last, codec: codec, waiting: &waiting, links: &links, now: now, maxBytes: core.config.maxMessageBytes) }
-                break loop
+                // Waiters are told, new jobs refused; the loop ends once the journal has the last turn.
+                if !stopping { actions = core.handle(.shutdown, now: now) }
+                stopping = true
             }
-            // Write-ahead: nothing this turn decided leaves the process before the journal has it.
-            guard await commit(core) else { break loop }
-            perform(actions, codec: codec, waiting: &waiting, links: &links, now: now, maxBytes: core.config.maxMessageBytes)
+            if store == nil {
+                carryOut(actions)
+            } else {
+                var now: [CoordinatorAction] = []
+                for a in actions {
+                    switch a {
+                    case .reply, .jobFinished: uncommitted.append(a)
+                    default: now.append(a)
+                    }
+                }
+                carryOut(now)
+                commitOrCarryOut()
+            }
             countersBox.withLock { $0 = core.counters }
             workerCountBox.withLock { $0 = core.workerIds.count }
             answerWorkerWaiters(joined: core.workerIds.count, ended: false)
+            if stopping && !committing && uncommitted.isEmpty { break loop }
         }
         answerWorkerWaiters(joined: 0, ended: true)
         ticker.cancel()
@@ -196,20 +260,6 @@ public final class CoordinatorService: Sendable {
         await transport.shutdown(drainingFor: 1)
         // A clean stop checkpoints the journal into its one file.
         store?.close()
-    }
-
-    /// Commits the core's changes since the last turn; false (and the loop stops) if the journal cannot be written.
-    private func commit(_ core: CoordinatorCore) async -> Bool {
-        guard let store, let batch = core.takeJournal() else { return true }
-        do {
-            try await store.commit(batch)
-            return true
-        } catch {
-            let why = "\(error); stopping: what this turn decided was not carried out (a restart continues from the last commit)"
-            logger.critical("\(why)")
-            failureBox.withLock { $0 = why }
-            return false
-        }
     }
 
     /// Why the loop stopped on its own (the journal could not be written), if it did.

@@ -125,8 +125,9 @@ final class JobRecord {
     var entryParams = RawJSON(.object([:]))
     /// Tasks not yet dispatched, in FIFO enqueue order.
     var queue: Deque<PendingTask> = []
-    /// Tasks sent to workers and not yet answered.
+    /// Tasks sent to workers and not yet answered, and their ids (the journal lists them).
     var inFlight = 0
+    var inFlightIds: Set<UInt64> = []
     /// Failed activations waiting to run again, in the order they failed.
     var retrying: [ScheduledRetry] = []
     /// Merge state of the job's stateful slots, by `routine.slot` (never shared between jobs).

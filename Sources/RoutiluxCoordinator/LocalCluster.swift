@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import RoutiluxCore
+import RoutiluxStore
 import RoutiluxTransport
 import Synchronization
 
@@ -30,7 +31,7 @@ public final class LocalCluster: Sendable {
     public init(
         workerExecutable: String, workers: Int, concurrency: Int = 1, link: Link = .ipc,
         catalogue: RoutineCatalogue, flows: [FlowDefinition], logger: Logger = Logger(label: "routilux.coordinator"),
-        curve: Bool = false
+        curve: Bool = false, store: (JobStore, StoredState)? = nil
     ) throws(CurveKeyError) {
         self.workerExecutable = workerExecutable
         self.workerCount = workers
@@ -51,8 +52,9 @@ public final class LocalCluster: Sendable {
         }
         workerKeyArguments = keyArguments
         let authenticated = security != nil
-        service = CoordinatorService(logger: logger, security: security) {
-            let core = CoordinatorCore(config: CoordinatorConfig(coordinatorId: "local-\(getpid())", authenticated: authenticated), catalogue: catalogue)
+        service = CoordinatorService(logger: logger, security: security, store: store?.0, restored: store?.1) {
+            let core = CoordinatorCore(
+                config: CoordinatorConfig(coordinatorId: "local-\(getpid())", authenticated: authenticated), catalogue: catalogue, durable: store != nil)
             for f in flows { core.addFlow(f) }
             return core
         }

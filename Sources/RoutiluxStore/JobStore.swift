@@ -64,7 +64,13 @@ public final class JobStore: Sendable {
         config.journalMode = .wal
         config.busyMode = .timeout(5)
         let sync = durability == .full ? "FULL" : "NORMAL"
-        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = \(sync)") }
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(sync)")
+            // Pages stay cached (tasks come and go in the same pages), and the WAL is checkpointed
+            // (written back, with an fsync) every 32 MiB rather than every 4.
+            try db.execute(sql: "PRAGMA cache_size = -32768")
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 8192")
+        }
         do {
             db = try DatabaseQueue(path: path, configuration: config)
             try db.writeWithoutTransaction { db in

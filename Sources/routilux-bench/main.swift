@@ -4,6 +4,7 @@ import Logging
 import RoutiluxBuiltins
 import RoutiluxCoordinator
 import RoutiluxCore
+import RoutiluxStore
 import RoutiluxTransport
 import RoutiluxWorker
 
@@ -39,6 +40,10 @@ struct Bench: AsyncParsableCommand {
     var link = "tcp"
     @Flag(help: "CURVE on every link (keys made for the run).")
     var curve = false
+    @Option(help: "Journal to a fresh state dir under this directory (the coordinator's default is on); 'none': memory only.")
+    var journal = "none"
+    @Option(help: "With --journal: normal or full (an fsync per commit).")
+    var durability = "normal"
 
     static let flow = """
         flow_id: bench
@@ -66,10 +71,17 @@ struct Bench: AsyncParsableCommand {
         let catalogue = Builtins.registry.catalogue
         let doc = try FlowLoader.parseDocument(Array(Self.flow.utf8), isJSON: false, file: "bench")
         let flow = try FlowLoader.build(doc, file: "bench", defaultFlowId: "bench", catalogue: catalogue)
+        var store: (JobStore, StoredState)?
+        let stateDir = journal == "none" ? nil : journal + "/routilux-bench-state-\(getpid())"
+        if let stateDir {
+            let s = try JobStore(directory: stateDir, durability: JobStore.Durability(rawValue: durability) ?? .normal)
+            store = (s, try s.load())
+        }
+        defer { if let stateDir { try? FileManager.default.removeItem(atPath: stateDir) } }
         let cluster = try LocalCluster(
             workerExecutable: URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path,
             workers: workers, concurrency: concurrency, link: link == "ipc" ? .ipc : .tcp, catalogue: catalogue,
-            flows: [flow], curve: curve)
+            flows: [flow], curve: curve, store: store)
         do { _ = try await cluster.start() } catch {
             await cluster.stop()
             throw error
@@ -95,6 +107,7 @@ struct Bench: AsyncParsableCommand {
         let line: JSONValue = [
             "benchmark": "pipeline4", "items": .int(items), "workers": .int(workers), "concurrency": .int(concurrency),
             "max_in_flight": .int(maxInFlight), "link": .string(link), "curve": .bool(curve), "runs": .int(runs),
+            "journal": .string(journal == "none" ? "off" : durability),
             "seconds_median": .double(round3(median)),
             "items_per_s": .double(round3(Double(items) / median)),
             "deliveries_per_s": .double(round3(Double(deliveries) / median)),

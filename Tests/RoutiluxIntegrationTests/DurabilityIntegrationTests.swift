@@ -123,10 +123,10 @@ extension Integration {
                 let first = try await h.coordinator(flows: [flow], extra: ["--state-dir", "none"])
                 _ = try await h.workers(1, coordinator: first)
                 let params = try h.write("params.json", pipelineParams(200))
-                let submit = try await h.routilux(["job", "submit", "--coordinator", first.1, "--flow", "slow", "--params", "@\(params)", "--json"])
-                let job = try jobState(submit.out).jobId
-                let waiting = try h.start("routilux", ["job", "wait", job, "--coordinator", first.1, "--timeout", "120"])
-                try await waitUntil("the client to be waiting") { try await resultsAccepted(h, first.1) >= 3 }
+                // The client submits and waits: it has seen the job before the crash.
+                let waiting = try h.start("routilux", ["job", "submit", "--coordinator", first.1, "--flow", "slow", "--params", "@\(params)", "--wait", "--timeout", "120"])
+                try await waitUntil("the job to run\n\(waiting.stderr)") { try await resultsAccepted(h, first.1) >= 3 && waiting.stderr.contains(" submitted") }
+                let job = try #require(waiting.stderr.split(separator: " ").drop { $0 != "job" }.dropFirst().first.map(String.init), "\(waiting.stderr)")
                 first.0.kill(SIGKILL)
                 _ = try await first.0.exitCode()
                 _ = try await h.coordinator(bind: first.1, flows: [flow], extra: ["--state-dir", "none"])
