@@ -71,7 +71,8 @@ public final class LocalCluster: Sendable {
         env["ROUTILUX_LOG_LEVEL"] = env["ROUTILUX_LOG_LEVEL"] ?? "warning"
         for i in 0..<workerCount {
             // Local workers run the user's own flow: Exec is allowed here.
-            var args = ["join", endpoint, "--concurrency", "\(concurrency)", "--id", "local-\(getpid())-w\(i)", "--allow-exec"] + workerKeyArguments
+            // Stopped at once when the run ends or is interrupted (no drain: the run is over).
+            var args = ["join", endpoint, "--concurrency", "\(concurrency)", "--id", "local-\(getpid())-w\(i)", "--allow-exec", "--drain-timeout", "0"] + workerKeyArguments
             if link == .ipc { args += ["--bind", "ipc://\(directory.path)/worker-\(i).sock"] }
             let p = LocalWorkerProcess(
                 index: i, executable: workerExecutable, arguments: args, environment: env,

@@ -106,7 +106,7 @@ public final class WorkerSupervisor: Sendable {
     private func start(_ slot: inout Slot) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = arguments + ["--id", slot.workerId]
+        p.arguments = Self.portsShifted(arguments, by: slot.index) + ["--id", slot.workerId]
         var env = ProcessInfo.processInfo.environment
         env["ROUTILUX_WORKER_ID_SECRET"] = slot.secret
         p.environment = env
@@ -134,6 +134,18 @@ public final class WorkerSupervisor: Sendable {
     static func secret() -> String {
         var g = SystemRandomNumberGenerator()
         return (0..<2).map { _ in String(g.next() as UInt64, radix: 16) }.joined()
+    }
+
+    /// `--bind` and `--advertise` with a fixed tcp port give slot `i` that port + i (one inbox each).
+    public static func portsShifted(_ args: [String], by i: Int) -> [String] {
+        guard i > 0 else { return args }
+        var out = args
+        for k in out.indices.dropLast() where out[k] == "--bind" || out[k] == "--advertise" {
+            let v = out[k + 1]
+            guard v.hasPrefix("tcp://"), let colon = v.lastIndex(of: ":"), let port = Int(v[v.index(after: colon)...]), port > 0 else { continue }
+            out[k + 1] = String(v[...colon]) + String(port + i)
+        }
+        return out
     }
 
     /// The `join` arguments of this process without `--processes` and `--id` (the supervisor sets both per slot).

@@ -35,7 +35,8 @@ enum FuzzOneInput {
         var nextTask: UInt64 = 4020
         let core = CoordinatorCore(
             config: CoordinatorConfig(coordinatorId: "fuzz", maxCredit: 16, maxWorkersJoined: 8, maxMessageBytes: 1 << 20),
-            catalogue: Builtins.registry.catalogue, jobIds: { "job-1" }, taskIds: { nextTask += 1; return nextTask }, tokens: { token })
+            catalogue: Builtins.registry.catalogue, jobIds: { "job-1" }, taskIds: { nextTask += 1; return nextTask }, tokens: { token },
+            durable: true)
         core.addFlow(flow)
         var now = 1_000.0
         _ = core.handle(.message(.join(JoinMessage(
@@ -55,9 +56,25 @@ enum FuzzOneInput {
             _ = core.handle(.tick, now: now)
             check(core)
         }
+        checkJournal(core)
         now += 400
         _ = core.handle(.tick, now: now)
         check(core)
+    }
+
+    /// What the journal would write reads back: every blob is JSON (a restart parses them all).
+    static func checkJournal(_ core: CoordinatorCore) {
+        guard let b = core.takeJournal() else { return }
+        for j in b.jobs {
+            precondition((try? JSONValue.parse(j.meta)) != nil, "job \(j.jobId): meta is not JSON")
+            if let f = j.flow { precondition((try? JSONValue.parse(f)) != nil, "job \(j.jobId): flow is not JSON") }
+            for a in j.appends { precondition((try? JSONValue.parse(a.body))?.arrayValue != nil, "job \(j.jobId): a log row is not a JSON array") }
+        }
+        for t in b.tasks {
+            if case .insert(let s) = t {
+                precondition((try? JSONValue.parse(s.body)) != nil && (try? JSONValue.parse(s.state)) != nil, "task \(s.taskId): not JSON")
+            }
+        }
     }
 
     /// The bounds no input may break.

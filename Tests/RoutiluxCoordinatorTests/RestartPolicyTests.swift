@@ -48,5 +48,7 @@ import Testing
     @Test func theChildArgumentsDropTheSupervisorsOwn() {
         #expect(WorkerSupervisor.childArguments(["join", "tcp://h:1", "--processes", "3", "--id", "x", "--concurrency", "2", "--processes=4", "--id=y"])
             == ["join", "tcp://h:1", "--concurrency", "2"])
+        #expect(WorkerSupervisor.portsShifted(["join", "c", "--bind", "tcp://0.0.0.0:6001", "--advertise", "tcp://10.0.0.7:6001", "--bind", "tcp://0.0.0.0:*"], by: 2)
+            == ["join", "c", "--bind", "tcp://0.0.0.0:6003", "--advertise", "tcp://10.0.0.7:6003", "--bind", "tcp://0.0.0.0:*"])
     }
 }

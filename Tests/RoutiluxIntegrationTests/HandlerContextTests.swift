@@ -111,6 +111,9 @@ extension Integration {
             let s = try await h.routilux(["job", "submit", "--coordinator", c.1, "--flow", "long"])
             #expect(s.code == 0, "\(s.err)")
             let pid = try await waitForPid(in: pidFile, "the command to start its child")
+            // The first SIGTERM drains (the command could finish); the second stops it now.
+            w[0].kill(SIGTERM)
+            try await waitUntil("the worker to drain\n\(w[0].stderr)") { w[0].stderr.contains("draining") }
             w[0].kill(SIGTERM)
             #expect(try await w[0].exitCode(timeout: 20) == 0, "\(w[0].stderr)")
             #expect(w[0].stderr.contains("stopping 1 running handler(s)"), "\(w[0].stderr)")
