@@ -252,7 +252,8 @@ extension CoordinatorCore {
         job.journalled = true
         job.flowJournalled = true
         job.logged = (state.executionHistory.count, state.outputLog.count, state.sharedLog.count)
-        job.recordedBytes = job.entryParams.bytes.count + state.executionHistory.reduce(0) { $0 + $1.data.bytes.count }
+        job.recordedBytes = job.entryParams.bytes.count + state.executionHistory.reduce(0) { $0 + Self.recordCost($1.data.bytes.count) }
+            + state.outputLog.reduce(0) { $0 + Self.outputCost($1["data"].serialized().count) }
         // Built aside first: a job that cannot be read whole changes nothing.
         var queued: [PendingTask] = []
         var requeued: [PendingTask] = []

@@ -500,7 +500,7 @@ public final class CoordinatorCore {
             }
             for (i, outputType) in r.outputs.enumerated() {
                 job.state.sendOutput(routineId: rid, outputType: outputType, data: bodies[r.emissions.count + i].valueOrError, at: ts)
-                job.recordedBytes += bodies[r.emissions.count + i].bytes.count
+                job.recordedBytes += Self.outputCost(bodies[r.emissions.count + i].bytes.count)
             }
             // A routine's state says how its activations went: "completed" until one
             // of them ends error_continued, skipped or failed, which is not overwritten.
@@ -529,7 +529,7 @@ public final class CoordinatorCore {
     func emit(_ event: String, from rid: String, payload: RawJSON, in job: JobRecord, now: Double) {
         counters.emissionsRouted += 1
         job.state.record(rid, event, payload, at: Timestamp(seconds: now))
-        job.recordedBytes += payload.bytes.count
+        job.recordedBytes += Self.recordCost(payload.bytes.count)
         for route in job.flow.routes(from: rid, event: event) {
             enqueue(PendingTask(
                 taskId: takeTaskId(), routineId: route.targetRoutine, slot: route.targetSlot, payload: payload,
@@ -607,6 +607,14 @@ public final class CoordinatorCore {
         }
     }
 
+}
+
+extension CoordinatorCore {
+    /// About what a history record holds in memory: its payload bytes and the record around them
+    /// (measured: `routilux-bench --scenario memory`).
+    static func recordCost(_ payloadBytes: Int) -> Int { payloadBytes + 128 }
+    /// About what an output holds: it is kept as a parsed JSON tree (several times its text) in an entry.
+    static func outputCost(_ bytes: Int) -> Int { 6 * bytes + 256 }
 }
 
 /// The core's own random pool (the core is used from one task at a time).

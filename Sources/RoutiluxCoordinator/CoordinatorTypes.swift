@@ -33,7 +33,7 @@ public struct CoordinatorConfig: Sendable {
     public init(
         coordinatorId: String, heartbeatMs: Int = 1000, workerTimeoutMs: Int = 3000, finishedJobsKept: Int = 1000,
         maxCredit: Int = 64, maxWorkersJoined: Int = 256, maxMessageBytes: Int = 64 << 20, authenticated: Bool = false,
-        unresponsiveAfterExpiries: Int = 3, finishedJobsBytes: Int = 256 << 20
+        unresponsiveAfterExpiries: Int = 3, finishedJobsBytes: Int = 128 << 20
     ) {
         self.finishedJobsBytes = max(0, finishedJobsBytes)
         self.maxCredit = max(1, maxCredit)

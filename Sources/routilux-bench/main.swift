@@ -63,21 +63,90 @@ struct Bench: AsyncParsableCommand {
         execution: {strategy: concurrent, max_workers: 64}
         """
 
+    @Option(help: "pipeline: throughput (one JSON line); journal: interleaved rounds with the journal off and on (--journal DIR for where), their medians and ratio; memory: --jobs sequential jobs, the coordinator's RSS before and after.")
+    var scenario = "pipeline"
+    @Option(help: "With --scenario journal: rounds (each runs the journal off, then on).")
+    var rounds = 3
+    @Option(help: "With --scenario memory: sequential jobs.")
+    var jobs = 100
+
     func run() async throws {
         LogSetup.bootstrap(level: "warning")
-        guard items > 0, workers > 0, concurrency > 0, maxInFlight > 0, runs > 0 else {
-            throw ValidationError("--items, --workers, --concurrency, --max-in-flight and --runs must be positive")
+        guard items > 0, workers > 0, concurrency > 0, maxInFlight > 0, runs > 0, rounds > 0, jobs > 0 else {
+            throw ValidationError("--items, --workers, --concurrency, --max-in-flight, --runs, --rounds and --jobs must be positive")
         }
+        switch scenario {
+        case "pipeline":
+            let seconds = try await measure(journal: journal == "none" ? nil : journal, timed: runs)
+            print(line(seconds, journal: journal == "none" ? "off" : durability).jsonString())
+        case "journal":
+            let dir = journal == "none" ? FileManager.default.temporaryDirectory.path : journal
+            var off: [Double] = []
+            var on: [Double] = []
+            var ratios: [Double] = []
+            for _ in 0..<rounds {
+                let a = median(try await measure(journal: nil, timed: runs))
+                let b = median(try await measure(journal: dir, timed: runs))
+                off.append(a)
+                on.append(b)
+                ratios.append(a / b)  // throughput on / off = time off / time on
+            }
+            let r: JSONValue = [
+                "benchmark": "journal", "items": .int(items), "rounds": .int(rounds), "runs": .int(runs), "durability": .string(durability),
+                "items_per_s_off": .double(round3(Double(items) / median(off))), "items_per_s_on": .double(round3(Double(items) / median(on))),
+                "ratio_on_off_median": .double(round3(median(ratios))), "ratio_min": .double(round3(ratios.min()!)), "ratio_max": .double(round3(ratios.max()!)),
+            ]
+            print(r.jsonString())
+        case "memory":
+            try await memory()
+        default:
+            throw ValidationError("--scenario must be pipeline, journal or memory")
+        }
+    }
+
+    func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
+
+    func line(_ seconds: [Double], journal: String) -> JSONValue {
+        let median = median(seconds)
+        // Deliveries: every task the coordinator dispatched (the entry task plus one per item per stage).
+        let deliveries = 1 + 3 * items
+        return [
+            "benchmark": "pipeline4", "items": .int(items), "workers": .int(workers), "concurrency": .int(concurrency),
+            "max_in_flight": .int(maxInFlight), "link": .string(link), "curve": .bool(curve), "runs": .int(runs),
+            "journal": .string(journal),
+            "seconds_median": .double(round3(median)),
+            "items_per_s": .double(round3(Double(items) / median)),
+            "deliveries_per_s": .double(round3(Double(deliveries) / median)),
+            "seconds_each": .array(seconds.map { .double(round3($0)) }),
+        ]
+    }
+
+    /// A cluster (journalling under `journal` when given) running `timed` jobs after one warm-up; their durations.
+    func measure(journal: String?, timed: Int) async throws -> [Double] {
+        let cluster = try await startCluster(journal: journal)
+        defer { if let d = cluster.1 { try? FileManager.default.removeItem(atPath: d) } }
+        let params = RawJSON(.object(["items": .array((0..<items).map { ["i": .int($0), "text": "hello world"] })]))
+        var seconds: [Double] = []
+        for round in 0...timed {
+            let start = ContinuousClock.now
+            try await runJob(cluster.0, params)
+            let elapsed = ContinuousClock.now - start
+            if round > 0 { seconds.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18) }
+        }
+        await cluster.0.stop()
+        return seconds
+    }
+
+    func startCluster(journal: String?) async throws -> (LocalCluster, String?) {
         let catalogue = Builtins.registry.catalogue
         let doc = try FlowLoader.parseDocument(Array(Self.flow.utf8), isJSON: false, file: "bench")
         let flow = try FlowLoader.build(doc, file: "bench", defaultFlowId: "bench", catalogue: catalogue)
         var store: (JobStore, StoredState)?
-        let stateDir = journal == "none" ? nil : journal + "/routilux-bench-state-\(getpid())"
+        let stateDir = journal.map { $0 + "/routilux-bench-state-\(getpid())-\(UInt32.random(in: 0...UInt32.max))" }
         if let stateDir {
             let s = try JobStore(directory: stateDir, durability: JobStore.Durability(rawValue: durability) ?? .normal)
             store = (s, try s.load())
         }
-        defer { if let stateDir { try? FileManager.default.removeItem(atPath: stateDir) } }
         let cluster = try LocalCluster(
             workerExecutable: URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path,
             workers: workers, concurrency: concurrency, link: link == "ipc" ? .ipc : .tcp, catalogue: catalogue,
@@ -86,34 +155,47 @@ struct Bench: AsyncParsableCommand {
             await cluster.stop()
             throw error
         }
-        let params = RawJSON(.object(["items": .array((0..<items).map { ["i": .int($0), "text": "hello world"] })]))
-        var seconds: [Double] = []
-        for round in 0...runs {
-            let start = ContinuousClock.now
-            let reply = await cluster.service.submit(
-                SubmitRequest(flow: .id("bench"), params: params, maxWorkers: maxInFlight, wait: true))
-            let elapsed = ContinuousClock.now - start
-            guard reply.ok, let state = reply.jobState, state.status == .completed, state.outputLog.count == items else {
-                let why = reply.error ?? "status \(reply.jobState?.status.rawValue ?? "?"), \(reply.jobState?.outputLog.count ?? 0) of \(items) items"
-                await cluster.stop()
-                throw ValidationError("benchmark job did not complete: \(why)\n\(cluster.workerLogs())")
-            }
-            if round > 0 { seconds.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18) }
+        return (cluster, stateDir)
+    }
+
+    func runJob(_ cluster: LocalCluster, _ params: RawJSON) async throws {
+        let reply = await cluster.service.submit(SubmitRequest(flow: .id("bench"), params: params, maxWorkers: maxInFlight, wait: true))
+        guard reply.ok, let state = reply.jobState, state.status == .completed, state.outputLog.count == items else {
+            let why = reply.error ?? "status \(reply.jobState?.status.rawValue ?? "?"), \(reply.jobState?.outputLog.count ?? 0) of \(items) items"
+            await cluster.stop()
+            throw ValidationError("benchmark job did not complete: \(why)\n\(cluster.workerLogs())")
         }
-        await cluster.stop()
-        let median = seconds.sorted()[seconds.count / 2]
-        // Deliveries: every task the coordinator dispatched (the entry task plus one per item per stage).
-        let deliveries = 1 + 3 * items
-        let line: JSONValue = [
-            "benchmark": "pipeline4", "items": .int(items), "workers": .int(workers), "concurrency": .int(concurrency),
-            "max_in_flight": .int(maxInFlight), "link": .string(link), "curve": .bool(curve), "runs": .int(runs),
-            "journal": .string(journal == "none" ? "off" : durability),
-            "seconds_median": .double(round3(median)),
-            "items_per_s": .double(round3(Double(items) / median)),
-            "deliveries_per_s": .double(round3(Double(deliveries) / median)),
-            "seconds_each": .array(seconds.map { .double(round3($0)) }),
+    }
+
+    /// `jobs` sequential jobs on one coordinator: its RSS (this process) before and after, and the finished-jobs budget.
+    func memory() async throws {
+        let cluster = try await startCluster(journal: journal == "none" ? nil : journal)
+        defer { if let d = cluster.1 { try? FileManager.default.removeItem(atPath: d) } }
+        let params = RawJSON(.object(["items": .array((0..<items).map { ["i": .int($0), "text": "hello world"] })]))
+        try await runJob(cluster.0, params)
+        let before = residentBytes()
+        var peak = before
+        for _ in 0..<jobs {
+            try await runJob(cluster.0, params)
+            peak = max(peak, residentBytes())
+        }
+        let after = residentBytes()
+        await cluster.0.stop()
+        let r: JSONValue = [
+            "benchmark": "memory_sequential", "items": .int(items), "jobs": .int(jobs), "journal": .string(journal == "none" ? "off" : durability),
+            "rss_mb_after_first": .double(round3(Double(before) / 1_048_576)), "rss_mb_after": .double(round3(Double(after) / 1_048_576)),
+            "rss_mb_peak": .double(round3(Double(peak) / 1_048_576)),
+            "finished_jobs_budget_mb": .double(round3(Double(CoordinatorConfig(coordinatorId: "x").finishedJobsBytes) / 1_048_576)),
         ]
-        print(line.jsonString())
+        print(r.jsonString())
+    }
+
+    /// This process's resident set (VmRSS), bytes.
+    func residentBytes() -> Int {
+        guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+            let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
+        else { return 0 }
+        return (Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "0") ?? 0) * 1024
     }
 
     private func round3(_ x: Double) -> Double { (x * 1000).rounded() / 1000 }

@@ -44,8 +44,10 @@ struct Start: AsyncParsableCommand {
     var maxWorkersJoined: Int = 256
     @OptionGroup var limit: MessageLimitArguments
     @OptionGroup var state: StateDirArguments
-    @Option(help: "Finished jobs are kept for queries up to about this many bytes of history and outputs in all (and the last 1000 at most); the oldest are forgotten first.")
-    var finishedJobsBytes: Int = 256 << 20
+    @Option(
+        name: [.customLong("finished-jobs-memory"), .customLong("finished-jobs-bytes")],
+        help: "Finished jobs are held in memory up to about this many bytes in all (and the last 1000 at most), the oldest dropped first; with a state dir, queries about the others read them from it.")
+    var finishedJobsBytes: Int = 128 << 20
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = ProcessInfo.processInfo.environment["ROUTILUX_LOG_LEVEL"] ?? "info"
 
@@ -53,7 +55,7 @@ struct Start: AsyncParsableCommand {
         try EndpointArguments.check(bind, what: "--bind", forBinding: true)
         if !(1...WireLimits.maxCredit).contains(maxCredit) { throw ValidationError("--max-credit must be 1 to \(WireLimits.maxCredit)") }
         if !(1...100_000).contains(maxWorkersJoined) { throw ValidationError("--max-workers-joined must be 1 to 100000") }
-        if finishedJobsBytes < 0 { throw ValidationError("--finished-jobs-bytes must not be negative") }
+        if finishedJobsBytes < 0 { throw ValidationError("--finished-jobs-memory must not be negative") }
     }
 
     /// The CURVE set-up, or nil for plaintext (refused on an exposed address without --insecure).
