@@ -23,6 +23,8 @@ struct CompiledFlow: Sendable {
     let ports: [String: RoutinePorts]
     /// Each routine's task lease in seconds (absent: none).
     let leases: [String: Double]
+    /// Each routine's distance from the entry routine along connections (unreachable: 0).
+    let depths: [String: Int]
 
     /// `ports`: each routine's ports as configured (validated against the flow).
     init(_ flow: FlowDefinition, ports portsById: [String: RoutinePorts]) {
@@ -40,6 +42,22 @@ struct CompiledFlow: Sendable {
         var leases: [String: Double] = [:]
         for r in flow.routines { if let t = flow.taskTimeout(for: r.id) { leases[r.id] = t } }
         self.leases = leases
+        var depths: [String: Int] = [:]
+        if let entry = flow.entry?.routine ?? flow.routines.first?.id {
+            depths[entry] = 0
+            var frontier = [entry]
+            while !frontier.isEmpty {
+                var next: [String] = []
+                for r in frontier {
+                    for c in flow.connections where c.sourceRoutine == r && depths[c.targetRoutine] == nil {
+                        depths[c.targetRoutine] = depths[r]! + 1
+                        next.append(c.targetRoutine)
+                    }
+                }
+                frontier = next
+            }
+        }
+        self.depths = depths
         ownPolicies = own
         ports = portsById
         definition = flow

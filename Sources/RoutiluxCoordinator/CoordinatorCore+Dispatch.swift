@@ -16,7 +16,10 @@ extension CoordinatorCore {
                 runnableSet.remove(jobId)
                 continue
             }
-            guard job.inFlight < job.maxWorkers, let task = job.queue.first else {
+            // A long queue goes deepest lane first, so that items reach the sink while the source
+            // still emits (max_workers 1 keeps routilux's strict FIFO).
+            let deepestFirst = job.maxWorkers > 1 && job.queue.count > Self.deepestFirstAbove(job)
+            guard job.inFlight < job.maxWorkers, let (lane, task) = job.queue.next(deepestFirst: deepestFirst) else {
                 // At its limit: it becomes runnable again when a result frees a slot.
                 runnableSet.remove(jobId)
                 continue
@@ -46,7 +49,7 @@ extension CoordinatorCore {
                 continue
             }
             idle = 0
-            job.queue.removeFirst()
+            job.queue.removeFirst(lane: lane)
             var state: RawJSON?
             if merge != nil { state = job.slotStates[task.slotKey] ?? RawJSON(.object([:])) }
             var memory: RawJSON?
@@ -95,6 +98,9 @@ extension CoordinatorCore {
             if job.queue.isEmpty { runnableSet.remove(jobId) } else { runnable.append(jobId) }
         }
     }
+
+    /// Queued tasks beyond which a job that runs tasks in parallel takes its deepest ones first.
+    static func deepestFirstAbove(_ job: JobRecord) -> Int { max(64, 4 * job.maxWorkers) }
 
     /// Room left in a message for its tag and header.
     static let headerAllowance = 64 << 10

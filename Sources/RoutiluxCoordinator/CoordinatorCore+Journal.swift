@@ -16,11 +16,11 @@ extension CoordinatorCore {
         if atFront {
             t.position = job.nextFront
             job.nextFront -= 1
-            job.queue.prepend(t)
+            job.queue.prepend(t, depth: job.flow.depths[t.routineId] ?? 0)
         } else {
             t.position = job.nextBack
             job.nextBack += 1
-            job.queue.append(t)
+            job.queue.append(t, depth: job.flow.depths[t.routineId] ?? 0)
         }
         recorder?.put(t, of: job, at: .queued, position: t.position, new: new)
     }
@@ -299,7 +299,7 @@ extension CoordinatorCore {
             job.nextFront -= 1
         }
         requeued.sort { $0.position < $1.position }
-        job.queue = Deque(requeued + queued)
+        for t in requeued + queued { job.queue.append(t, depth: compiled.depths[t.routineId] ?? 0) }
         for t in job.queue { recentTaskIds.append(t.taskId) }
         for t in requeued { recorder?.put(t, of: job, at: .queued, position: t.position, new: false) }
         counters.tasksRequeued += requeued.count

@@ -123,8 +123,8 @@ final class JobRecord {
     var state: JobState
     /// What the entry task delivers (the job's params).
     var entryParams = RawJSON(.object([:]))
-    /// Tasks not yet dispatched, in FIFO enqueue order.
-    var queue: Deque<PendingTask> = []
+    /// Tasks not yet dispatched (FIFO by position, in lanes by routine depth).
+    var queue = TaskQueue()
     /// Tasks sent to workers and not yet answered, and their ids (the journal lists them).
     var inFlight = 0
     var inFlightIds: Set<UInt64> = []

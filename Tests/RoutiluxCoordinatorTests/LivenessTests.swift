@@ -31,3 +31,38 @@ import Testing
         #expect(c.quietAfter == 1.5)
     }
 }
+
+@Suite struct DownstreamFirstTests {
+    /// How many tasks are answered before the first one for the sink (`c`) is sent.
+    func answeredBeforeTheSink(_ flow: String, items n: Int) throws -> (Int, JobStatus?, [Int]) {
+        let h = try CoreHarness(flow: flow)
+        h.join("w1", credit: 8)
+        let job = h.submit(items(n))
+        var queue = h.newTasks()
+        var answered = 0
+        var firstSink: Int?
+        while !queue.isEmpty {
+            let t = queue.removeFirst()
+            if t.header.routineId == "c" && firstSink == nil { firstSink = answered }
+            answerAsStock(h, t, items: n)
+            answered += 1
+            queue += h.newTasks()
+        }
+        return (firstSink ?? -1, h.status(job), collected(h.core.jobState(job)))
+    }
+
+    @Test func aLongQueueSendsItemsOnTowardTheSinkWhileTheSourceStillEmits() throws {
+        let (first, status, got) = try answeredBeforeTheSink(threeStageFlow, items: 500)
+        #expect(first >= 0 && first < 20, "the sink's first task came after \(first) answers (FIFO: after 500)")
+        #expect(status == .completed)
+        #expect(got.sorted() == Array(0..<500))
+    }
+
+    @Test func maxWorkersOneKeepsStrictFIFO() throws {
+        let sequential = threeStageFlow.replacingOccurrences(of: "strategy: concurrent, max_workers: 4", with: "strategy: sequential")
+        let (first, status, got) = try answeredBeforeTheSink(sequential, items: 500)
+        #expect(first == 501, "breadth first: the source, then every a, then the sink (\(first))")
+        #expect(status == .completed)
+        #expect(got == Array(0..<500), "in order")
+    }
+}
