@@ -15,23 +15,26 @@ public func runUntilSignalled(
     logger: Logger, gracefulLimit: Duration? = nil, interrupts: Bool = true, _ body: @escaping @Sendable () async throws -> Void,
     graceful: @escaping @Sendable () -> Void, immediate: @escaping @Sendable () -> Void
 ) async throws {
-    let signals: [UnixSignal] = interrupts ? [.sigterm, .sigint] : [.sigterm]
+    let trapped: [UnixSignal] = interrupts ? [.sigterm, .sigint] : [.sigterm]
     if !interrupts { signal(SIGINT, SIG_IGN) }
+    // One handler sees every signal from here on: the first starts the group's graceful
+    // shutdown, a second means "now" (ServiceGroup acts on the first only).
+    let signals = await UnixSignalsSequence(trapping: trapped)
     let service = SignalledService(body: body, graceful: graceful, immediate: immediate)
     var config = ServiceGroupConfiguration(
         services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .cancelGroup)],
-        gracefulShutdownSignals: signals, logger: logger)
+        logger: logger)
     config.maximumGracefulShutdownDuration = gracefulLimit
-    // ServiceGroup acts on the first signal only: a second one means "now".
+    let group = ServiceGroup(configuration: config)
     let watcher = Task {
         var seen = 0
-        for await _ in await UnixSignalsSequence(trapping: signals) {
+        for await _ in signals {
             seen += 1
-            if seen >= 2 { immediate() }
+            if seen == 1 { await group.triggerGracefulShutdown() } else { immediate() }
         }
     }
     defer { watcher.cancel() }
-    try await ServiceGroup(configuration: config).run()
+    try await group.run()
 }
 
 struct SignalledService: Service, CustomStringConvertible {

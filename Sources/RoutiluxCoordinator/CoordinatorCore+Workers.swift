@@ -83,8 +83,9 @@ extension CoordinatorCore {
             // restarted process). Without CURVE nothing proves that, so it waits for the
             // holder to leave or go silent.
             let timeout = Double(config.workerTimeoutMs) / 1000
-            // The same slot's secret (a supervisor's restarted process) proves it too.
-            let sameSlot = j.idSecret != nil && existing.idSecret == j.idSecret
+            // The same slot's secret, from another process (a supervisor's restarted one), proves it
+            // too; the live process itself re-joining (it stopped hearing us) waits like any other.
+            let sameSlot = j.idSecret != nil && existing.idSecret == j.idSecret && (j.pid != existing.pid || j.host != existing.host)
             let replaceable = (key != nil && existing.key == key) || sameSlot || now - existing.lastSeen > timeout
             if !replaceable {
                 let retryMs = max(config.heartbeatMs, Int((existing.lastSeen + timeout - now) * 1000) + config.heartbeatMs)

@@ -38,6 +38,8 @@ public final class CoordinatorService: Sendable {
     public let security: CoordinatorSecurity?
     /// Longest unacknowledged changes wait to be committed (a reply or a job's end commits at once).
     static let commitInterval = 0.05
+    /// This process's instance id, in every REPLY (a client tells a restart by it).
+    private let instance = String(UUIDString.token().prefix(16))
     /// The ZAP domain of this coordinator's inbox.
     private let zapDomain = "routilux-coordinator-" + UUIDString.token()
 
@@ -236,7 +238,8 @@ public final class CoordinatorService: Sendable {
                 var now: [CoordinatorAction] = []
                 for a in actions {
                     switch a {
-                    case .reply, .jobFinished: uncommitted.append(a)
+                    // A store read waits too: it must see what this turn (and those before) changed.
+                    case .reply, .jobFinished, .lookUp: uncommitted.append(a)
                     default: now.append(a)
                     }
                 }
@@ -292,7 +295,9 @@ public final class CoordinatorService: Sendable {
                 waiting.removeValue(forKey: id)?.resume(returning: r)
             case .reply(.remote(let endpoint, let requestId, let key), let r):
                 if CoordinatorCore.endpointProblem(endpoint) != nil { continue }  // nowhere to answer (counted as the request was handled)
-                var header = ReplyMessage(requestId: requestId, ok: r.ok, error: r.error, jobId: r.jobId, status: r.status?.rawValue, kind: r.stopping ? "stopping" : nil)
+                var header = ReplyMessage(
+                    requestId: requestId, ok: r.ok, error: r.error, jobId: r.jobId, status: r.status?.rawValue, kind: r.stopping ? "stopping" : nil,
+                    instance: instance)
                 var body: RawJSON?
                 if var status = r.clusterStatus.flatMap(\.objectValue) {
                     header.kind = "cluster_status"
@@ -311,7 +316,7 @@ public final class CoordinatorService: Sendable {
                         : "fetch it with its history trimmed: routilux job status \(r.jobId ?? "ID") --history-tail 1000 (or raise --max-message-bytes on the coordinator and the client)"
                     header = ReplyMessage(
                         requestId: requestId, ok: false, error: "\(what) is \(b.bytes.count) bytes, over the \(maxBytes)-byte message limit (--max-message-bytes); \(how)",
-                        jobId: r.jobId, status: r.status?.rawValue)
+                        jobId: r.jobId, status: r.status?.rawValue, instance: instance)
                     body = nil
                     logger.warning("reply to \(endpoint) refused: \(header.error!)")
                 }

@@ -4,21 +4,48 @@ import DequeModule
 /// distance from the entry routine). Taken oldest first, or, when the job's
 /// queue is long and it may run tasks in parallel, deepest lane first: items
 /// then reach the sink while the source still emits, and the queue stops growing.
+///
+/// With a journal, a lane may **spill**: tasks appended while the coordinator
+/// holds its bound of queued tasks in memory stay only in the store (they are
+/// journalled anyway) and are read back, in order, as the lane runs low.
 struct TaskQueue: Sequence {
     private var lanes: [Deque<PendingTask>] = []
+    /// Per lane: tasks only in the store, the largest position ever held in memory
+    /// (spilled tasks all come after it), and whether a read-back is under way.
+    private var spilledByLane: [Int] = []
+    private var tails: [Double] = []
+    private(set) var loading: Set<Int> = []
+    /// Tasks in memory; tasks only in the store.
     private(set) var count = 0
+    private(set) var spilled = 0
 
     var isEmpty: Bool { count == 0 }
+    /// Every queued task, in memory or not.
+    var total: Int { count + spilled }
 
     private mutating func lane(_ depth: Int) -> Int {
         let d = Swift.max(0, Swift.min(depth, 10_000))
-        while lanes.count <= d { lanes.append([]) }
+        while lanes.count <= d {
+            lanes.append([])
+            spilledByLane.append(0)
+            tails.append(-.infinity)
+        }
         return d
     }
 
-    mutating func append(_ t: PendingTask, depth: Int) {
-        lanes[lane(depth)].append(t)
+    /// Appends a task; with `spill` (or when its lane already spills) it is counted, not held. True: held.
+    @discardableResult
+    mutating func append(_ t: PendingTask, depth: Int, spill: Bool = false) -> Bool {
+        let d = lane(depth)
+        if spill || spilledByLane[d] > 0 {
+            spilledByLane[d] += 1
+            spilled += 1
+            return false
+        }
+        lanes[d].append(t)
+        tails[d] = Swift.max(tails[d], t.position)
         count += 1
+        return true
     }
 
     /// Back at the front (a task taken back from a worker): its position is the smallest.
@@ -28,6 +55,7 @@ struct TaskQueue: Sequence {
     }
 
     /// The next task and its lane: the oldest of all, or with `deepestFirst` the deepest lane's oldest.
+    /// (A lane whose memory ran out while some of it is spilled waits for its read-back.)
     func next(deepestFirst: Bool) -> (lane: Int, task: PendingTask)? {
         if deepestFirst {
             for d in lanes.indices.reversed() { if let t = lanes[d].first { return (d, t) } }
@@ -48,10 +76,46 @@ struct TaskQueue: Sequence {
 
     mutating func removeAll() {
         lanes = []
+        spilledByLane = []
+        tails = []
+        loading = []
         count = 0
+        spilled = 0
     }
 
-    /// Every task, oldest first.
+    /// A lane to read back now: some of it spilled, little of it in memory, no read-back under way.
+    /// Returns the lane, where to read from, and how many.
+    mutating func takeReadBack(lowWater: Int, batch: Int) -> (lane: Int, after: Double, limit: Int)? {
+        for d in lanes.indices where spilledByLane[d] > 0 && lanes[d].count < lowWater && !loading.contains(d) {
+            loading.insert(d)
+            return (d, tails[d], Swift.min(batch, spilledByLane[d]))
+        }
+        return nil
+    }
+
+    /// Tasks read back for lane `d`, in position order (those not after its tail are already here).
+    /// Returns how many joined the memory. `limit`: how many were asked (fewer means the store has no more).
+    mutating func readBack(lane d: Int, _ tasks: [PendingTask], limit: Int) -> Int {
+        guard d < lanes.count else { return 0 }
+        loading.remove(d)
+        var added = 0
+        for t in tasks where t.position > tails[d] && spilledByLane[d] > 0 {
+            lanes[d].append(t)
+            tails[d] = t.position
+            spilledByLane[d] -= 1
+            spilled -= 1
+            count += 1
+            added += 1
+        }
+        if tasks.count < limit && spilledByLane[d] > 0 {
+            // The store holds fewer than counted (dropped with a failed run): nothing more to wait for.
+            spilled -= spilledByLane[d]
+            spilledByLane[d] = 0
+        }
+        return added
+    }
+
+    /// Every task in memory, oldest first.
     func makeIterator() -> IndexingIterator<[PendingTask]> {
         lanes.flatMap { $0 }.sorted { $0.position < $1.position }.makeIterator()
     }

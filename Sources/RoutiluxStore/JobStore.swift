@@ -138,8 +138,9 @@ public final class JobStore: Sendable {
                     PRIMARY KEY (job_id, kind, idx)) WITHOUT ROWID;
                 CREATE TABLE tasks (
                     task_id INTEGER PRIMARY KEY, job_id TEXT NOT NULL, place INTEGER NOT NULL,
-                    position REAL NOT NULL, state BLOB NOT NULL, body BLOB NOT NULL);
+                    position REAL NOT NULL, lane INTEGER NOT NULL, state BLOB NOT NULL, body BLOB NOT NULL);
                 CREATE INDEX tasks_by_job ON tasks(job_id, place, position);
+                CREATE INDEX tasks_by_lane ON tasks(job_id, lane, position) WHERE place = 0;
                 CREATE TABLE meta_values (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
                 PRAGMA application_id = \(applicationId);
                 PRAGMA user_version = \(schemaVersion);
@@ -206,13 +207,13 @@ public final class JobStore: Sendable {
             for a in j.appends { try append.execute(arguments: [j.jobId, a.kind.rawValue, a.index, Data(a.body)]) }
         }
         for id in b.clearedTasks { try db.execute(sql: "DELETE FROM tasks WHERE job_id = ?", arguments: [id]) }
-        let insert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO tasks (task_id, job_id, place, position, state, body) VALUES (?, ?, ?, ?, ?, ?)")
+        let insert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO tasks (task_id, job_id, place, position, lane, state, body) VALUES (?, ?, ?, ?, ?, ?, ?)")
         let move = try db.cachedStatement(sql: "UPDATE tasks SET place = ?, position = ?, state = ? WHERE task_id = ?")
         let delete = try db.cachedStatement(sql: "DELETE FROM tasks WHERE task_id = ?")
         for t in b.tasks {
             switch t {
             case .insert(let s):
-                try insert.execute(arguments: [Int64(bitPattern: s.taskId), s.jobId, s.place.rawValue, s.position, Data(s.state), Data(s.body)])
+                try insert.execute(arguments: [Int64(bitPattern: s.taskId), s.jobId, s.place.rawValue, s.position, s.lane, Data(s.state), Data(s.body)])
             case .move(let id, let place, let position, let state):
                 try move.execute(arguments: [place.rawValue, position, Data(state), Int64(bitPattern: id)])
             case .delete(let id):
@@ -287,17 +288,35 @@ public final class JobStore: Sendable {
             logs[kind, default: []].append([UInt8](row["body"] as Data))
         }
         var tasks: [StoredTask] = []
-        let taskRows = try Row.fetchCursor(db, sql: "SELECT task_id, place, position, state, body FROM tasks WHERE job_id = ? ORDER BY place, position", arguments: [id])
-        while let t = try taskRows.next() {
-            guard let place = TaskPlace(rawValue: t["place"]) else { continue }
-            tasks.append(StoredTask(
-                taskId: UInt64(bitPattern: t["task_id"]), jobId: id, place: place, position: t["position"], state: [UInt8](t["state"] as Data),
-                body: [UInt8](t["body"] as Data)))
-        }
+        let taskRows = try Row.fetchCursor(db, sql: "SELECT task_id, place, position, lane, state, body FROM tasks WHERE job_id = ? ORDER BY place, position", arguments: [id])
+        while let t = try taskRows.next() { if let s = task(t, job: id) { tasks.append(s) } }
         let run: Int64 = r["run"]
         return StoredJob(
             jobId: id, run: UInt64(max(0, run)), status: r["status"], finishedAt: r["finished_at"], meta: [UInt8](r["meta"] as Data),
             flow: [UInt8](r["flow"] as Data), logs: logs, tasks: tasks)
+    }
+
+    static func task(_ t: Row, job id: String) -> StoredTask? {
+        guard let place = TaskPlace(rawValue: t["place"]) else { return nil }
+        return StoredTask(
+            taskId: UInt64(bitPattern: t["task_id"]), jobId: id, place: place, position: t["position"], lane: t["lane"],
+            state: [UInt8](t["state"] as Data), body: [UInt8](t["body"] as Data))
+    }
+
+    /// Up to `limit` queued tasks of one lane of a job, after `position`, in order (a spilled queue coming back).
+    public func queuedTasks(jobId: String, lane: Int, after position: Double, limit: Int) async throws(StoreError) -> [StoredTask] {
+        do {
+            return try await db.read { db in
+                let rows = try Row.fetchCursor(
+                    db, sql: "SELECT task_id, place, position, lane, state, body FROM tasks WHERE job_id = ? AND lane = ? AND place = 0 AND position > ? ORDER BY position LIMIT ?",
+                    arguments: [jobId, lane, position, limit])
+                var out: [StoredTask] = []
+                while let r = try rows.next() { if let s = Self.task(r, job: jobId) { out.append(s) } }
+                return out
+            }
+        } catch {
+            throw StoreError(directory, "cannot read job \(jobId)'s queue: \(Self.describe(error))")
+        }
     }
 
     /// Closes the database (the lock is released when the store goes).

@@ -18,12 +18,15 @@ public struct StoredTask: Sendable, Hashable {
     public var place: TaskPlace
     /// Queue order (smaller first); for retries and timers, when they are due.
     public var position: Double
+    /// The queue lane (its routine's depth): queued tasks not held in memory are read back by lane.
+    public var lane: Int
     /// Attempt, retries, expiries, timer key...: rewritten at each move.
     public var state: [UInt8]
     /// Routine, slot, payload, mapping, source: written once.
     public var body: [UInt8]
 
-    public init(taskId: UInt64, jobId: String, place: TaskPlace, position: Double, state: [UInt8], body: [UInt8]) {
+    public init(taskId: UInt64, jobId: String, place: TaskPlace, position: Double, lane: Int = 0, state: [UInt8], body: [UInt8]) {
+        self.lane = lane
         self.taskId = taskId
         self.jobId = jobId
         self.place = place

@@ -189,12 +189,13 @@ extension ReplyMessage: HeaderCoding {
     init(_ f: HeaderFields) throws(WireError) {
         self.init(
             requestId: try f.string("request_id"), ok: try f.bool("ok"), error: try f.optionalString("error"),
-            jobId: try f.optionalString("job_id"), status: try f.optionalString("status"), kind: try f.optionalString("kind"))
+            jobId: try f.optionalString("job_id"), status: try f.optionalString("status"), kind: try f.optionalString("kind"),
+            instance: try f.optionalString("instance", maxLength: N))
         v = try f.int("v")
     }
     func write(_ w: inout HeaderWriter) {
         w.put("v", v); w.put("request_id", requestId); w.put("ok", ok); w.put("error", error); w.put("job_id", jobId)
-        w.put("status", status); w.put("kind", kind)
+        w.put("status", status); w.put("kind", kind); w.put("instance", instance)
     }
 }
 

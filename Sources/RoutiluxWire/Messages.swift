@@ -367,7 +367,10 @@ public struct ReplyMessage: VersionedHeader, Hashable {
     public var jobId: String?
     public var status: String?
     public var kind: String?
-    public init(requestId: String, ok: Bool, error: String? = nil, jobId: String? = nil, status: String? = nil, kind: String? = nil) {
+    /// The answering coordinator process (random per start): a client tells a restart by it.
+    public var instance: String?
+    public init(requestId: String, ok: Bool, error: String? = nil, jobId: String? = nil, status: String? = nil, kind: String? = nil, instance: String? = nil) {
+        self.instance = instance
         self.kind = kind
         self.requestId = requestId
         self.ok = ok

@@ -36,7 +36,8 @@ public struct RestartPolicy: Sendable {
 
     /// The decision for one exit; `fastCrashes` is the slot's count so far, updated.
     ///
-    /// - exit 0 (a drain: `--max-tasks` recycling): at once, count reset.
+    /// - exit 0 (a drain: `--max-tasks` recycling): at once (after 1 s if it lived under
+    ///   `fastRun`), count reset.
     /// - exit 2 (bad input: a key, a flag): never; restarting cannot help.
     /// - any other exit or signal: after a delay doubling with each fast crash in a
     ///   row (0.1 s, 0.2 s, ... 5 s); the slot is given up after `maxFastCrashes`.
@@ -47,7 +48,8 @@ public struct RestartPolicy: Sendable {
         switch exit {
         case .code(0):
             fastCrashes = 0
-            return .restart(after: 0)
+            // A drain that took a moment: at once; one that exits as soon as it starts: not in a tight loop.
+            return .restart(after: lived < fastRun ? 1 : 0)
         case .code(2):
             return .giveUp("it exited 2 (bad input: see its error above); restarting it cannot help")
         case .signal(SIGKILL):

@@ -75,7 +75,12 @@ public enum WorkerCommand {
                 workerId: id, keys: keys, maxMessageBytes: limit.maxMessageBytes)
             options.maxTasks = maxTasks
             options.drainTimeout = drainTimeout
+            // Read once and removed: the commands an Exec routine runs inherit the environment.
             options.idSecret = environmentValue("ROUTILUX_WORKER_ID_SECRET")
+            let supervised = environmentValue("ROUTILUX_SUPERVISED") == "1"
+            unsetenv("ROUTILUX_WORKER_ID_SECRET")
+            unsetenv("ROUTILUX_SUPERVISED")
+            if supervised { options.supervisorPid = getppid() }
             if options.keys == nil, bind == nil, isExposed(options.defaultBind), !curve.insecure {
                 // A remote coordinator means an inbox on every interface: plaintext there needs --insecure too.
                 throw BadConfiguration(CurveArguments.plaintextRefusal(options.defaultBind))
@@ -87,7 +92,6 @@ public enum WorkerCommand {
             let runtime = WorkerRuntime(registry: WorkerCommand.registry, options: options)
             let drain = drainTimeout
             // Under a supervisor, SIGINT is the supervisor's to act on (it sends SIGTERM).
-            let supervised = environmentValue("ROUTILUX_SUPERVISED") == "1"
             do {
                 try await runUntilSignalled(logger: Logger(label: "routilux.worker"), interrupts: !supervised) {
                     try await runtime.run()

@@ -23,6 +23,8 @@ public struct WorkerOptions: Sendable {
     public var drainTimeout: Double = 30
     /// The secret of this worker's supervisor slot (JOIN `id_secret`).
     public var idSecret: String?
+    /// Under a supervisor: its pid; when it goes away, this process drains and exits.
+    public var supervisorPid: Int32?
     public var workerId: String
     /// CURVE toward the coordinator, and on this worker's inbox (nil: plaintext).
     public var keys: CurvePeerKeys?

@@ -204,6 +204,7 @@ public final class WorkerRuntime: Sendable {
             case .drain(let timeout, let why):
                 if drainDeadline != nil { break }
                 drainDeadline = now.addingTimeInterval(timeout)
+                join.credit = 0  // a JOIN from now on (a re-join) asks for nothing
                 logger.notice("\(why): draining: finishing \(held.count) task(s) within \(timeout) s, then leaving (a second signal stops at once)")
                 if joined { tellDraining() }
                 if drained {
@@ -211,6 +212,13 @@ public final class WorkerRuntime: Sendable {
                     break loop
                 }
             case .tick:
+                if drainDeadline == nil, let parent = options.supervisorPid, getppid() != parent {
+                    // The supervisor is gone (killed): this process must not run on unsupervised.
+                    drainDeadline = now.addingTimeInterval(options.drainTimeout)
+                    join.credit = 0
+                    logger.warning("the supervisor (pid \(parent)) is gone: draining, then exiting")
+                    if joined { tellDraining() }
+                }
                 if let d = drainDeadline, now >= d {
                     logger.warning("drain timeout: stopping \(running) running handler(s); the coordinator re-queues the \(held.count) task(s) held")
                     break loop
@@ -263,6 +271,7 @@ public final class WorkerRuntime: Sendable {
                 _ = doneCount.add(1, ordering: .relaxed)
                 if drainDeadline == nil, let m = options.maxTasks, doneCount.load(ordering: .relaxed) >= m {
                     drainDeadline = now.addingTimeInterval(options.drainTimeout)
+                    join.credit = 0
                     logger.notice("recycling after \(m) task(s): draining \(held.count - 1) more, then leaving")
                     if joined { tellDraining() }
                 }

@@ -93,6 +93,14 @@ public final class WorkerSupervisor: Sendable {
                 let hard = now || stopSignals > 1
                 logger.notice("\(hard ? "stopping" : "draining") \(alive.count) worker process(es)")
                 for s in alive { if let p = s.process, p.isRunning { kill(p.processIdentifier, SIGTERM) } }
+                if hard {
+                    // Stopped at once they have a few seconds for their handlers; then whatever is left is killed.
+                    let pids = alive.compactMap { $0.process?.processIdentifier }
+                    Task {
+                        try? await Task.sleep(for: .seconds(10))
+                        for pid in pids where kill(pid, 0) == 0 { kill(pid, SIGKILL) }
+                    }
+                }
             }
             if stopping && slots.allSatisfy({ $0.process == nil }) { return 0 }
             if !stopping && slots.allSatisfy({ $0.gaveUp != nil }) {
@@ -106,7 +114,7 @@ public final class WorkerSupervisor: Sendable {
     private func start(_ slot: inout Slot) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = Self.portsShifted(arguments, by: slot.index) + ["--id", slot.workerId]
+        p.arguments = Self.slotArguments(arguments, index: slot.index, workerId: slot.workerId)
         var env = ProcessInfo.processInfo.environment
         env["ROUTILUX_WORKER_ID_SECRET"] = slot.secret
         p.environment = env
@@ -136,16 +144,36 @@ public final class WorkerSupervisor: Sendable {
         return (0..<2).map { _ in String(g.next() as UInt64, radix: 16) }.joined()
     }
 
-    /// `--bind` and `--advertise` with a fixed tcp port give slot `i` that port + i (one inbox each).
-    public static func portsShifted(_ args: [String], by i: Int) -> [String] {
-        guard i > 0 else { return args }
-        var out = args
-        for k in out.indices.dropLast() where out[k] == "--bind" || out[k] == "--advertise" {
-            let v = out[k + 1]
-            guard v.hasPrefix("tcp://"), let colon = v.lastIndex(of: ":"), let port = Int(v[v.index(after: colon)...]), port > 0 else { continue }
-            out[k + 1] = String(v[...colon]) + String(port + i)
+    /// Slot `i`'s arguments: `--id` right after `join` (before any `--`), and its own inbox:
+    /// a fixed tcp port in `--bind`/`--advertise` becomes port + i, an ipc path gets `-i`.
+    public static func slotArguments(_ args: [String], index i: Int, workerId: String) -> [String] {
+        var out: [String] = []
+        var k = 0
+        while k < args.count {
+            let a = args[k]
+            if a == "--bind" || a == "--advertise", k + 1 < args.count {
+                out += [a, shifted(args[k + 1], by: i)]
+                k += 2
+                continue
+            }
+            for flag in ["--bind=", "--advertise="] where a.hasPrefix(flag) {
+                out.append(flag + shifted(String(a.dropFirst(flag.count)), by: i))
+            }
+            if !(a.hasPrefix("--bind=") || a.hasPrefix("--advertise=")) { out.append(a) }
+            k += 1
         }
+        let at = out.firstIndex(of: "join").map { $0 + 1 } ?? 0
+        out.insert(contentsOf: ["--id", workerId], at: at)
         return out
+    }
+
+    static func shifted(_ endpoint: String, by i: Int) -> String {
+        guard i > 0 else { return endpoint }
+        if endpoint.hasPrefix("ipc://") { return endpoint + "-\(i)" }
+        guard endpoint.hasPrefix("tcp://"), let colon = endpoint.lastIndex(of: ":"), let port = Int(endpoint[endpoint.index(after: colon)...]), port > 0 else {
+            return endpoint
+        }
+        return String(endpoint[...colon]) + String(port + i)
     }
 
     /// The `join` arguments of this process without `--processes` and `--id` (the supervisor sets both per slot).

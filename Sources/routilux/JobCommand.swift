@@ -107,7 +107,8 @@ func report(
 /// `--unreachable-timeout`: a coordinator that comes back with the job (its
 /// state dir) is waited on again; one that comes back without it ends the
 /// wait with exit 3.
-func waitForEnd(_ options: CoordinatorOptions, jobId: String, historyTail: Int? = nil) async throws {
+/// `instance`: the coordinator process that answered the submit (else the first answer's).
+func waitForEnd(_ options: CoordinatorOptions, jobId: String, historyTail: Int? = nil, instance known: String? = nil) async throws {
     try options.check()
     bootstrapLogging(options.logLevel)
     let slice = ProcessInfo.processInfo.environment["ROUTILUX_WAIT_POLL"].flatMap(Double.init) ?? 3
@@ -122,12 +123,17 @@ func waitForEnd(_ options: CoordinatorOptions, jobId: String, historyTail: Int? 
         }
     }
     var silentSince: Date?
+    /// The coordinator process that answered first: "unknown job" from another one means it restarted.
+    var instance = known
+    var first = known == nil
     while true {
         if let deadline, Date() >= deadline { throw timedOut() }
         let within = min(slice, deadline.map { max(0.05, $0.timeIntervalSinceNow) } ?? slice)
         let answer: (ReplyMessage, JobState?)
         do {
-            answer = try await ask(wait: silentSince == nil, within: silentSince == nil ? within : 1)
+            // The first question is answered at once: it says which coordinator process holds the job.
+            answer = try await ask(wait: silentSince == nil && !first, within: silentSince == nil ? within : 1)
+            first = false
         } catch let e as CoordinatorClient.ClientError {
             let since = silentSince ?? Date()
             if silentSince == nil {
@@ -141,6 +147,8 @@ func waitForEnd(_ options: CoordinatorOptions, jobId: String, historyTail: Int? 
             continue
         }
         let (reply, _) = answer
+        let restarted = instance != nil && reply.instance != nil && reply.instance != instance
+        if instance == nil { instance = reply.instance }
         if reply.kind == "stopping" {
             // It says it is stopping: wait for it to come back (its error says whether the job survives).
             if silentSince == nil {
@@ -150,11 +158,12 @@ func waitForEnd(_ options: CoordinatorOptions, jobId: String, historyTail: Int? 
             try await Task.sleep(for: .seconds(1))
             continue
         }
+        if restarted, !reply.ok, reply.error?.hasPrefix("unknown job") == true {
+            throw fail("the coordinator at \(options.endpoint) restarted and does not know job \(jobId) (it ran without a state dir, or lost it)", code: Exit.jobLost)
+        }
+        if restarted { instance = reply.instance }
         if let since = silentSince {
             silentSince = nil
-            if !reply.ok, reply.error?.hasPrefix("unknown job") == true {
-                throw fail("the coordinator at \(options.endpoint) restarted and does not know job \(jobId) (it ran without a state dir, or lost it)", code: Exit.jobLost)
-            }
             FileHandle.standardError.write(Data("routilux: the coordinator answers again after \(Int(Date().timeIntervalSince(since))) s; job \(jobId) is \(reply.status ?? "?")\n".utf8))
         }
         // Too many others wait on it already: the job goes on, so ask again a little later.
@@ -222,7 +231,7 @@ extension JobCommand {
             // The id goes out first, so a --timeout that runs out never loses the job.
             let pending = submitted.status == JobStatus.pending.rawValue ? " (pending: its routine types wait for a worker; see `job status`)" : ""
             FileHandle.standardError.write(Data("routilux: job \(jobId) submitted\(pending); waiting for it to end\n".utf8))
-            try await waitForEnd(common, jobId: jobId)
+            try await waitForEnd(common, jobId: jobId, instance: submitted.instance)
         }
     }
 
