@@ -12,7 +12,9 @@ extension CoordinatorCore {
         while !runnable.isEmpty && idle < runnable.count {
             let jobId = runnable.removeFirst()
             guard let job = jobs[jobId], !job.queue.isEmpty, job.state.status == .running else {
-                // Paused jobs become runnable again on resume; finished ones never.
+                // Paused jobs become runnable again on resume; finished ones never; one whose
+                // queue is in the store becomes runnable when it is read back.
+                if let job = jobs[jobId] { requestReadBack(job) }
                 runnableSet.remove(jobId)
                 continue
             }
@@ -50,6 +52,8 @@ extension CoordinatorCore {
             }
             idle = 0
             job.queue.removeFirst(lane: lane)
+            queuedInMemory -= 1
+            requestReadBack(job)
             var state: RawJSON?
             if merge != nil { state = job.slotStates[task.slotKey] ?? RawJSON(.object([:])) }
             var memory: RawJSON?

@@ -41,8 +41,8 @@ extension CoordinatorCore {
         journalTouch(job)
         job.state.pausePoints.append([
             "timestamp": .string(ts.iso), "reason": .string(reason), "current_routine_id": job.state.currentRoutineId.map { .string($0) } ?? .null,
-            "checkpoint": checkpoint?.nonNull ?? .object([:]), "pending_tasks_count": .int(job.queue.count + job.retrying.count),
-            "active_tasks_count": .int(job.inFlight), "queue_size": .int(job.queue.count),
+            "checkpoint": checkpoint?.nonNull ?? .object([:]), "pending_tasks_count": .int(job.queue.total + job.retrying.count),
+            "active_tasks_count": .int(job.inFlight), "queue_size": .int(job.queue.total),
         ])
         log(.info, "job \(job.id) paused\(reason.isEmpty ? "" : ": \(reason)") (\(job.queue.count) queued, \(job.inFlight) in flight)")
         answerPausedWaiters(job)
@@ -82,9 +82,10 @@ extension CoordinatorCore {
         try job.state.transition(to: .cancelled, at: ts)
         interruptRoutines(of: job, why: "the job was cancelled\(reason.isEmpty ? "" : " (\(reason))")", at: ts)
         job.state.record(job.state.currentRoutineId ?? "", "cancelled", RawJSON([
-            "reason": .string(reason), "dropped_tasks": .int(job.queue.count + job.retrying.count), "in_flight": .int(job.inFlight),
+            "reason": .string(reason), "dropped_tasks": .int(job.queue.total + job.retrying.count), "in_flight": .int(job.inFlight),
         ]), at: ts)
         journalClear(job)
+        queuedInMemory -= job.queue.count
         job.queue.removeAll()
         job.retrying.removeAll()
         job.timers.removeAll()

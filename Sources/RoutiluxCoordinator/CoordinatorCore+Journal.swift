@@ -11,18 +11,76 @@ extension CoordinatorCore {
     // MARK: - Recording (each a no-op without a journal)
 
     /// Appends (or, `atFront`, prepends) a task to its job's queue.
+    /// With a journal, a task appended while the coordinator holds `maxQueuedInMemory` queued
+    /// tasks is kept in the store only (spilled) and read back in order as its lane runs low.
     func enqueue(_ task: PendingTask, in job: JobRecord, atFront: Bool = false, new: Bool = false) {
         var t = task
+        let lane = job.flow.depths[t.routineId] ?? 0
         if atFront {
             t.position = job.nextFront
             job.nextFront -= 1
-            job.queue.prepend(t, depth: job.flow.depths[t.routineId] ?? 0)
+            job.queue.prepend(t, depth: lane)
+            queuedInMemory += 1
         } else {
             t.position = job.nextBack
             job.nextBack += 1
-            job.queue.append(t, depth: job.flow.depths[t.routineId] ?? 0)
+            let spill = recorder != nil && queuedInMemory >= config.maxQueuedInMemory
+            if job.queue.append(t, depth: lane, spill: spill) { queuedInMemory += 1 }
         }
-        recorder?.put(t, of: job, at: .queued, position: t.position, new: new)
+        recorder?.put(t, of: job, at: .queued, position: t.position, new: new, lane: lane)
+    }
+
+    /// Queued tasks read back per request, and the lane size under which one is made (both a
+    /// share of the bound, so memory stays near it).
+    var readBackBatch: Int { max(1, min(4096, config.maxQueuedInMemory / 4)) }
+    var readBackLowWater: Int { max(1, min(1024, config.maxQueuedInMemory / 8)) }
+
+    /// Asks the shell to read back spilled tasks of lanes running low.
+    func requestReadBack(_ job: JobRecord) {
+        guard recorder != nil, job.queue.spilled > 0, !job.state.status.isTerminal else { return }
+        while let r = job.queue.takeReadBack(lowWater: readBackLowWater, batch: readBackBatch) {
+            actions.append(.readQueued(jobId: job.id, run: job.run, lane: r.lane, after: r.after, limit: r.limit))
+        }
+    }
+
+    /// Spilled tasks read back from the store (nil: the read failed; it is asked again later).
+    func onQueuedRead(jobId: String, run: UInt64, lane: Int, limit: Int, rows: [StoredTask]?, now: Double) {
+        guard let job = jobs[jobId], job.run == run, !job.state.status.isTerminal else { return }
+        guard let rows else {
+            job.queue.readFailed(lane: lane)
+            markRunnable(job.id)  // asked again at the next dispatch
+            return
+        }
+        var tasks: [PendingTask] = []
+        for row in rows {
+            do { tasks.append(try Self.decodeTask(row, now: now).task) } catch {
+                log(.error, "job \(jobId): a queued task in the store cannot be read (\(error)); skipped")
+            }
+        }
+        queuedInMemory += job.queue.readBack(lane: lane, tasks, limit: limit)
+        for t in tasks { recentTaskIds.append(t.taskId) }
+        markRunnable(job.id)
+        requestReadBack(job)
+    }
+
+    /// A journalled task row as a task, with its state's timer key.
+    static func decodeTask(_ row: StoredTask, now: Double) throws -> (task: PendingTask, timerKey: String?) {
+        let body = try JSONValue.parse(row.body)
+        let st = try JSONValue.parse(row.state)
+        guard let rid = body["routine"].stringValue, let slot = body["slot"].stringValue else {
+            throw RoutineError("task \(row.taskId): no routine or slot")
+        }
+        var source: TaskSource?
+        if let r = body["source"]["routine"].stringValue, let e = body["source"]["event"].stringValue { source = TaskSource(routine: r, event: e) }
+        let mapping = body["mapping"].arrayValue?.map { $0.arrayValue?.compactMap(\.stringValue) ?? [] }
+        var t = PendingTask(
+            taskId: row.taskId, routineId: rid, slot: slot, payload: RawJSON(body["payload"]), mapping: mapping,
+            attempt: min(max(1, st["attempt"].intValue ?? 1), WireLimits.maxAttempt), retries: max(0, st["retries"].intValue ?? 0),
+            source: source, createdAt: body["created"].doubleValue ?? now)
+        t.expiries = max(0, st["expiries"].intValue ?? 0)
+        t.avoid = st["avoid"].stringValue
+        t.position = row.position
+        return (t, st["timer"].stringValue)
     }
 
     func journalTouch(_ job: JobRecord) { recorder?.touch(job) }
@@ -31,11 +89,11 @@ extension CoordinatorCore {
     public var journalBacklog: Int { recorder?.tasks.count ?? 0 }
 
     func journalRetry(_ retry: ScheduledRetry, of job: JobRecord) {
-        recorder?.put(retry.task, of: job, at: .retry, position: retry.due, new: false)
+        recorder?.put(retry.task, of: job, at: .retry, position: retry.due, new: false, lane: job.flow.depths[retry.task.routineId] ?? 0)
     }
 
     func journalTimer(_ timer: ScheduledTimer, key: String, of job: JobRecord) {
-        recorder?.put(timer.task, of: job, at: .timer, position: timer.due, new: true, extra: .init(timerKey: key))
+        recorder?.put(timer.task, of: job, at: .timer, position: timer.due, new: true, extra: .init(timerKey: key), lane: job.flow.depths[timer.task.routineId] ?? 0)
     }
 
     func journalGone(_ taskId: UInt64) { recorder?.gone(taskId) }
@@ -71,9 +129,9 @@ extension CoordinatorCore {
             switch change {
             case .created(let t, let jobId, let place, let position, let extra):
                 b.tasks.append(.insert(StoredTask(
-                    taskId: id, jobId: jobId, place: place, position: position, state: Self.taskState(t, extra), body: Self.taskBody(t))))
+                    taskId: id, jobId: jobId, place: place, position: position, lane: extra.lane, state: Self.taskState(t, extra), body: Self.taskBody(t))))
             case .moved(let t, let place, let position, let extra):
-                b.tasks.append(.move(taskId: id, place: place, position: position, state: Self.taskState(t, extra)))
+                b.tasks.append(.move(taskId: id, place: place, position: position, lane: extra.lane, state: Self.taskState(t, extra)))
             case .deleted:
                 b.tasks.append(.delete(taskId: id))
             case .dropped:
@@ -260,21 +318,8 @@ extension CoordinatorCore {
         var wakeups: [Double] = []
         let inFlight = Set((meta["in_flight"].arrayValue ?? []).compactMap { $0.intValue.map { UInt64(max(0, $0)) } })
         for row in s.tasks {
-            let body = try JSONValue.parse(row.body)
-            let st = try JSONValue.parse(row.state)
-            guard let rid = body["routine"].stringValue, let slot = body["slot"].stringValue else {
-                throw RoutineError("task \(row.taskId): no routine or slot")
-            }
-            var source: TaskSource?
-            if let r = body["source"]["routine"].stringValue, let e = body["source"]["event"].stringValue { source = TaskSource(routine: r, event: e) }
-            let mapping = body["mapping"].arrayValue?.map { $0.arrayValue?.compactMap(\.stringValue) ?? [] }
-            var t = PendingTask(
-                taskId: row.taskId, routineId: rid, slot: slot, payload: RawJSON(body["payload"]), mapping: mapping,
-                attempt: min(max(1, st["attempt"].intValue ?? 1), WireLimits.maxAttempt), retries: max(0, st["retries"].intValue ?? 0),
-                source: source, createdAt: body["created"].doubleValue ?? now)
-            t.expiries = max(0, st["expiries"].intValue ?? 0)
-            t.avoid = st["avoid"].stringValue
-            t.position = row.position
+            var (t, timerKey) = try Self.decodeTask(row, now: now)
+            let rid = t.routineId
             switch row.place {
             case .queued where !inFlight.contains(row.taskId):
                 queued.append(t)
@@ -286,7 +331,7 @@ extension CoordinatorCore {
                 job.retrying.append(ScheduledRetry(due: row.position, task: t))
                 wakeups.append(row.position)
             case .timer:
-                job.timers[st["timer"].stringValue ?? "\(rid)/\(row.taskId)"] = ScheduledTimer(due: row.position, task: t)
+                job.timers[timerKey ?? "\(rid)/\(row.taskId)"] = ScheduledTimer(due: row.position, task: t)
                 wakeups.append(row.position)
             }
         }
@@ -299,15 +344,24 @@ extension CoordinatorCore {
             job.nextFront -= 1
         }
         requeued.sort { $0.position < $1.position }
-        for t in requeued + queued { job.queue.append(t, depth: compiled.depths[t.routineId] ?? 0) }
+        // Up to the bound in memory; the rest stays in the store, read back as the job runs.
+        for t in requeued {
+            job.queue.append(t, depth: compiled.depths[t.routineId] ?? 0)
+            queuedInMemory += 1
+        }
+        for t in queued {
+            let spill = recorder != nil && queuedInMemory >= config.maxQueuedInMemory
+            if job.queue.append(t, depth: compiled.depths[t.routineId] ?? 0, spill: spill) { queuedInMemory += 1 }
+        }
         for t in job.queue { recentTaskIds.append(t.taskId) }
-        for t in requeued { recorder?.put(t, of: job, at: .queued, position: t.position, new: false) }
+        for t in requeued { recorder?.put(t, of: job, at: .queued, position: t.position, new: false, lane: compiled.depths[t.routineId] ?? 0) }
         counters.tasksRequeued += requeued.count
         for w in wakeups { actions.append(.wakeAt(w)) }
         job.retrying.sort { $0.due < $1.due }
         jobs[job.id] = job
         if let d = job.deadline { actions.append(.wakeAt(d)) }
         if !job.queue.isEmpty { markRunnable(job.id) }
+        requestReadBack(job)
         // Its last result was journalled, its completion was not: it completes now.
         if job.state.status == .running && job.outstanding == 0 { complete(job.id, now: now) }
         log(.info, "job \(job.id) restored (\(state.status.rawValue)): \(job.queue.count) queued, \(job.retrying.count) waiting to retry, \(job.timers.count) timer(s)")

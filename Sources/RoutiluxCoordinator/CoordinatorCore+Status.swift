@@ -40,6 +40,7 @@ extension CoordinatorCore {
         return [
             "coordinator_id": .string(config.coordinatorId), "authenticated": .bool(config.authenticated),
             "workers": .array(list), "jobs": .object(byStatus), "ledger": .int(ledger.count),
+            "queued_in_memory": .int(queuedInMemory), "queued_in_store": .int(jobs.values.reduce(0) { $0 + $1.queue.spilled }),
             "counters": .object(countersJSON), "dropped": .object(dropped),
             "limits": [
                 "max_credit": .int(config.maxCredit), "max_workers_joined": .int(config.maxWorkersJoined),

@@ -67,6 +67,8 @@ public final class CoordinatorCore {
     var journalledJobSeq: UInt64 = 1
     /// Set by `.shutdown`: no new job is taken.
     var stopping = false
+    /// Queued tasks held in memory, all jobs together (`maxQueuedInMemory` bounds it).
+    public internal(set) var queuedInMemory = 0
 
     /// `catalogue`: the compiled-in types (config-aware) and catalogue files' descriptions;
     /// joined workers add theirs. `jobIds` makes job ids (injectable for deterministic tests).
@@ -108,7 +110,7 @@ public final class CoordinatorCore {
     public func workerCredit(_ id: String) -> Int? { workers[id]?.credit }
     public func inFlight(worker id: String) -> Set<UInt64> { workers[id]?.inFlight ?? [] }
     public var ledgerCount: Int { ledger.count }
-    public func queuedCount(job id: String) -> Int { jobs[id]?.queue.count ?? 0 }
+    public func queuedCount(job id: String) -> Int { jobs[id]?.queue.total ?? 0 }
     public func inFlightCount(job id: String) -> Int { jobs[id]?.inFlight ?? 0 }
 
     // MARK: - Input
@@ -130,6 +132,7 @@ public final class CoordinatorCore {
         case .control(let request, let reply): onControl(request, reply: reply, now: now)
         case .tick: onTick(now: now)
         case .shutdown: onShutdown()
+        case .queuedRead(let id, let run, let lane, let limit, let rows): onQueuedRead(jobId: id, run: run, lane: lane, limit: limit, rows: rows, now: now)
         }
         dispatch(now: now)
         if !replyTails.isEmpty { trimReplies() }
@@ -565,6 +568,7 @@ public final class CoordinatorCore {
         try? job.state.transition(to: .failed, at: ts)
         // Queued work is dropped; results of in-flight tasks are ignored when they come.
         journalClear(job)
+        queuedInMemory -= job.queue.count
         job.queue.removeAll()
         job.retrying.removeAll()
         job.timers.removeAll()

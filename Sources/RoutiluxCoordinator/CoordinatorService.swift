@@ -239,7 +239,7 @@ public final class CoordinatorService: Sendable {
                 for a in actions {
                     switch a {
                     // A store read waits too: it must see what this turn (and those before) changed.
-                    case .reply, .jobFinished, .lookUp: uncommitted.append(a)
+                    case .reply, .jobFinished, .lookUp, .readQueued: uncommitted.append(a)
                     default: now.append(a)
                     }
                 }
@@ -346,6 +346,15 @@ public final class CoordinatorService: Sendable {
                         reply = .failure("job \(id): \(error)")
                     }
                     inputContinuation.yield(.answer(target, reply))
+                }
+            case .readQueued(let id, let run, let lane, let after, let limit):
+                guard let store else { continue }
+                Task { [inputContinuation, logger] in
+                    var rows: [StoredTask]?
+                    do { rows = try await store.queuedTasks(jobId: id, lane: lane, after: after, limit: limit) } catch {
+                        logger.error("\(error); asked again as the job runs")
+                    }
+                    inputContinuation.yield(.local(.queuedRead(jobId: id, run: run, lane: lane, limit: limit, rows: rows), nil))
                 }
             case .jobFinished(let id, let status):
                 finishedHook.withLock { $0 }?(id, status)

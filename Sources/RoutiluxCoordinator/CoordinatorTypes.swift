@@ -1,4 +1,5 @@
 import RoutiluxCore
+import RoutiluxStore
 import RoutiluxWire
 
 /// Settings of the scheduling core.
@@ -24,6 +25,8 @@ public struct CoordinatorConfig: Sendable {
     public var authenticated: Bool
     /// Lease expiries in a row, with no result between, after which a worker is sent no more tasks.
     public var unresponsiveAfterExpiries: Int
+    /// Queued tasks held in memory, all jobs together; with a journal, the rest wait in the store.
+    public var maxQueuedInMemory = 100_000
     /// A worker not heard from for 1.5 heartbeats is sent no new task until it is heard again
     /// (it may be dead; declared so only at `workerTimeoutMs`).
     public var holdBackQuietWorkers = true
@@ -191,6 +194,8 @@ public enum CoordinatorInput: Sendable {
     case tick
     /// The coordinator is stopping: waiters are told so, new jobs refused.
     case shutdown
+    /// Spilled tasks read back for a `.readQueued` (nil: the read failed).
+    case queuedRead(jobId: String, run: UInt64, lane: Int, limit: Int, rows: [StoredTask]?)
 }
 
 /// An answer to a submit or a query.
@@ -227,6 +232,9 @@ public enum CoordinatorAction: Sendable {
     /// Answer a query about a job not held in memory from the store
     /// (finished and forgotten here; "unknown job" if the store has none either).
     case lookUp(jobId: String, reply: ReplyTarget, historyTail: Int?)
+    /// Read back up to `limit` queued tasks of a job's lane after `after` from the store, and feed
+    /// them in as `.queuedRead` (once the turn that asked is committed).
+    case readQueued(jobId: String, run: UInt64, lane: Int, after: Double, limit: Int)
     /// A job reached a final status.
     case jobFinished(jobId: String, status: JobStatus)
     /// Feed the core a `.tick` at (or soon after) this time: a retry falls due.

@@ -180,5 +180,5 @@ final class JobRecord {
     }
 
     /// Queued, dispatched, waiting to retry, or set to fire: the job completes when this reaches zero.
-    var outstanding: Int { queue.count + inFlight + retrying.count + timers.count }
+    var outstanding: Int { queue.total + inFlight + retrying.count + timers.count }
 }

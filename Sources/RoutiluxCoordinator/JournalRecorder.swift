@@ -19,6 +19,8 @@ final class JournalRecorder {
     struct TaskExtra {
         var worker: String?
         var timerKey: String?
+        /// Its queue lane (routine depth), for reading a spilled queue back.
+        var lane = 0
     }
 
     var jobs: [String: JobRecord] = [:]
@@ -32,7 +34,9 @@ final class JournalRecorder {
     func touch(_ job: JobRecord) { jobs[job.id] = job }
 
     /// A task is now at `place` (queued, in flight, waiting to retry, a timer).
-    func put(_ t: PendingTask, of job: JobRecord, at place: TaskPlace, position: Double, new: Bool, extra: TaskExtra = TaskExtra()) {
+    func put(_ t: PendingTask, of job: JobRecord, at place: TaskPlace, position: Double, new: Bool, extra: TaskExtra = TaskExtra(), lane: Int? = nil) {
+        var extra = extra
+        if let lane { extra.lane = lane }
         touch(job)
         switch tasks[t.taskId] {
         case .created?, .dropped?:

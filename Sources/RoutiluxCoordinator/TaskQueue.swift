@@ -115,6 +115,9 @@ struct TaskQueue: Sequence {
         return added
     }
 
+    /// A read-back that failed: the lane may ask again.
+    mutating func readFailed(lane d: Int) { loading.remove(d) }
+
     /// Every task in memory, oldest first.
     func makeIterator() -> IndexingIterator<[PendingTask]> {
         lanes.flatMap { $0 }.sorted { $0.position < $1.position }.makeIterator()

@@ -208,14 +208,14 @@ public final class JobStore: Sendable {
         }
         for id in b.clearedTasks { try db.execute(sql: "DELETE FROM tasks WHERE job_id = ?", arguments: [id]) }
         let insert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO tasks (task_id, job_id, place, position, lane, state, body) VALUES (?, ?, ?, ?, ?, ?, ?)")
-        let move = try db.cachedStatement(sql: "UPDATE tasks SET place = ?, position = ?, state = ? WHERE task_id = ?")
+        let move = try db.cachedStatement(sql: "UPDATE tasks SET place = ?, position = ?, lane = ?, state = ? WHERE task_id = ?")
         let delete = try db.cachedStatement(sql: "DELETE FROM tasks WHERE task_id = ?")
         for t in b.tasks {
             switch t {
             case .insert(let s):
                 try insert.execute(arguments: [Int64(bitPattern: s.taskId), s.jobId, s.place.rawValue, s.position, s.lane, Data(s.state), Data(s.body)])
-            case .move(let id, let place, let position, let state):
-                try move.execute(arguments: [place.rawValue, position, Data(state), Int64(bitPattern: id)])
+            case .move(let id, let place, let position, let lane, let state):
+                try move.execute(arguments: [place.rawValue, position, lane, Data(state), Int64(bitPattern: id)])
             case .delete(let id):
                 try delete.execute(arguments: [Int64(bitPattern: id)])
             }
@@ -307,6 +307,22 @@ public final class JobStore: Sendable {
     public func queuedTasks(jobId: String, lane: Int, after position: Double, limit: Int) async throws(StoreError) -> [StoredTask] {
         do {
             return try await db.read { db in
+                let rows = try Row.fetchCursor(
+                    db, sql: "SELECT task_id, place, position, lane, state, body FROM tasks WHERE job_id = ? AND lane = ? AND place = 0 AND position > ? ORDER BY position LIMIT ?",
+                    arguments: [jobId, lane, position, limit])
+                var out: [StoredTask] = []
+                while let r = try rows.next() { if let s = Self.task(r, job: jobId) { out.append(s) } }
+                return out
+            }
+        } catch {
+            throw StoreError(directory, "cannot read job \(jobId)'s queue: \(Self.describe(error))")
+        }
+    }
+
+    /// The same, blocking the calling thread (tests and tools).
+    public func queuedTasksNow(jobId: String, lane: Int, after position: Double, limit: Int) throws(StoreError) -> [StoredTask] {
+        do {
+            return try db.read { db in
                 let rows = try Row.fetchCursor(
                     db, sql: "SELECT task_id, place, position, lane, state, body FROM tasks WHERE job_id = ? AND lane = ? AND place = 0 AND position > ? ORDER BY position LIMIT ?",
                     arguments: [jobId, lane, position, limit])

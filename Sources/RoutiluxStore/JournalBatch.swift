@@ -41,7 +41,7 @@ public enum TaskWrite: Sendable, Hashable {
     /// A task new to the store.
     case insert(StoredTask)
     /// A stored task moved (its body is unchanged).
-    case move(taskId: UInt64, place: TaskPlace, position: Double, state: [UInt8])
+    case move(taskId: UInt64, place: TaskPlace, position: Double, lane: Int = 0, state: [UInt8])
     case delete(taskId: UInt64)
 }
 

@@ -48,6 +48,8 @@ struct Start: AsyncParsableCommand {
         name: [.customLong("finished-jobs-memory"), .customLong("finished-jobs-bytes")],
         help: "Finished jobs are held in memory up to about this many bytes in all (and the last 1000 at most), the oldest dropped first; with a state dir, queries about the others read them from it.")
     var finishedJobsBytes: Int = 128 << 20
+    @Option(help: "Queued tasks held in memory, all jobs together; with a state dir, the rest wait in it and are read back in order as their jobs run.")
+    var maxQueuedInMemory: Int = 100_000
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = ProcessInfo.processInfo.environment["ROUTILUX_LOG_LEVEL"] ?? "info"
 
@@ -56,6 +58,7 @@ struct Start: AsyncParsableCommand {
         if !(1...WireLimits.maxCredit).contains(maxCredit) { throw ValidationError("--max-credit must be 1 to \(WireLimits.maxCredit)") }
         if !(1...100_000).contains(maxWorkersJoined) { throw ValidationError("--max-workers-joined must be 1 to 100000") }
         if finishedJobsBytes < 0 { throw ValidationError("--finished-jobs-memory must not be negative") }
+        if !(100...100_000_000).contains(maxQueuedInMemory) { throw ValidationError("--max-queued-in-memory must be 100 to 100000000") }
     }
 
     /// The CURVE set-up, or nil for plaintext (refused on an exposed address without --insecure).
@@ -118,10 +121,11 @@ struct Start: AsyncParsableCommand {
                 throw ExitCode(2)
             }
         }
-        let config = CoordinatorConfig(
+        var config = CoordinatorConfig(
             coordinatorId: "\(ProcessInfo.processInfo.hostName)-\(getpid())", heartbeatMs: heartbeatMs,
             workerTimeoutMs: workerTimeoutMs, maxCredit: maxCredit, maxWorkersJoined: maxWorkersJoined, maxMessageBytes: limit.maxMessageBytes,
             authenticated: security != nil, finishedJobsBytes: finishedJobsBytes)
+        config.maxQueuedInMemory = maxQueuedInMemory
         let log = Logger(label: "routilux.coordinator")
         if let (store, stored) = opened {
             log.info("state dir \(store.directory) (durability \(store.durability.rawValue)): \(stored.jobs.count) unfinished job(s) to continue, \(stored.finishedJobs) finished kept, \(stored.flows.count) flow(s)")
@@ -130,7 +134,7 @@ struct Start: AsyncParsableCommand {
         }
         let service = CoordinatorService(
             limits: TransportLimits(maxMessageBytes: limit.maxMessageBytes), security: security, store: opened?.0, restored: opened?.1
-        ) { [loaded, catalogue] in
+        ) { [loaded, catalogue, config] in
             let core = CoordinatorCore(config: config, catalogue: catalogue, durable: opened != nil)
             for f in loaded { core.addFlow(f) }
             return core

@@ -51,8 +51,10 @@ final class CoreHarness {
         let doc = try FlowLoader.parseDocument(Array(yaml.utf8), isJSON: false, file: nil)
         core.addFlow(try FlowLoader.build(doc, file: nil, defaultFlowId: "test", catalogue: catalogue, allowUnknownTypes: allowUnknownTypes))
         if let restoring {
-            record(core.restore(restoring, now: now))
+            let actions = core.restore(restoring, now: now)
+            record(actions)
             try commit()
+            serveReadBacks(actions)
         }
     }
 
@@ -75,8 +77,22 @@ final class CoreHarness {
         }
         try! commit()
         record(actions)
+        serveReadBacks(actions)
         return actions
     }
+
+    /// Spilled queues come back as the shell would bring them, after the commit.
+    func serveReadBacks(_ actions: [CoordinatorAction]) {
+        for a in actions {
+            guard case .readQueued(let id, let run, let lane, let after, let limit) = a, let store else { continue }
+            readBacks += 1
+            let rows = try? store.queuedTasksNow(jobId: id, lane: lane, after: after, limit: limit)
+            feed(.queuedRead(jobId: id, run: run, lane: lane, limit: limit, rows: rows))
+        }
+    }
+
+    /// Read-backs of spilled queues carried out.
+    var readBacks = 0
 
     func record(_ actions: [CoordinatorAction]) {
         for a in actions {
@@ -88,7 +104,7 @@ final class CoreHarness {
             case .jobFinished(let j, let s): finished.append((j, s))
             case .log(_, let text): logs.append(text)
             case .wakeAt(let t): wakeups.append(t)
-            case .connectWorker, .disconnectWorker, .lookUp: break
+            case .connectWorker, .disconnectWorker, .lookUp, .readQueued: break
             }
         }
     }

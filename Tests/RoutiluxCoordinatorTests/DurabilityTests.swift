@@ -344,3 +344,58 @@ func answerStateful(_ h: CoreHarness, _ t: Dispatched, state: JSONObject, effect
         #expect(p.terminationStatus == 0)
     }
 }
+
+@Suite struct SpillTests {
+    @Test func aQueueOverTheBoundWaitsInTheStoreAndComesBackInOrder() throws {
+        let dir = StateDir()
+        let h = try CoreHarness(flow: threeStageFlow, store: try dir.open()) { $0.maxQueuedInMemory = 200 }
+        h.join("w1", credit: 4)
+        let job = h.submit(items(3000))
+        h.complete(h.newTasks()[0], emit: splitEmissions(3000))
+        #expect(h.core.queuedInMemory <= 200, "in memory: \(h.core.queuedInMemory)")
+        #expect(h.core.queuedCount(job: job) + h.core.inFlightCount(job: job) == 3000, "the rest waits in the store")
+        var queue = h.newTasks()
+        var peak = 0
+        var order: [Int] = []
+        while !queue.isEmpty {
+            let t = queue.removeFirst()
+            if t.header.routineId == "a", let i = t.payload["item"]["i"].intValue { order.append(i) }
+            answerAsStock(h, t, items: 3000)
+            peak = max(peak, h.core.queuedInMemory)
+            queue += h.newTasks()
+        }
+        #expect(peak <= 200 + 3 * 50, "memory stays near the bound (peak \(peak))")
+        #expect(h.readBacks > 10, "read back in batches (\(h.readBacks))")
+        #expect(order == Array(0..<3000), "each lane comes back in order")
+        #expect(h.status(job) == .completed)
+        let got = collected(h.core.jobState(job))
+        #expect(got.count == 3000 && Set(got).count == 3000, "each item exactly once")
+        #expect(h.core.queuedInMemory == 0)
+    }
+
+    @Test func aSpilledQueueSurvivesARestart() throws {
+        let dir = StateDir()
+        var h: CoreHarness? = try CoreHarness(flow: threeStageFlow, store: try dir.open()) { $0.maxQueuedInMemory = 200 }
+        h!.join("w1", credit: 4)
+        let job = h!.submit(items(2000))
+        h!.complete(h!.newTasks()[0], emit: splitEmissions(2000))
+        var queue = h!.newTasks()
+        for _ in 0..<500 {
+            answerAsStock(h!, queue.removeFirst(), items: 2000)
+            queue += h!.newTasks()
+        }
+        h = nil
+        let reopened = try dir.open()
+        let restarted = try CoreHarness(flow: threeStageFlow, store: reopened, restoring: try reopened.load(), jobIdStart: 1) { $0.maxQueuedInMemory = 200 }
+        #expect(restarted.core.queuedInMemory <= 200 + 3 * 50, "restored up to the bound (\(restarted.core.queuedInMemory))")
+        restarted.join("w1", credit: 4, session: "s2")
+        var again = restarted.newTasks()
+        while !again.isEmpty {
+            answerAsStock(restarted, again.removeFirst(), items: 2000)
+            again += restarted.newTasks()
+        }
+        #expect(restarted.status(job) == .completed)
+        let got = collected(restarted.core.jobState(job))
+        #expect(got.count == 2000 && Set(got).count == 2000, "each item exactly once (\(got.count), \(Set(got).count) distinct)")
+    }
+}
