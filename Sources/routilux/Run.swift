@@ -4,6 +4,7 @@ import Logging
 import RoutiluxBuiltins
 import RoutiluxCoordinator
 import RoutiluxCore
+import RoutiluxStore
 import RoutiluxTransport
 import Synchronization
 
@@ -34,6 +35,8 @@ struct Run: AsyncParsableCommand {
     var worker: String?
     @Option(help: "Link between coordinator and workers: ipc or tcp (loopback).")
     var link: String = "ipc"
+    @Option(help: "Journal the job in this directory (default: memory only): a run interrupted or killed continues when `routilux run` is given the same flow and directory again.")
+    var stateDir: String?
     @Option(help: "Log level for the embedded coordinator.")
     var logLevel: String = ProcessInfo.processInfo.environment["ROUTILUX_LOG_LEVEL"] ?? "warning"
 
@@ -57,10 +60,24 @@ struct Run: AsyncParsableCommand {
             throw fail("\(error)", code: Exit.badInput)
         }
         let workers = maxWorkers ?? flow.execution.maxWorkers
+        var opened: (JobStore, StoredState)?
+        if let stateDir {
+            do {
+                let store = try JobStore(directory: stateDir)
+                opened = (store, try store.load())
+            } catch {
+                throw fail("\(error)", code: Exit.badInput)
+            }
+        }
+        // An unfinished job of this flow in the state dir is continued rather than a new one started.
+        let unfinished = opened?.1.jobs.first { (try? JSONValue.parse($0.meta))?["state"]["flow_id"].stringValue == flow.flowId }
+        if let u = unfinished {
+            FileHandle.standardError.write(Data("routilux: continuing job \(u.jobId) (\(u.status)) from \(stateDir ?? "")\n".utf8))
+        }
         // Plaintext on a private ipc directory or loopback: nothing to make keys for.
         let cluster = try LocalCluster(
             workerExecutable: workerPath, workers: workers, concurrency: 1, link: link == "ipc" ? .ipc : .tcp,
-            catalogue: catalogue, flows: [flow])
+            catalogue: catalogue, flows: [flow], store: opened)
         // Ctrl-C or SIGTERM: stop the embedded coordinator, so the workers are stopped and the temp dir removed.
         let interrupted = Atomic<Bool>(false)
         ProcessSignals.onTerminate { _ in
@@ -78,7 +95,11 @@ struct Run: AsyncParsableCommand {
             flow: .id(flow.flowId), params: RawJSON(jobParams), maxWorkers: workers, wait: true, untilPaused: true, failFast: true)
         // The job's answer, unless a local worker process dies first (then nothing could finish it).
         let outcome = await withTaskGroup(of: Either.self) { group in
-            group.addTask { .reply(await cluster.service.submit(request)) }
+            group.addTask {
+                guard let u = unfinished else { return .reply(await cluster.service.submit(request)) }
+                // A paused one is shown as it is (this command cannot resume it).
+                return .reply(await cluster.service.query(jobId: u.jobId, wait: u.status != "paused"))
+            }
             group.addTask { .workerExit(await cluster.firstWorkerExit()) }
             let first = await group.next()!
             group.cancelAll()

@@ -139,6 +139,33 @@ extension Integration {
             await h.shutdown()
         }
 
+        @Test func anInterruptedRunWithAStateDirContinuesWhereItStopped() async throws {
+            let h = try ProcessHarness()
+            do {
+                let flow = try h.write("slow.yaml", slowFlow)
+                let params = try h.write("params.json", pipelineParams(200))
+                let state = h.path("run-state")
+                let first = try h.start("routilux", ["run", flow, "--params", "@\(params)", "--state-dir", state, "--max-workers", "2"])
+                // Part of the way: the journal holds outputs.
+                try await waitUntil("the run to be under way") {
+                    guard let size = try? FileManager.default.attributesOfItem(atPath: state + "/journal.sqlite-wal")[.size] as? Int else { return false }
+                    return size > 100_000
+                }
+                first.kill(SIGINT)
+                #expect(try await first.exitCode(timeout: 30) == 1)
+                let again = try await h.routilux(["run", flow, "--params", "@\(params)", "--state-dir", state, "--max-workers", "2", "--json"], timeout: 120)
+                #expect(again.code == 0, "\(again.err)")
+                #expect(again.err.contains("routilux: continuing job"), "\(again.err)")
+                let done = try jobState(again.out)
+                #expect(done.status == .completed)
+                #expect(collectedIndexes(done).sorted() == Array(0..<200), "each item exactly once across both runs")
+            } catch {
+                await h.shutdown()
+                throw error
+            }
+            await h.shutdown()
+        }
+
         @Test func aSecondCoordinatorOnTheSameStateDirRefusesToStart() async throws {
             let h = try ProcessHarness()
             do {
