@@ -139,6 +139,71 @@ extension Integration {
             await h.shutdown()
         }
 
+        /// Submits `flow` (one item), waits for `ready` in its history, kills the coordinator with
+        /// `kill -9`, restarts it on the same state dir, and returns the job's final state.
+        func killDuring(_ yaml: String, flowId: String, ready: @escaping @Sendable (JobState) -> Bool) async throws -> JobState {
+            let h = try ProcessHarness()
+            do {
+                let flow = try h.write("\(flowId).yaml", yaml)
+                let state = h.path("state")
+                let first = try await h.coordinator(flows: [flow], stateDir: state)
+                _ = try await h.workers(1, coordinator: first)
+                let params = try h.write("params.json", pipelineParams(1))
+                let s = try await h.routilux(["job", "submit", "--coordinator", first.1, "--flow", flowId, "--params", "@\(params)", "--json"])
+                let job = try jobState(s.out).jobId
+                try await waitUntil("the moment to kill") {
+                    let r = try await h.routilux(["job", "status", job, "--coordinator", first.1, "--json"])
+                    return ready(try jobState(r.out))
+                }
+                first.0.kill(SIGKILL)
+                _ = try await first.0.exitCode()
+                let second = try await h.coordinator(bind: first.1, flows: [flow], stateDir: state)
+                let w = try await h.routilux(["job", "wait", job, "--coordinator", second.1, "--json", "--timeout", "60"])
+                #expect(w.code == 0, "\(w.err)")
+                let done = try jobState(w.out)
+                await h.shutdown()
+                return done
+            } catch {
+                await h.shutdown()
+                throw error
+            }
+        }
+
+        @Test func killNineDuringARetryDelayKeepsTheRetryAtItsTime() async throws {
+            let done = try await killDuring("""
+                flow_id: flaky
+                routines:
+                  flaky: {type: Failer, config: {fail_attempts: 1}, error_handler: {strategy: retry, max_retries: 2, retry_delay: 3}}
+                  sink: {type: Collector}
+                connections:
+                  - {from: flaky.output, to: sink.input}
+                """, flowId: "flaky") { $0.executionHistory.contains { $0.eventName == "error" } }
+            #expect(done.status == .completed)
+            let failedAt = try #require(done.executionHistory.first { $0.eventName == "error" }).timestamp.seconds
+            let retriedAt = try #require(done.executionHistory.first { $0.routineId == "flaky" && $0.eventName == "output" }).timestamp.seconds
+            #expect(retriedAt - failedAt >= 3, "the retry ran at its time, 3 s after the failure (\(retriedAt - failedAt) s)")
+            #expect(done.outputLog.count == 1, "once")
+        }
+
+        @Test func killNineDuringATimerFiresItAtItsTime() async throws {
+            let done = try await killDuring("""
+                flow_id: batch
+                routines:
+                  src: {type: Splitter, config: {field: items}}
+                  batch: {type: Batcher, config: {batch_size: 10, batch_timeout: 3}}
+                  sink: {type: Collector}
+                connections:
+                  - {from: src.item, to: batch.input}
+                  - {from: batch.batch, to: sink.input}
+                execution: {strategy: concurrent, max_workers: 4}
+                """, flowId: "batch") { $0.routineStates["batch"]?["status"].stringValue == "completed" }
+            #expect(done.status == .completed)
+            let itemAt = try #require(done.executionHistory.first { $0.eventName == "item" }).timestamp.seconds
+            let flushedAt = try #require(done.executionHistory.first { $0.eventName == "batch" }).timestamp.seconds
+            #expect(flushedAt - itemAt >= 3, "the timer fired at its time (\(flushedAt - itemAt) s after the item)")
+            #expect(done.outputLog.count == 1, "one batch, once")
+        }
+
         @Test func anInterruptedRunWithAStateDirContinuesWhereItStopped() async throws {
             let h = try ProcessHarness()
             do {
