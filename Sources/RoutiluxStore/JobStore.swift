@@ -303,17 +303,19 @@ public final class JobStore: Sendable {
             state: [UInt8](t["state"] as Data), body: [UInt8](t["body"] as Data))
     }
 
+    static func queued(_ db: Database, jobId: String, lane: Int, after position: Double, limit: Int) throws -> [StoredTask] {
+        let rows = try Row.fetchCursor(
+            db, sql: "SELECT task_id, place, position, lane, state, body FROM tasks WHERE job_id = ? AND lane = ? AND place = 0 AND position > ? ORDER BY position LIMIT ?",
+            arguments: [jobId, lane, position, limit])
+        var out: [StoredTask] = []
+        while let r = try rows.next() { if let s = task(r, job: jobId) { out.append(s) } }
+        return out
+    }
+
     /// Up to `limit` queued tasks of one lane of a job, after `position`, in order (a spilled queue coming back).
     public func queuedTasks(jobId: String, lane: Int, after position: Double, limit: Int) async throws(StoreError) -> [StoredTask] {
         do {
-            return try await db.read { db in
-                let rows = try Row.fetchCursor(
-                    db, sql: "SELECT task_id, place, position, lane, state, body FROM tasks WHERE job_id = ? AND lane = ? AND place = 0 AND position > ? ORDER BY position LIMIT ?",
-                    arguments: [jobId, lane, position, limit])
-                var out: [StoredTask] = []
-                while let r = try rows.next() { if let s = Self.task(r, job: jobId) { out.append(s) } }
-                return out
-            }
+            return try await db.read { db in try Self.queued(db, jobId: jobId, lane: lane, after: position, limit: limit) }
         } catch {
             throw StoreError(directory, "cannot read job \(jobId)'s queue: \(Self.describe(error))")
         }
@@ -322,14 +324,7 @@ public final class JobStore: Sendable {
     /// The same, blocking the calling thread (tests and tools).
     public func queuedTasksNow(jobId: String, lane: Int, after position: Double, limit: Int) throws(StoreError) -> [StoredTask] {
         do {
-            return try db.read { db in
-                let rows = try Row.fetchCursor(
-                    db, sql: "SELECT task_id, place, position, lane, state, body FROM tasks WHERE job_id = ? AND lane = ? AND place = 0 AND position > ? ORDER BY position LIMIT ?",
-                    arguments: [jobId, lane, position, limit])
-                var out: [StoredTask] = []
-                while let r = try rows.next() { if let s = Self.task(r, job: jobId) { out.append(s) } }
-                return out
-            }
+            return try db.read { db in try Self.queued(db, jobId: jobId, lane: lane, after: position, limit: limit) }
         } catch {
             throw StoreError(directory, "cannot read job \(jobId)'s queue: \(Self.describe(error))")
         }

@@ -18,13 +18,7 @@ let batchFlow = """
 @Suite struct RoutineStateTests {
     /// Answers a stateful routine's task by hand: new state, optional timer effects.
     func answer(_ h: CoreHarness, _ t: Dispatched, state: JSONObject, effects: HandlerEffects = HandlerEffects(), emit: [(String, JSONValue)] = []) {
-        var bodies = emit.map { RawJSON($0.1) }
-        bodies.append(RawJSON(.object(state)))
-        if !effects.isEmpty { bodies.append(RawJSON(effects.json)) }
-        let header = ResultMessage(
-            workerId: t.worker, jobId: t.header.jobId, taskId: t.header.taskId, attempt: t.header.attempt, outcome: .ok,
-            emissions: emit.map(\.0), effects: effects.isEmpty ? nil : true, routineState: true)
-        h.feed(.message(.result(header, bodies: bodies), peer: nil))
+        answerStateful(h, t, state: state, effects: effects, emit: emit)
     }
 
     func routineState(of h: CoreHarness, task: Dispatched) -> JSONValue? {
