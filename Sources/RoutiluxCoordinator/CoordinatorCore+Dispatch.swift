@@ -22,6 +22,8 @@ extension CoordinatorCore {
             // still emits (max_workers 1 keeps routilux's strict FIFO).
             let deepestFirst = job.maxWorkers > 1 && job.queue.count > Self.deepestFirstAbove(job)
             guard job.inFlight < job.maxWorkers, let (lane, task) = job.queue.next(deepestFirst: deepestFirst) else {
+                // (Or its oldest tasks are in the store: they are asked for.)
+                requestReadBack(job)
                 // At its limit: it becomes runnable again when a result frees a slot.
                 runnableSet.remove(jobId)
                 continue

@@ -44,14 +44,16 @@ extension CoordinatorCore {
             "checkpoint": checkpoint?.nonNull ?? .object([:]), "pending_tasks_count": .int(job.queue.total + job.retrying.count),
             "active_tasks_count": .int(job.inFlight), "queue_size": .int(job.queue.total),
         ])
-        log(.info, "job \(job.id) paused\(reason.isEmpty ? "" : ": \(reason)") (\(job.queue.count) queued, \(job.inFlight) in flight)")
+        log(.info, "job \(job.id) paused\(reason.isEmpty ? "" : ": \(reason)") (\(job.queue.total) queued, \(job.inFlight) in flight)")
+        // Its pending tasks are exported whole: what waits in the store comes back into memory.
+        requestReadBack(job, all: true)
         answerPausedWaiters(job)
     }
 
     /// Once a paused job has nothing in flight, its state is complete: answer
     /// those waiting for it to end or pause (`routilux run`).
     func answerPausedWaiters(_ job: JobRecord) {
-        guard job.state.status == .paused, job.inFlight == 0, job.waiters.contains(where: \.untilPaused) else { return }
+        guard job.state.status == .paused, job.inFlight == 0, job.queue.spilled == 0, job.waiters.contains(where: \.untilPaused) else { return }
         let state = job.exportedState  // built once for every waiter
         for w in job.waiters where w.untilPaused {
             actions.append(.reply(w.target, ControlReply(ok: true, error: nil, jobId: job.id, status: .paused, jobState: state)))
@@ -72,7 +74,7 @@ extension CoordinatorCore {
         }
         job.state.deferredEvents = []
         log(.info, "job \(job.id) resumed with \(job.queue.count) pending task(s)")
-        if !job.queue.isEmpty { markRunnable(job.id) }
+        if job.queue.total > 0 { markRunnable(job.id) }
         if job.outstanding == 0 { complete(job.id, now: now) }
     }
 

@@ -25,7 +25,11 @@ extension CoordinatorCore {
             t.position = job.nextBack
             job.nextBack += 1
             let spill = recorder != nil && queuedInMemory >= config.maxQueuedInMemory
-            if job.queue.append(t, depth: lane, spill: spill) { queuedInMemory += 1 }
+            if job.queue.append(t, depth: lane, spill: spill) {
+                queuedInMemory += 1
+            } else {
+                markRunnable(job.id)  // dispatch asks for it back when nothing of the job is in memory
+            }
         }
         recorder?.put(t, of: job, at: .queued, position: t.position, new: new, lane: lane)
     }
@@ -35,32 +39,49 @@ extension CoordinatorCore {
     var readBackBatch: Int { max(1, min(4096, config.maxQueuedInMemory / 4)) }
     var readBackLowWater: Int { max(1, min(1024, config.maxQueuedInMemory / 8)) }
 
-    /// Asks the shell to read back spilled tasks of lanes running low.
-    func requestReadBack(_ job: JobRecord) {
+    /// Asks the shell to read back spilled tasks of lanes running low, within the room the bound
+    /// leaves (some always, so that no lane starves); with `all`, everything (a pause exports it all).
+    func requestReadBack(_ job: JobRecord, all: Bool = false) {
         guard recorder != nil, job.queue.spilled > 0, !job.state.status.isTerminal else { return }
-        while let r = job.queue.takeReadBack(lowWater: readBackLowWater, batch: readBackBatch) {
+        var room = all ? Int.max : max(readBackLowWater, config.maxQueuedInMemory - queuedInMemory - readBacksAsked)
+        while room > 0, let r = job.queue.takeReadBack(lowWater: readBackLowWater, batch: all ? Int.max : readBackBatch, room: room, all: all) {
+            readBacksAsked += r.limit
+            room -= r.limit
             actions.append(.readQueued(jobId: job.id, run: job.run, lane: r.lane, after: r.after, limit: r.limit))
         }
     }
 
     /// Spilled tasks read back from the store (nil: the read failed; it is asked again later).
     func onQueuedRead(jobId: String, run: UInt64, lane: Int, limit: Int, rows: [StoredTask]?, now: Double) {
+        readBacksAsked = max(0, readBacksAsked - limit)
         guard let job = jobs[jobId], job.run == run, !job.state.status.isTerminal else { return }
         guard let rows else {
-            job.queue.readFailed(lane: lane)
-            markRunnable(job.id)  // asked again at the next dispatch
+            job.queue.readFailed(lane: lane)  // asked again at the next tick
             return
         }
-        var tasks: [PendingTask] = []
+        var read: [(position: Double, task: PendingTask?)] = []
         for row in rows {
-            do { tasks.append(try Self.decodeTask(row, now: now).task) } catch {
-                log(.error, "job \(jobId): a queued task in the store cannot be read (\(error)); skipped")
+            do {
+                let t = try Self.decodeTask(row, now: now).task
+                read.append((row.position, t))
+                recentTaskIds.append(t.taskId)
+            } catch {
+                read.append((row.position, nil))
+                log(.error, "job \(jobId): queued task \(row.taskId) in the store cannot be read (\(error)); passed over")
             }
         }
-        queuedInMemory += job.queue.readBack(lane: lane, tasks, limit: limit)
-        for t in tasks { recentTaskIds.append(t.taskId) }
+        queuedInMemory += job.queue.readBack(lane: lane, read, limit: limit)
         markRunnable(job.id)
-        requestReadBack(job)
+        requestReadBack(job, all: job.state.status == .paused)
+        answerPausedWaiters(job)
+    }
+
+    /// Read-backs that failed, or were left for room, are asked again (each tick).
+    func retryReadBacks() {
+        guard recorder != nil else { return }
+        for job in jobs.values where job.queue.spilled > 0 && !job.state.status.isTerminal {
+            requestReadBack(job, all: job.state.status == .paused)
+        }
     }
 
     /// A journalled task row as a task, with its state's timer key.

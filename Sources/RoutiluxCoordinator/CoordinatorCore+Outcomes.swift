@@ -92,7 +92,7 @@ extension CoordinatorCore {
             actions.append(.wakeAt(now + delay))
             log(.info, "job \(job.id): \(rid).\(task.slot) failed (\(message)); retry \(again.retries) of \(policy.maxRetries) in \(delay) s")
         }
-        if !job.queue.isEmpty { markRunnable(job.id) }
+        if job.queue.total > 0 { markRunnable(job.id) }
         if job.outstanding == 0 { complete(job.id, now: now) }
     }
 

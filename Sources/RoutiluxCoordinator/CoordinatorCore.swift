@@ -69,6 +69,8 @@ public final class CoordinatorCore {
     var stopping = false
     /// Queued tasks held in memory, all jobs together (`maxQueuedInMemory` bounds it).
     public internal(set) var queuedInMemory = 0
+    /// Spilled tasks asked for and not yet read back (they count toward the bound).
+    var readBacksAsked = 0
 
     /// `catalogue`: the compiled-in types (config-aware) and catalogue files' descriptions;
     /// joined workers add theirs. `jobIds` makes job ids (injectable for deterministic tests).
@@ -222,6 +224,7 @@ public final class CoordinatorCore {
 
     func onTick(now: Double) {
         onTypesTick(now: now)
+        retryReadBacks()
         releaseDueRetries(now: now)
         releaseDueTimers(now: now)
         let timeout = Double(config.workerTimeoutMs) / 1000
@@ -520,7 +523,7 @@ public final class CoordinatorCore {
             if r.effects == true {
                 apply(bodies[bodies.count - 1], of: rid, to: job, now: now)
             }
-            if !job.queue.isEmpty { markRunnable(r.jobId) }
+            if job.queue.total > 0 { markRunnable(r.jobId) }
             if job.outstanding == 0 { complete(r.jobId, now: now) }
             return
         }

@@ -57,6 +57,8 @@ struct TaskQueue: Sequence {
     /// The next task and its lane: the oldest of all, or with `deepestFirst` the deepest lane's oldest.
     /// (A lane whose memory ran out while some of it is spilled waits for its read-back.)
     func next(deepestFirst: Bool) -> (lane: Int, task: PendingTask)? {
+        // Oldest first means oldest of all: a lane whose next tasks are still in the store is waited for.
+        if !deepestFirst, lanes.indices.contains(where: { lanes[$0].isEmpty && spilledByLane[$0] > 0 }) { return nil }
         if deepestFirst {
             for d in lanes.indices.reversed() { if let t = lanes[d].first { return (d, t) } }
             return nil
@@ -83,31 +85,33 @@ struct TaskQueue: Sequence {
         spilled = 0
     }
 
-    /// A lane to read back now: some of it spilled, little of it in memory, no read-back under way.
-    /// Returns the lane, where to read from, and how many.
-    mutating func takeReadBack(lowWater: Int, batch: Int) -> (lane: Int, after: Double, limit: Int)? {
-        for d in lanes.indices where spilledByLane[d] > 0 && lanes[d].count < lowWater && !loading.contains(d) {
+    /// A lane to read back now: some of it spilled, little of it in memory (or, with `all`, any
+    /// amount), no read-back under way. Returns the lane, where to read from, and how many (at most `room`).
+    mutating func takeReadBack(lowWater: Int, batch: Int, room: Int, all: Bool = false) -> (lane: Int, after: Double, limit: Int)? {
+        for d in lanes.indices where spilledByLane[d] > 0 && (all || lanes[d].count < lowWater) && !loading.contains(d) {
             loading.insert(d)
-            return (d, tails[d], Swift.min(batch, spilledByLane[d]))
+            return (d, tails[d], Swift.max(1, Swift.min(batch, spilledByLane[d], room)))
         }
         return nil
     }
 
-    /// Tasks read back for lane `d`, in position order (those not after its tail are already here).
-    /// Returns how many joined the memory. `limit`: how many were asked (fewer means the store has no more).
-    mutating func readBack(lane d: Int, _ tasks: [PendingTask], limit: Int) -> Int {
+    /// Rows read back for lane `d`, in position order, each with its task (nil: the row could not
+    /// be read; it is passed over). Returns how many joined the memory. `limit`: how many were
+    /// asked (fewer rows means the store has no more).
+    mutating func readBack(lane d: Int, _ rows: [(position: Double, task: PendingTask?)], limit: Int) -> Int {
         guard d < lanes.count else { return 0 }
         loading.remove(d)
         var added = 0
-        for t in tasks where t.position > tails[d] && spilledByLane[d] > 0 {
-            lanes[d].append(t)
-            tails[d] = t.position
+        for r in rows where r.position > tails[d] && spilledByLane[d] > 0 {
+            tails[d] = r.position
             spilledByLane[d] -= 1
             spilled -= 1
+            guard let t = r.task else { continue }
+            lanes[d].append(t)
             count += 1
             added += 1
         }
-        if tasks.count < limit && spilledByLane[d] > 0 {
+        if rows.count < limit && spilledByLane[d] > 0 {
             // The store holds fewer than counted (dropped with a failed run): nothing more to wait for.
             spilled -= spilledByLane[d]
             spilledByLane[d] = 0

@@ -399,3 +399,39 @@ func answerStateful(_ h: CoreHarness, _ t: Dispatched, state: JSONObject, effect
         #expect(got.count == 2000 && Set(got).count == 2000, "each item exactly once (\(got.count), \(Set(got).count) distinct)")
     }
 }
+
+@Suite struct SpillEdgeTests {
+    @Test func aJobWhoseWholeQueueIsInTheStoreStillRuns() throws {
+        let dir = StateDir()
+        let sequential = threeStageFlow.replacingOccurrences(of: "strategy: concurrent, max_workers: 4", with: "strategy: sequential")
+        let h = try CoreHarness(flow: sequential, store: try dir.open()) { $0.maxQueuedInMemory = 200 }
+        h.join("w1", credit: 1)
+        let big = h.submit(items(600))
+        let small = h.submit(items(3))
+        // The big job's source fills memory to the bound; the small one's emissions all go to the store.
+        var queue = h.newTasks()
+        while !queue.isEmpty {
+            let t = queue.removeFirst()
+            answerAsStock(h, t, items: t.header.jobId == small ? 3 : 600)
+            queue += h.newTasks()
+            if h.status(small)?.isTerminal == true && h.status(big)?.isTerminal == true { break }
+        }
+        #expect(h.status(small) == .completed, "the small job ran although its queue was only in the store")
+        #expect(h.status(big) == .completed)
+        #expect(collected(h.core.jobState(small)) == [0, 1, 2])
+        #expect(collected(h.core.jobState(big)).count == 600)
+    }
+
+    @Test func aPausedJobExportsItsWholeQueue() throws {
+        let dir = StateDir()
+        let h = try CoreHarness(flow: threeStageFlow, store: try dir.open()) { $0.maxQueuedInMemory = 200 }
+        h.join("w1", credit: 4)
+        let job = h.submit(items(1000))
+        h.complete(h.newTasks()[0], emit: splitEmissions(1000))
+        let inFlight = h.newTasks()
+        #expect(h.control(job, .pause(reason: "save", checkpoint: nil)).ok)
+        for t in inFlight { answerAsStock(h, t, items: 1000) }
+        let state = try #require(h.core.jobState(job))
+        #expect(state.pendingTasks.count == 1000, "every pending task, the spilled ones too (\(state.pendingTasks.count))")
+    }
+}
