@@ -5,11 +5,15 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps build run test bench fuzz clean
 
-## Installs Debian's libczmq-dev when pkg-config cannot find CZMQ.
+## Installs Debian's libczmq-dev when pkg-config cannot find CZMQ, and libsqlite3-dev
+## (the coordinator's journal, through GRDB) when its header is missing.
 deps:
 	@pkg-config --exists libczmq || { \
 		echo "installing libczmq-dev (CZMQ, the ZeroMQ binding Routilux uses)"; \
 		$(SUDO) apt-get install -y libczmq-dev || { $(SUDO) apt-get update && $(SUDO) apt-get install -y libczmq-dev; }; }
+	@[ -f /usr/include/sqlite3.h ] || { \
+		echo "installing libsqlite3-dev (SQLite, the coordinator's journal)"; \
+		$(SUDO) apt-get install -y libsqlite3-dev || { $(SUDO) apt-get update && $(SUDO) apt-get install -y libsqlite3-dev; }; }
 
 build: deps
 	$(SWIFT) build
