@@ -144,6 +144,7 @@ extension CoordinatorCore {
                 jobId: job.id, run: job.run, status: job.state.status.rawValue,
                 finishedAt: job.state.status.isTerminal ? job.state.updatedAt.seconds : nil, meta: Self.metaBlob(job), flow: flow,
                 appends: Self.newLogEntries(job)))
+            trimHistory(job)
         }
         b.clearedTasks = r.cleared
         for (id, change) in r.tasks {
@@ -214,20 +215,60 @@ extension CoordinatorCore {
             bytes.append(0x5D)
             out.append((kind, first, bytes))
         }
+        // History indices count from the job's first record (the oldest may be in the store only).
         let h = job.state.executionHistory
-        row(.history, from: job.logged.history, to: h.count) { i, bytes in
+        let dropped = job.historyDropped
+        row(.history, from: job.logged.history, to: dropped + h.count) { i, bytes in
+            let r = h[i - dropped]
             var w = JSONObjectWriter()
-            w.string("routine_id", h[i].routineId)
-            w.string("event_name", h[i].eventName)
-            w.value("t", .double(h[i].timestamp.seconds))
-            w.raw("data", h[i].data.bytes)
+            w.string("routine_id", r.routineId)
+            w.string("event_name", r.eventName)
+            w.value("t", .double(r.timestamp.seconds))
+            w.raw("data", r.data.bytes)
             bytes += w.finish()
         }
         let o = job.state.outputLog
         row(.outputs, from: job.logged.outputs, to: o.count) { i, bytes in bytes += o[i].serialized() }
         let l = job.state.sharedLog
         row(.sharedLog, from: job.logged.shared, to: l.count) { i, bytes in bytes += l[i].serialized() }
-        job.logged = (h.count, o.count, l.count)
+        job.logged = (dropped + h.count, o.count, l.count)
+        return out
+    }
+
+    /// Keeps the last `historyInMemory` records of a job in memory (journalled ones only); the
+    /// rest are in the store, and a JobState sent to a client gets them back from there.
+    func trimHistory(_ job: JobRecord) {
+        let cap = config.historyInMemory
+        let h = job.state.executionHistory.count
+        guard cap > 0, h >= cap + cap / 2, job.logged.history >= job.historyDropped + h else { return }
+        let n = h - cap
+        job.recordedBytes -= job.state.executionHistory.prefix(n).reduce(0) { $0 + Self.recordCost($1.data.bytes.count) }
+        job.state.executionHistory.removeFirst(n)
+        job.historyDropped += n
+    }
+
+    /// Replies carrying a JobState of a job whose oldest history is in the store only say so
+    /// (the shell reads it back before sending), unless the client asked for a tail memory holds.
+    func markHistoryInStore() {
+        for (i, a) in actions.enumerated() {
+            guard case .reply(let target, var r) = a, let st = r.jobState, let id = r.jobId, let job = jobs[id], job.historyDropped > 0 else { continue }
+            let tail = replyTails[target]
+            if let tail, tail <= st.executionHistory.count { continue }
+            r.historyInStore = job.historyDropped
+            r.historyTail = tail
+            replyTails.removeValue(forKey: target)
+            actions[i] = .reply(target, r)
+        }
+    }
+
+    /// The first `count` history records of a job, from its journalled log rows.
+    public static func historyRecords(_ rows: [[UInt8]], count: Int) throws -> [ExecutionRecord] {
+        var out: [ExecutionRecord] = []
+        for e in try entries(rows) where out.count < count {
+            out.append(ExecutionRecord(
+                routineId: e["routine_id"].stringValue ?? "", eventName: e["event_name"].stringValue ?? "", data: RawJSON(e["data"]),
+                timestamp: Timestamp(seconds: e["t"].doubleValue ?? 0)))
+        }
         return out
     }
 

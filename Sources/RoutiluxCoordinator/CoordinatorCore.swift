@@ -137,6 +137,7 @@ public final class CoordinatorCore {
         case .queuedRead(let id, let run, let lane, let limit, let rows): onQueuedRead(jobId: id, run: run, lane: lane, limit: limit, rows: rows, now: now)
         }
         dispatch(now: now)
+        if recorder != nil { markHistoryInStore() }
         if !replyTails.isEmpty { trimReplies() }
         return actions
     }

@@ -291,6 +291,22 @@ public final class CoordinatorService: Sendable {
                 transport.disconnect(peer: "w:" + id, lingerMs: flush ? SocketOptions.lingering.lingerMs : 0)
             case .send(let id, let m):
                 transport.send(to: "w:" + id, frames: codec.encode(m))
+            case .reply(let target, let r) where r.historyInStore > 0 && store != nil:
+                // Its oldest history is in the store only: read it back, then send the whole JobState.
+                Task { [inputContinuation, store] in
+                    var whole = r
+                    do {
+                        let rows = try await store!.historyRows(jobId: r.jobId ?? "", before: r.historyInStore)
+                        var st = r.jobState!
+                        st.executionHistory = try CoordinatorCore.historyRecords(rows, count: r.historyInStore) + st.executionHistory
+                        if let tail = r.historyTail, st.executionHistory.count > tail { st.executionHistory = Array(st.executionHistory.suffix(tail)) }
+                        whole.jobState = st
+                    } catch {
+                        whole = .failure("job \(r.jobId ?? "?"): \(error)")
+                    }
+                    whole.historyInStore = 0
+                    inputContinuation.yield(.answer(target, whole))
+                }
             case .reply(.local(let id), let r):
                 waiting.removeValue(forKey: id)?.resume(returning: r)
             case .reply(.remote(let endpoint, let requestId, let key), let r):

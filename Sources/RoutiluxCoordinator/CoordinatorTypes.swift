@@ -25,6 +25,9 @@ public struct CoordinatorConfig: Sendable {
     public var authenticated: Bool
     /// Lease expiries in a row, with no result between, after which a worker is sent no more tasks.
     public var unresponsiveAfterExpiries: Int
+    /// History records of a job held in memory; with a journal, older ones are in the store only
+    /// (a JobState sent to a client still has them all). 0: no limit.
+    public var historyInMemory = 10_000
     /// Queued tasks held in memory, all jobs together; with a journal, the rest wait in the store.
     public var maxQueuedInMemory = 100_000
     /// A worker not heard from for 1.5 heartbeats is sent no new task until it is heard again
@@ -209,6 +212,10 @@ public struct ControlReply: Sendable, Hashable {
     public var clusterStatus: JSONValue? = nil
     /// The answer of a coordinator that is stopping (REPLY `kind: "stopping"`): ask again once it is back.
     public var stopping = false
+    /// The JobState's first this many history records are in the store only: the shell reads them
+    /// back into it before sending (then keeps the last `historyTail`, if set).
+    public var historyInStore = 0
+    public var historyTail: Int?
 
     public static func failure(_ message: String) -> ControlReply {
         ControlReply(ok: false, error: message, jobId: nil, status: nil, jobState: nil)

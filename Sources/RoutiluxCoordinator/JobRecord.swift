@@ -153,6 +153,8 @@ final class JobRecord {
     var journalled = false
     var flowJournalled = false
     var logged: (history: Int, outputs: Int, shared: Int) = (0, 0, 0)
+    /// History records no longer in memory (the oldest; they are in the store).
+    var historyDropped = 0
     /// Queue positions for the next task appended, and the next one put at the front.
     var nextBack = 0.0
     var nextFront = -1.0

@@ -321,6 +321,18 @@ public final class JobStore: Sendable {
         }
     }
 
+    /// The history log rows of a job holding its records before index `before` (a row may hold more).
+    public func historyRows(jobId: String, before: Int) async throws(StoreError) -> [[UInt8]] {
+        do {
+            return try await db.read { db in
+                try Data.fetchAll(db, sql: "SELECT body FROM job_log WHERE job_id = ? AND kind = 0 AND idx < ? ORDER BY idx", arguments: [jobId, before])
+                    .map { [UInt8]($0) }
+            }
+        } catch {
+            throw StoreError(directory, "cannot read job \(jobId)'s history: \(Self.describe(error))")
+        }
+    }
+
     /// The same, blocking the calling thread (tests and tools).
     public func queuedTasksNow(jobId: String, lane: Int, after position: Double, limit: Int) throws(StoreError) -> [StoredTask] {
         do {

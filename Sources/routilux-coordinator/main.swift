@@ -50,6 +50,8 @@ struct Start: AsyncParsableCommand {
     var finishedJobsBytes: Int = 128 << 20
     @Option(help: "Queued tasks held in memory, all jobs together; with a state dir, the rest wait in it and are read back in order as their jobs run.")
     var maxQueuedInMemory: Int = 100_000
+    @Option(help: "History records of a job held in memory; with a state dir, older ones stay in it only (job status and wait still return them all). 0: no limit.")
+    var historyInMemory: Int = 10_000
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = ProcessInfo.processInfo.environment["ROUTILUX_LOG_LEVEL"] ?? "info"
 
@@ -59,6 +61,7 @@ struct Start: AsyncParsableCommand {
         if !(1...100_000).contains(maxWorkersJoined) { throw ValidationError("--max-workers-joined must be 1 to 100000") }
         if finishedJobsBytes < 0 { throw ValidationError("--finished-jobs-memory must not be negative") }
         if !(100...100_000_000).contains(maxQueuedInMemory) { throw ValidationError("--max-queued-in-memory must be 100 to 100000000") }
+        if historyInMemory != 0 && !(100...100_000_000).contains(historyInMemory) { throw ValidationError("--history-in-memory must be 0 or 100 to 100000000") }
     }
 
     /// The CURVE set-up, or nil for plaintext (refused on an exposed address without --insecure).
@@ -126,6 +129,7 @@ struct Start: AsyncParsableCommand {
             workerTimeoutMs: workerTimeoutMs, maxCredit: maxCredit, maxWorkersJoined: maxWorkersJoined, maxMessageBytes: limit.maxMessageBytes,
             authenticated: security != nil, finishedJobsBytes: finishedJobsBytes)
         config.maxQueuedInMemory = maxQueuedInMemory
+        config.historyInMemory = historyInMemory
         let log = Logger(label: "routilux.coordinator")
         if let (store, stored) = opened {
             log.info("state dir \(store.directory) (durability \(store.durability.rawValue)): \(stored.jobs.count) unfinished job(s) to continue, \(stored.finishedJobs) finished kept, \(stored.flows.count) flow(s)")

@@ -435,3 +435,43 @@ func answerStateful(_ h: CoreHarness, _ t: Dispatched, state: JSONObject, effect
         #expect(state.pendingTasks.count == 1000, "every pending task, the spilled ones too (\(state.pendingTasks.count))")
     }
 }
+
+@Suite struct HistoryInStoreTests {
+    final class RowsBox: @unchecked Sendable { var rows: [[UInt8]] = [] }
+
+    @Test func aLongHistoryIsHeldInTheStoreAndRepliesStillCarryAllOfIt() throws {
+        let dir = StateDir()
+        let store = try dir.open()
+        let h = try CoreHarness(flow: threeStageFlow, store: store) { $0.historyInMemory = 100 }
+        h.join("w1", credit: 4)
+        let job = h.submit(items(300))
+        var queue = h.newTasks()
+        while !queue.isEmpty {
+            answerAsStock(h, queue.removeFirst(), items: 300)
+            queue += h.newTasks()
+        }
+        #expect(h.status(job) == .completed)
+        let inMemory = try #require(h.core.jobState(job)).executionHistory.count
+        #expect(inMemory < 200, "memory holds the tail only (\(inMemory) records)")
+        let actions = h.core.handle(.query(jobId: job, wait: false, reply: .local(99)), now: h.now)
+        guard case .reply(_, let r)? = actions.first(where: { if case .reply = $0 { return true } else { return false } }) else {
+            Issue.record("no reply")
+            return
+        }
+        #expect(r.historyInStore > 0, "the reply says the rest is in the store")
+        // What the shell does: read the older records back and put them first.
+        let box = RowsBox()
+        let done = DispatchSemaphore(value: 0)
+        let n = r.historyInStore
+        Task {
+            box.rows = (try? await store.historyRows(jobId: job, before: n)) ?? []
+            done.signal()
+        }
+        done.wait()
+        let whole = try CoordinatorCore.historyRecords(box.rows, count: n) + r.jobState!.executionHistory
+        // start + 300 items + 300 a outputs.
+        #expect(whole.count == 601, "every record (\(whole.count))")
+        #expect(whole.first?.eventName == "start")
+        #expect(whole.filter { $0.eventName == "item" }.compactMap { $0.data.valueOrError["index"].intValue } == Array(0..<300))
+    }
+}

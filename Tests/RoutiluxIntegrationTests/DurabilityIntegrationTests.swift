@@ -231,6 +231,27 @@ extension Integration {
             await h.shutdown()
         }
 
+        @Test func aHistoryLongerThanMemoryHoldsComesBackWholeFromTheStore() async throws {
+            let h = try ProcessHarness()
+            do {
+                let flow = try h.write("p4.yaml", pipeline4)
+                let params = try h.write("params.json", pipelineParams(300))
+                let c = try await h.coordinator(flows: [flow], extra: ["--history-in-memory", "100"])
+                _ = try await h.workers(2, coordinator: c)
+                let r = try await h.routilux(["job", "submit", "--coordinator", c.1, "--flow", "p4", "--params", "@\(params)", "--wait", "--json"])
+                #expect(r.code == 0, "\(r.err)")
+                let done = try jobState(r.out)
+                #expect(done.executionHistory.count == 901, "start, then 300 records per stage (\(done.executionHistory.count))")
+                #expect(done.executionHistory.first?.eventName == "start")
+                let tail = try await h.routilux(["job", "status", done.jobId, "--coordinator", c.1, "--json", "--history-tail", "500"])
+                #expect(try jobState(tail.out).executionHistory.count == 500, "a tail longer than memory holds, from the store too")
+            } catch {
+                await h.shutdown()
+                throw error
+            }
+            await h.shutdown()
+        }
+
         @Test func aSecondCoordinatorOnTheSameStateDirRefusesToStart() async throws {
             let h = try ProcessHarness()
             do {
