@@ -99,7 +99,7 @@ func collected(_ state: JobState?) -> [Int] {
         #expect(all.count == 300 && all.sorted() == Array(0..<300), "each item exactly once (\(all.count) collected)")
     }
 
-    @Test func aFinishedJobIsReadBackFromTheStoreAfterARestart() throws {
+    @Test func aFinishedJobIsReadBackFromTheStoreAfterARestart() async throws {
         let dir = StateDir()
         var h: CoreHarness? = try CoreHarness(flow: threeStageFlow, store: try dir.open())
         h!.join("w1", credit: 8)
@@ -118,22 +118,12 @@ func collected(_ state: JobState?) -> [Int] {
             return
         }
         #expect(id == job)
-        let read = try #require(try storeJob(store, job))
+        // Awaited, never waited for with a semaphore: tests share the cooperative pool.
+        let read = try #require(try await store.job(id: job))
         let state = try CoordinatorCore.jobState(read)
         #expect(state.status == .completed)
         #expect(collected(state).sorted() == Array(0..<5))
         #expect(state.executionHistory.count == h?.core.jobState(job)?.executionHistory.count ?? state.executionHistory.count)
-    }
-
-    func storeJob(_ store: JobStore, _ id: String) throws -> StoredJob? {
-        let box = ResultBox()
-        let done = DispatchSemaphore(value: 0)
-        Task {
-            box.value = try? await store.job(id: id)
-            done.signal()
-        }
-        done.wait()
-        return box.value
     }
 
     @Test func aPausedJobIsStillPausedAfterARestartAndResumesOnce() throws {
@@ -274,10 +264,6 @@ func collected(_ state: JobState?) -> [Int] {
         #expect(stored.jobs.isEmpty)
         #expect(stored.finishedJobs == 1)
     }
-}
-
-final class ResultBox: @unchecked Sendable {
-    var value: StoredJob?
 }
 
 /// Answers a stateful routine's task: its new state, effects, emissions.
@@ -437,9 +423,7 @@ func answerStateful(_ h: CoreHarness, _ t: Dispatched, state: JSONObject, effect
 }
 
 @Suite struct HistoryInStoreTests {
-    final class RowsBox: @unchecked Sendable { var rows: [[UInt8]] = [] }
-
-    @Test func aLongHistoryIsHeldInTheStoreAndRepliesStillCarryAllOfIt() throws {
+    @Test func aLongHistoryIsHeldInTheStoreAndRepliesStillCarryAllOfIt() async throws {
         let dir = StateDir()
         let store = try dir.open()
         let h = try CoreHarness(flow: threeStageFlow, store: store) { $0.historyInMemory = 100 }
@@ -460,15 +444,9 @@ func answerStateful(_ h: CoreHarness, _ t: Dispatched, state: JSONObject, effect
         }
         #expect(r.historyInStore > 0, "the reply says the rest is in the store")
         // What the shell does: read the older records back and put them first.
-        let box = RowsBox()
-        let done = DispatchSemaphore(value: 0)
         let n = r.historyInStore
-        Task {
-            box.rows = (try? await store.historyRows(jobId: job, before: n)) ?? []
-            done.signal()
-        }
-        done.wait()
-        let whole = try CoordinatorCore.historyRecords(box.rows, count: n) + r.jobState!.executionHistory
+        let rows = try await store.historyRows(jobId: job, before: n)
+        let whole = try CoordinatorCore.historyRecords(rows, count: n) + r.jobState!.executionHistory
         // start + 300 items + 300 a outputs.
         #expect(whole.count == 601, "every record (\(whole.count))")
         #expect(whole.first?.eventName == "start")
