@@ -128,7 +128,6 @@ extension CoordinatorCore {
         guard let r = recorder, !r.isEmpty || journalledJobSeq != nextJobSeq else { return nil }
         var b = JournalBatch()
         b.flows = r.flows.map { (id: $0.0, document: $0.1) }
-        b.forgotten = r.forgotten
         for job in r.jobs.values.sorted(by: { $0.run < $1.run }) {
             var flow: [UInt8]?
             if !job.journalled {
@@ -296,7 +295,6 @@ extension CoordinatorCore {
     static func taskState(_ t: PendingTask, _ extra: JournalRecorder.TaskExtra) -> [UInt8] {
         var o: JSONObject = ["attempt": .int(t.attempt), "retries": .int(t.retries), "expiries": .int(t.expiries)]
         if let a = t.avoid { o["avoid"] = .string(a) }
-        if let w = extra.worker { o["worker"] = .string(w) }
         if let k = extra.timerKey { o["timer"] = .string(k) }
         return JSONValue.object(o).serialized()
     }
@@ -342,11 +340,7 @@ extension CoordinatorCore {
     static func stateWithLogs(_ s: StoredJob, meta: JSONValue) throws -> JobState {
         var state = try JobState(json: meta["state"])
         let logs = s.logs
-        for e in try entries(logs[.history]) {
-            state.executionHistory.append(ExecutionRecord(
-                routineId: e["routine_id"].stringValue ?? "", eventName: e["event_name"].stringValue ?? "", data: RawJSON(e["data"]),
-                timestamp: Timestamp(seconds: e["t"].doubleValue ?? s.finishedAt ?? 0)))
-        }
+        state.executionHistory = try historyRecords(logs[.history] ?? [], count: .max)
         state.outputLog += try entries(logs[.outputs])
         state.sharedLog += try entries(logs[.sharedLog])
         return state

@@ -17,7 +17,6 @@ final class JournalRecorder {
 
     /// Place-specific fields of a task's state blob.
     struct TaskExtra {
-        var worker: String?
         var timerKey: String?
         /// Its queue lane (routine depth), for reading a spilled queue back.
         var lane = 0
@@ -27,9 +26,8 @@ final class JournalRecorder {
     var tasks: [UInt64: TaskChange] = [:]
     var flows: [(String, [UInt8])] = []
     var cleared: [String] = []
-    var forgotten: [String] = []
 
-    var isEmpty: Bool { jobs.isEmpty && tasks.isEmpty && flows.isEmpty && cleared.isEmpty && forgotten.isEmpty }
+    var isEmpty: Bool { jobs.isEmpty && tasks.isEmpty && flows.isEmpty && cleared.isEmpty }
 
     func touch(_ job: JobRecord) { jobs[job.id] = job }
 

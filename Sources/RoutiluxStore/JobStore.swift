@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 
 /// The coordinator's state directory: one SQLite database in WAL mode
 /// (`journal.sqlite`) and a lock file that keeps a second coordinator out.
@@ -40,7 +41,7 @@ public final class JobStore: Sendable {
     public let retention: Retention
     private let db: DatabaseQueue
     private let lock: StateDirectoryLock
-    private let lastPrune = LockedValue<Double>(0)
+    private let lastPrune = Mutex<Double>(0)
 
     /// Opens (or creates) the state directory. Refuses, without writing
     /// anything, a directory another coordinator holds, a file that is not a
@@ -183,7 +184,7 @@ public final class JobStore: Sendable {
 
     private func pruneDue() -> Double? {
         let now = Date().timeIntervalSince1970
-        return lastPrune.update { last in
+        return lastPrune.withLock { last in
             guard now - last >= 60 else { return nil }
             last = now
             return now
@@ -194,7 +195,7 @@ public final class JobStore: Sendable {
         for f in b.flows {
             try db.cachedStatement(sql: "INSERT OR REPLACE INTO flows (flow_id, document) VALUES (?, ?)").execute(arguments: [f.id, Data(f.document)])
         }
-        for id in b.resets + b.forgotten { try forget(id, db) }
+        for id in b.resets { try forget(id, db) }
         let upsertNew = try db.cachedStatement(sql: "INSERT OR REPLACE INTO jobs (job_id, run, status, finished_at, meta, flow) VALUES (?, ?, ?, ?, ?, ?)")
         let update = try db.cachedStatement(sql: "UPDATE jobs SET run = ?, status = ?, finished_at = ?, meta = ? WHERE job_id = ?")
         let append = try db.cachedStatement(sql: "INSERT OR REPLACE INTO job_log (job_id, kind, idx, body) VALUES (?, ?, ?, ?)")
@@ -357,16 +358,4 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
         self.message = message
     }
     public var description: String { "state dir \(path): \(message)" }
-}
-
-/// A value behind a lock (the store is used from the coordinator's task and GRDB's queue).
-final class LockedValue<T: Sendable>: @unchecked Sendable {
-    private var value: T
-    private let lock = NSLock()
-    init(_ v: T) { value = v }
-    func update<R>(_ f: (inout T) -> R) -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return f(&value)
-    }
 }

@@ -53,7 +53,7 @@ public enum JobLogKind: Int, Sendable, Hashable, CaseIterable {
 }
 
 /// A job's row: its small, rewritten state, and the entries its logs gained.
-public struct JobWrite: Sendable, Hashable {
+public struct JobWrite: Sendable {
     public var jobId: String
     /// Which run of the id (a resumed saved job is a new run).
     public var run: UInt64
@@ -77,12 +77,6 @@ public struct JobWrite: Sendable, Hashable {
         self.flow = flow
         self.appends = appends
     }
-
-    public static func == (a: JobWrite, b: JobWrite) -> Bool {
-        a.jobId == b.jobId && a.run == b.run && a.status == b.status && a.finishedAt == b.finishedAt && a.meta == b.meta && a.flow == b.flow
-            && a.appends.map(\.index) == b.appends.map(\.index) && a.appends.map(\.body) == b.appends.map(\.body)
-    }
-    public func hash(into h: inout Hasher) { h.combine(jobId); h.combine(run) }
 }
 
 /// What one turn of the coordinator changed, written in one transaction
@@ -96,15 +90,13 @@ public struct JournalBatch: Sendable {
     /// Jobs whose tasks are all dropped (failed or cancelled: their queues are gone), before `tasks`.
     public var clearedTasks: [String] = []
     public var tasks: [TaskWrite] = []
-    /// Jobs forgotten altogether.
-    public var forgotten: [String] = []
     /// Small named numbers the core keeps across restarts (the next job sequence...).
     public var values: [String: Int64] = [:]
 
     public init() {}
 
     public var isEmpty: Bool {
-        flows.isEmpty && resets.isEmpty && jobs.isEmpty && clearedTasks.isEmpty && tasks.isEmpty && forgotten.isEmpty && values.isEmpty
+        flows.isEmpty && resets.isEmpty && jobs.isEmpty && clearedTasks.isEmpty && tasks.isEmpty && values.isEmpty
     }
 }
 

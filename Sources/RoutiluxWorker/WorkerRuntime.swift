@@ -193,6 +193,12 @@ public final class WorkerRuntime: Sendable {
         func tellDraining() {
             transport.send(to: "coordinator", frames: codec.encode(.credit(CreditMessage(workerId: options.workerId, credit: 0, token: token, draining: true))))
         }
+        /// Starts a drain: nothing more is asked for (a re-JOIN included), what is held runs to its end.
+        func beginDrain(within timeout: Double, at now: Date) {
+            drainDeadline = now.addingTimeInterval(timeout)
+            join.credit = 0
+            if joined { tellDraining() }
+        }
         /// Drained: nothing held, nothing running.
         var drained: Bool { drainDeadline != nil && held.isEmpty && running == 0 && waiting.isEmpty }
 
@@ -203,10 +209,8 @@ public final class WorkerRuntime: Sendable {
                 break loop
             case .drain(let timeout, let why):
                 if drainDeadline != nil { break }
-                drainDeadline = now.addingTimeInterval(timeout)
-                join.credit = 0  // a JOIN from now on (a re-join) asks for nothing
                 logger.notice("\(why): draining: finishing \(held.count) task(s) within \(timeout) s, then leaving (a second signal stops at once)")
-                if joined { tellDraining() }
+                beginDrain(within: timeout, at: now)
                 if drained {
                     leaveReason = "drained"
                     break loop
@@ -214,10 +218,8 @@ public final class WorkerRuntime: Sendable {
             case .tick:
                 if drainDeadline == nil, let parent = options.supervisorPid, getppid() != parent {
                     // The supervisor is gone (killed): this process must not run on unsupervised.
-                    drainDeadline = now.addingTimeInterval(options.drainTimeout)
-                    join.credit = 0
                     logger.warning("the supervisor (pid \(parent)) is gone: draining, then exiting")
-                    if joined { tellDraining() }
+                    beginDrain(within: options.drainTimeout, at: now)
                 }
                 if let d = drainDeadline, now >= d {
                     logger.warning("drain timeout: stopping \(running) running handler(s); the coordinator re-queues the \(held.count) task(s) held")
@@ -270,10 +272,8 @@ public final class WorkerRuntime: Sendable {
                 running -= 1
                 _ = doneCount.add(1, ordering: .relaxed)
                 if drainDeadline == nil, let m = options.maxTasks, doneCount.load(ordering: .relaxed) >= m {
-                    drainDeadline = now.addingTimeInterval(options.drainTimeout)
-                    join.credit = 0
                     logger.notice("recycling after \(m) task(s): draining \(held.count - 1) more, then leaving")
-                    if joined { tellDraining() }
+                    beginDrain(within: options.drainTimeout, at: now)
                 }
                 if case .result(let h, _) = result {
                     release(h.taskId)

@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import Synchronization
 
 /// `routilux-worker join ... --processes N`: runs N worker processes, each in
 /// a slot with a stable worker id (`BASE-INDEX`, the same after a restart) and
@@ -21,7 +20,6 @@ public final class WorkerSupervisor: Sendable {
         var process: Process?
         var startedAt = Date()
         var fastCrashes = 0
-        var restarts = 0
         var gaveUp: String?
     }
 
@@ -33,8 +31,6 @@ public final class WorkerSupervisor: Sendable {
     private let logger: Logger
     private let events: AsyncStream<Event>
     private let eventsIn: AsyncStream<Event>.Continuation
-    /// Processes started so far (the first N included): tests and logs read it.
-    private let started = Atomic<Int>(0)
 
     /// `arguments`: the `join` arguments each process gets, without `--processes` and `--id`.
     public init(executable: String, arguments: [String], baseId: String, processes: Int, policy: RestartPolicy = RestartPolicy(), logger: Logger) {
@@ -50,7 +46,6 @@ public final class WorkerSupervisor: Sendable {
     /// Drain every process (the first call), or stop them at once (a second).
     public func stop(immediately: Bool) { eventsIn.yield(.stop(immediately: immediately)) }
 
-    public var processesStarted: Int { started.load(ordering: .relaxed) }
 
     /// Runs until every process has ended after a stop (0), or every slot was given up (1).
     public func run() async -> Int32 {
@@ -129,7 +124,6 @@ public final class WorkerSupervisor: Sendable {
             try p.run()
             slot.process = p
             slot.startedAt = startedAt
-            if started.add(1, ordering: .relaxed).newValue > processes { slot.restarts += 1 }
             logger.info("worker \(slot.workerId) started (pid \(p.processIdentifier))")
         } catch {
             slot.gaveUp = "cannot start \(executable): \(error)"

@@ -112,16 +112,13 @@ extension Integration {
                     return (Date().timeIntervalSince(t0), try jobState(r.out))
                 }
                 let (calm, _) = try await run()
+                // A random worker process gets kill -9 every 0.5 s while the job runs.
                 let chaos = Task {
-                    var kills = 0
-                    while !Task.isCancelled {
-                        try? await Task.sleep(for: .milliseconds(500))
-                        if let victim = children("ch").values.randomElement() {
-                            kill(victim, SIGKILL)
-                            kills += 1
-                        }
+                    await repeatEvery(.milliseconds(500)) {
+                        guard let victim = children("ch").values.randomElement() else { return false }
+                        kill(victim, SIGKILL)
+                        return true
                     }
-                    return kills
                 }
                 let (stormy, state) = try await run()
                 chaos.cancel()

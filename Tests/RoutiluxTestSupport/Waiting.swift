@@ -28,3 +28,14 @@ public func waitForPid(in file: String, _ what: String, timeout: Double = 30) as
 public func processHasEnded(_ pid: Int32) -> Bool {
     kill(pid, 0) != 0 || (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z") == true
 }
+
+/// Runs `action` every `interval` until the calling task is cancelled; returns how many times it acted
+/// (`action` says whether it did). For load a test applies (a chaos test's kills), not for waiting.
+public func repeatEvery(_ interval: Duration, _ action: () -> Bool) async -> Int {
+    var acted = 0
+    while !Task.isCancelled {
+        try? await Task.sleep(for: interval)
+        if !Task.isCancelled, action() { acted += 1 }
+    }
+    return acted
+}
