@@ -36,6 +36,8 @@ public let splitterType = RoutineType(
         }
         for (i, item) in items.enumerated() {
             try ctx.emit("item", ["item": item, "index": .int(i), "count": .int(items.count)])
+            // Its items leave in parts as they are made; the worker holds a few parts at most.
+            try await ctx.waitForRoom()
         }
     }
     r.slot("input", handler)

@@ -11,7 +11,9 @@ extension CoordinatorCore {
         var idle = 0
         while !runnable.isEmpty && idle < runnable.count {
             let jobId = runnable.removeFirst()
-            guard let job = jobs[jobId], !job.queue.isEmpty, job.state.status == .running else {
+            // A sequential job routes all a streamed activation emitted before it runs anything
+            // more (routilux's FIFO order); it is marked runnable again as that ends.
+            guard let job = jobs[jobId], !job.queue.isEmpty, job.state.status == .running, job.maxWorkers > 1 || job.routing.isEmpty else {
                 // Paused jobs become runnable again on resume; finished ones never; one whose
                 // queue is in the store becomes runnable when it is read back.
                 if let job = jobs[jobId] { requestReadBack(job) }

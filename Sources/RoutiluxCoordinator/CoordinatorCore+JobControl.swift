@@ -53,7 +53,7 @@ extension CoordinatorCore {
     /// Once a paused job has nothing in flight, its state is complete: answer
     /// those waiting for it to end or pause (`routilux run`).
     func answerPausedWaiters(_ job: JobRecord) {
-        guard job.state.status == .paused, job.inFlight == 0, job.queue.spilled == 0, job.waiters.contains(where: \.untilPaused) else { return }
+        guard job.state.status == .paused, job.inFlight == 0, job.queue.spilled == 0, job.routing.isEmpty, job.waiters.contains(where: \.untilPaused) else { return }
         let state = job.exportedState  // built once for every waiter
         for w in job.waiters where w.untilPaused {
             actions.append(.reply(w.target, ControlReply(ok: true, error: nil, jobId: job.id, status: .paused, jobState: state)))

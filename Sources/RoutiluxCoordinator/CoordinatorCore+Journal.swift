@@ -106,8 +106,8 @@ extension CoordinatorCore {
 
     func journalTouch(_ job: JobRecord) { recorder?.touch(job) }
 
-    /// Task changes waiting for the next batch (the shell commits early when they pile up).
-    public var journalBacklog: Int { recorder?.tasks.count ?? 0 }
+    /// Changes waiting for the next batch, as task changes plus staged KiB (the shell commits early when they pile up).
+    public var journalBacklog: Int { (recorder?.tasks.count ?? 0) + (recorder?.stagedBytes ?? 0) / 1024 }
 
     func journalRetry(_ retry: ScheduledRetry, of job: JobRecord) {
         recorder?.put(retry.task, of: job, at: .retry, position: retry.due, new: false, lane: job.flow.depths[retry.task.routineId] ?? 0)
@@ -146,6 +146,8 @@ extension CoordinatorCore {
             trimHistory(job)
         }
         b.clearedTasks = r.cleared
+        b.staged = r.staged.values.flatMap { $0 }
+        b.unstaged = r.unstaged.map { ($0.taskId, $0.attempt) }
         for (id, change) in r.tasks {
             switch change {
             case .created(let t, let jobId, let place, let position, let extra):
@@ -197,6 +199,7 @@ extension CoordinatorCore {
         w.value("next_back", .double(job.nextBack))
         w.value("next_front", .double(job.nextFront))
         if !job.inFlightIds.isEmpty { w.value("in_flight", .array(job.inFlightIds.sorted().map { .int(Int($0)) })) }
+        if let routing = routingJSON(job) { w.value("routing", routing) }
         return w.finish()
     }
 
@@ -363,6 +366,7 @@ extension CoordinatorCore {
         for (k, v) in meta["routine_memory"].objectValue ?? [:] { job.routineMemory[k] = RawJSON(v) }
         job.nextBack = meta["next_back"].doubleValue ?? 0
         job.nextFront = meta["next_front"].doubleValue ?? -1
+        job.routing = try Self.routing(from: meta["routing"])
         job.journalled = true
         job.flowJournalled = true
         job.logged = (state.executionHistory.count, state.outputLog.count, state.sharedLog.count)
@@ -372,6 +376,7 @@ extension CoordinatorCore {
         var queued: [PendingTask] = []
         var requeued: [PendingTask] = []
         var wakeups: [Double] = []
+        var unstaged: [TaskAttempt] = []
         let inFlight = Set((meta["in_flight"].arrayValue ?? []).compactMap { $0.intValue.map { UInt64(max(0, $0)) } })
         for row in s.tasks {
             var (t, timerKey) = try Self.decodeTask(row, now: now)
@@ -381,6 +386,8 @@ extension CoordinatorCore {
                 queued.append(t)
             case .queued, .inFlight:
                 // Its worker's answer, if it ever comes, belongs to the old coordinator's session: run it again.
+                // (So do the parts of its emissions that old attempt streamed.)
+                unstaged.append(TaskAttempt(taskId: t.taskId, attempt: t.attempt))
                 t.attempt = min(t.attempt + 1, WireLimits.maxAttempt)
                 requeued.append(t)
             case .retry:
@@ -411,6 +418,7 @@ extension CoordinatorCore {
         }
         for t in job.queue { recentTaskIds.append(t.taskId) }
         for t in requeued { recorder?.put(t, of: job, at: .queued, position: t.position, new: false, lane: compiled.depths[t.routineId] ?? 0) }
+        for a in unstaged { recorder?.unstage(a) }
         counters.tasksRequeued += requeued.count
         for w in wakeups { actions.append(.wakeAt(w)) }
         job.retrying.sort { $0.due < $1.due }
@@ -418,6 +426,7 @@ extension CoordinatorCore {
         if let d = job.deadline { actions.append(.wakeAt(d)) }
         if !job.queue.isEmpty { markRunnable(job.id) }
         requestReadBack(job)
+        continueRouting(job, now: now)
         // Its last result was journalled, its completion was not: it completes now.
         if job.state.status == .running && job.outstanding == 0 { complete(job.id, now: now) }
         log(.info, "job \(job.id) restored (\(state.status.rawValue)): \(job.queue.count) queued, \(job.retrying.count) waiting to retry, \(job.timers.count) timer(s)")

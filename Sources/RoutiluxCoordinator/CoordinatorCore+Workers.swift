@@ -126,7 +126,7 @@ extension CoordinatorCore {
     func joined(_ w: WorkerRecord) -> JoinedMessage {
         JoinedMessage(
             workerId: w.id, coordinatorId: config.coordinatorId, heartbeatMs: config.heartbeatMs, session: w.session, token: w.token,
-            maxMessageBytes: config.maxMessageBytes)
+            maxMessageBytes: config.maxMessageBytes, partWindow: config.partWindow > 0 ? min(config.partWindow, WireLimits.maxPartWindow) : nil)
     }
 
     /// Remembers which key holds a worker id; bounded (ids of departed workers are forgotten first).
@@ -206,6 +206,7 @@ extension CoordinatorCore {
     func release(_ taskId: UInt64) -> (PendingTask, JobRecord)? {
         guard let entry = ledger.removeValue(forKey: taskId) else { return nil }
         journalGone(taskId)
+        discardParts(of: entry)
         workers[entry.workerId]?.inFlight.remove(taskId)
         guard let job = jobs[entry.jobId], job.run == entry.run else { return nil }
         job.inFlight -= 1
@@ -243,9 +244,9 @@ extension WireMessage {
     /// The role a sender needs to send this (nil: the coordinator accepts it from nobody).
     var senderRole: PeerRole? {
         switch self {
-        case .join, .result, .credit, .heartbeat, .leave, .described: .worker
+        case .join, .result, .part, .credit, .heartbeat, .leave, .described: .worker
         case .submit, .query, .control, .status: .client
-        case .joined, .reject, .task, .reply, .describe: nil
+        case .joined, .reject, .task, .reply, .describe, .staged: nil
         }
     }
 }

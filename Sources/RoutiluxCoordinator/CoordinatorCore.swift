@@ -71,6 +71,8 @@ public final class CoordinatorCore {
     public internal(set) var queuedInMemory = 0
     /// Spilled tasks asked for and not yet read back (they count toward the bound).
     var readBacksAsked = 0
+    /// Without a journal: the staged parts of attempts, in seq order.
+    var memoryParts: [TaskAttempt: [[UInt8]]] = [:]
 
     /// `catalogue`: the compiled-in types (config-aware) and catalogue files' descriptions;
     /// joined workers add theirs. `jobIds` makes job ids (injectable for deterministic tests).
@@ -135,6 +137,7 @@ public final class CoordinatorCore {
         case .tick: onTick(now: now)
         case .shutdown: onShutdown()
         case .queuedRead(let id, let run, let lane, let limit, let rows): onQueuedRead(jobId: id, run: run, lane: lane, limit: limit, rows: rows, now: now)
+        case .stagedRead(let id, let run, let taskId, let from, let parts): onStagedRead(jobId: id, run: run, taskId: taskId, from: from, parts: parts, now: now)
         }
         dispatch(now: now)
         if recorder != nil { markHistoryInStore() }
@@ -214,7 +217,10 @@ public final class CoordinatorCore {
             } catch {
                 actions.append(.reply(reply, .failure("CONTROL \(c.op.rawValue): \(error)")))
             }
-        case .joined, .reject, .task, .reply, .describe:
+        case .part(let p, let bodies):
+            guard session(of: p.workerId, token: p.token, m, peer: peer, now: now) else { return }
+            onPart(p, bodies: bodies, peer: peer, now: now)
+        case .joined, .reject, .task, .reply, .describe, .staged:
             drop(.unexpected, m.type, peer: peer, now: now, why: "the coordinator does not accept \(m.type.rawValue)")
         }
     }
@@ -226,6 +232,7 @@ public final class CoordinatorCore {
     func onTick(now: Double) {
         onTypesTick(now: now)
         retryReadBacks()
+        resumeRouting(now: now)
         releaseDueRetries(now: now)
         releaseDueTimers(now: now)
         let timeout = Double(config.workerTimeoutMs) / 1000
@@ -472,14 +479,26 @@ public final class CoordinatorCore {
                 ResultMessage(workerId: r.workerId, jobId: r.jobId, taskId: r.taskId, attempt: r.attempt, outcome: .error, error: why, errorType: "MalformedResult", credit: r.credit, token: r.token),
                 bodies: [], peer: peer, now: now)
         }
+        if r.outcome == .ok, (r.parts ?? 0) != entry.parts {
+            // A part went missing (or the worker miscounted): what it emitted is not whole.
+            counters.dropped[.malformed, default: 0] += 1
+            let why = "IncompleteResult: worker \(r.workerId)'s RESULT for \(entry.task.routineId).\(entry.task.slot) says \(r.parts ?? 0) PART(s) came before it; \(entry.parts) did"
+            log(.warning, "job \(r.jobId): \(why)")
+            return onResult(
+                ResultMessage(workerId: r.workerId, jobId: r.jobId, taskId: r.taskId, attempt: r.attempt, outcome: .error, error: why, errorType: "IncompleteResult", credit: r.credit, token: r.token),
+                bodies: [], peer: peer, now: now)
+        }
         grant(r.credit, to: r.workerId)
         workers[r.workerId]!.trust()
         ledger.removeValue(forKey: r.taskId)
         journalGone(r.taskId)
         workers[r.workerId]!.inFlight.remove(r.taskId)
         counters.resultsAccepted += 1
+        let liveJob = jobs[r.jobId].flatMap { $0.run == entry.run ? $0 : nil }
+        // Only an ok attempt of a running job routes its staged parts.
+        if r.outcome != .ok || liveJob == nil || liveJob!.state.status.isTerminal { discardParts(of: entry) }
         // A result for a run that is gone (the id now belongs to a resumed run) changes nothing.
-        guard let job = jobs[r.jobId], job.run == entry.run else { return }
+        guard let job = liveJob else { return }
         journalTouch(job)
         job.inFlight -= 1
         job.inFlightIds.remove(r.taskId)
@@ -497,38 +516,55 @@ public final class CoordinatorCore {
         if job.state.status.isTerminal {
             return
         }
-        job.tracker.record(entry.task.routineId, ok: r.outcome == .ok, handlerUs: r.handlerUs, emissions: r.emissions.count)
+        job.tracker.record(entry.task.routineId, ok: r.outcome == .ok, handlerUs: r.handlerUs, emissions: r.emissions.count + entry.partEmissions)
         defer { answerPausedWaiters(job) }
         let rid = entry.task.routineId
-        let ts = Timestamp(seconds: now)
-        if r.outcome == .ok {
-            for (i, event) in r.emissions.enumerated() {
-                emit(event, from: rid, payload: bodies[i], in: job, now: now)
-            }
-            for (i, outputType) in r.outputs.enumerated() {
-                job.state.sendOutput(routineId: rid, outputType: outputType, data: bodies[r.emissions.count + i].valueOrError, at: ts)
-                job.recordedBytes += Self.outputCost(bodies[r.emissions.count + i].bytes.count)
-            }
-            // A routine's state says how its activations went: "completed" until one
-            // of them ends error_continued, skipped or failed, which is not overwritten.
-            let current = job.state.routineStates[rid]
-            let status = current?["status"].stringValue
-            if status == nil || status == "running" || (status == "completed" && entry.task.retries > current!["retry_count"].intValue ?? 0) {
-                var st: JSONObject = ["status": "completed"]
-                if let n = current?["retry_count"].intValue ?? (entry.task.retries > 0 ? entry.task.retries : nil) {
-                    st["retry_count"] = .int(max(n, entry.task.retries))
-                }
-                job.state.setRoutineState(rid, st, at: ts)
-            }
-            // Effects last: a pause they ask for then sees this activation's full outcome.
-            if r.effects == true {
-                apply(bodies[bodies.count - 1], of: rid, to: job, now: now)
-            }
-            if job.queue.total > 0 { markRunnable(r.jobId) }
-            if job.outstanding == 0 { complete(r.jobId, now: now) }
+        guard r.outcome == .ok else { return onError(r, task: entry.task, job: job, now: now) }
+        let emissions = r.emissions.enumerated().map { ($0.element, bodies[$0.offset]) }
+        let outputs = r.outputs.enumerated().map { ($0.element, bodies[r.emissions.count + $0.offset]) }
+        let effects = r.effects == true ? bodies[bodies.count - 1] : nil
+        if entry.parts > 0 {
+            // Streamed: its parts are routed first, a few at a time, then this RESULT's own
+            // entries (staged as its last part), then its effects.
+            stage(StagedPartCoding.encode(emissions: emissions, outputs: outputs), of: entry, seq: entry.parts)
+            job.routing.append(StagedRouting(
+                taskId: r.taskId, attempt: r.attempt, routineId: rid, retries: entry.task.retries, parts: entry.parts + 1, effects: effects))
+            journalTouch(job)
+            continueRouting(job, now: now)
             return
         }
-        onError(r, task: entry.task, job: job, now: now)
+        route(emissions, outputs: outputs, from: rid, in: job, now: now)
+        settle(job, routine: rid, retries: entry.task.retries, effects: effects, now: now)
+    }
+
+    /// Routes what an ok activation emitted (in order) and records its outputs.
+    func route(_ emissions: [(String, RawJSON)], outputs: [(String, RawJSON)], from rid: String, in job: JobRecord, now: Double) {
+        let ts = Timestamp(seconds: now)
+        for (event, payload) in emissions { emit(event, from: rid, payload: payload, in: job, now: now) }
+        for (outputType, data) in outputs {
+            job.state.sendOutput(routineId: rid, outputType: outputType, data: data.valueOrError, at: ts)
+            job.recordedBytes += Self.outputCost(data.bytes.count)
+        }
+    }
+
+    /// The end of an ok activation, once all it emitted is routed: its routine's state, then its effects.
+    func settle(_ job: JobRecord, routine rid: String, retries: Int, effects: RawJSON?, now: Double) {
+        let ts = Timestamp(seconds: now)
+        // A routine's state says how its activations went: "completed" until one
+        // of them ends error_continued, skipped or failed, which is not overwritten.
+        let current = job.state.routineStates[rid]
+        let status = current?["status"].stringValue
+        if status == nil || status == "running" || (status == "completed" && retries > current!["retry_count"].intValue ?? 0) {
+            var st: JSONObject = ["status": "completed"]
+            if let n = current?["retry_count"].intValue ?? (retries > 0 ? retries : nil) {
+                st["retry_count"] = .int(max(n, retries))
+            }
+            job.state.setRoutineState(rid, st, at: ts)
+        }
+        // Effects last: a pause they ask for then sees this activation's full outcome.
+        if let effects { apply(effects, of: rid, to: job, now: now) }
+        if job.queue.total > 0 { markRunnable(job.id) }
+        if job.outstanding == 0 { complete(job.id, now: now) }
     }
 
     /// Records an emission in the job's history, then queues one task per connected
@@ -595,6 +631,9 @@ public final class CoordinatorCore {
     func finish(_ jobId: String) {
         guard let job = jobs[jobId] else { return }
         journalTouch(job)
+        // Streamed emissions of a job that ended are not routed.
+        for r in job.routing { discardParts(TaskAttempt(taskId: r.taskId, attempt: r.attempt)) }
+        job.routing.removeAll()
         let state = job.waiters.isEmpty ? nil : job.exportedState  // built once for every waiter
         for w in job.waiters {
             waitDeadlines.removeValue(forKey: w.target)

@@ -239,7 +239,7 @@ public final class CoordinatorService: Sendable {
                 for a in actions {
                     switch a {
                     // A store read waits too: it must see what this turn (and those before) changed.
-                    case .reply, .jobFinished, .lookUp, .readQueued: uncommitted.append(a)
+                    case .reply, .jobFinished, .lookUp, .readQueued, .readStaged: uncommitted.append(a)
                     default: now.append(a)
                     }
                 }
@@ -371,6 +371,15 @@ public final class CoordinatorService: Sendable {
                         logger.error("\(error); asked again as the job runs")
                     }
                     inputContinuation.yield(.local(.queuedRead(jobId: id, run: run, lane: lane, limit: limit, rows: rows), nil))
+                }
+            case .readStaged(let id, let run, let taskId, let attempt, let from, let count):
+                guard let store else { continue }
+                Task { [inputContinuation, logger] in
+                    var parts: [[UInt8]]?
+                    do { parts = try await store.stagedParts(taskId: taskId, attempt: attempt, from: from, count: count) } catch {
+                        logger.error("\(error); asked again at the next tick")
+                    }
+                    inputContinuation.yield(.local(.stagedRead(jobId: id, run: run, taskId: taskId, from: from, parts: parts), nil))
                 }
             case .jobFinished(let id, let status):
                 finishedHook.withLock { $0 }?(id, status)

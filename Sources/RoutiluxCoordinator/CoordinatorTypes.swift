@@ -30,6 +30,11 @@ public struct CoordinatorConfig: Sendable {
     public var historyInMemory = 10_000
     /// Queued tasks held in memory, all jobs together; with a journal, the rest wait in the store.
     public var maxQueuedInMemory = 100_000
+    /// PARTs of one attempt that may await their STAGED (JOINED's `part_window`); 0: workers send
+    /// everything an activation emits in its RESULT.
+    public var partWindow = 8
+    /// The most body bytes one activation may emit in all, streamed in parts: beyond, it fails (ResultTooLarge).
+    public var maxResultBytes = 4 << 30
     /// A worker not heard from for 1.5 heartbeats is sent no new task until it is heard again
     /// (it may be dead; declared so only at `workerTimeoutMs`).
     public var holdBackQuietWorkers = true
@@ -199,6 +204,8 @@ public enum CoordinatorInput: Sendable {
     case shutdown
     /// Spilled tasks read back for a `.readQueued` (nil: the read failed).
     case queuedRead(jobId: String, run: UInt64, lane: Int, limit: Int, rows: [StoredTask]?)
+    /// Staged parts read back for a `.readStaged`, in order (nil: the read failed).
+    case stagedRead(jobId: String, run: UInt64, taskId: UInt64, from: Int, parts: [[UInt8]]?)
 }
 
 /// An answer to a submit or a query.
@@ -242,6 +249,9 @@ public enum CoordinatorAction: Sendable {
     /// Read back up to `limit` queued tasks of a job's lane after `after` from the store, and feed
     /// them in as `.queuedRead` (once the turn that asked is committed).
     case readQueued(jobId: String, run: UInt64, lane: Int, after: Double, limit: Int)
+    /// Read back up to `count` staged parts of an attempt from `from` on, and feed them in as
+    /// `.stagedRead` (once the turn that asked is committed).
+    case readStaged(jobId: String, run: UInt64, taskId: UInt64, attempt: Int, from: Int, count: Int)
     /// A job reached a final status.
     case jobFinished(jobId: String, status: JobStatus)
     /// Feed the core a `.tick` at (or soon after) this time: a retry falls due.
@@ -280,6 +290,9 @@ public struct CoordinatorCounters: Sendable, Hashable {
     public var staleResults: Int { dropped[.stale] ?? 0 }
     public var tasksDispatched = 0
     public var resultsAccepted = 0
+    /// PARTs staged, and streamed activations whose parts were all routed.
+    public var partsStaged = 0
+    public var streamedResultsRouted = 0
     public var emissionsRouted = 0
     public var deliveries = 0
     public var workersLost = 0

@@ -111,6 +111,24 @@ struct ScheduledRetry: Sendable {
     var task: PendingTask
 }
 
+/// An ok activation whose emissions were streamed in parts: they are routed a
+/// few parts at a time (its RESULT's own entries are the last part), then its
+/// effects are applied.
+struct StagedRouting: Sendable {
+    var taskId: UInt64
+    var attempt: Int
+    var routineId: String
+    /// Retries its activation had (the routine's state reports them).
+    var retries: Int
+    /// Parts staged, and the next one to route.
+    var parts: Int
+    var next = 0
+    /// Its handler's effects, applied after its last part.
+    var effects: RawJSON?
+    /// A read of its next parts is under way.
+    var reading = false
+}
+
 /// Everything the coordinator keeps for one job. Nothing in here is shared
 /// with another job: queue, counts, state and waiters are the job's own.
 /// A class, so that updating a job never copies its history or queue.
@@ -158,6 +176,8 @@ final class JobRecord {
     /// Queue positions for the next task appended, and the next one put at the front.
     var nextBack = 0.0
     var nextFront = -1.0
+    /// Ok activations whose streamed emissions are still being routed, in the order they finished.
+    var routing: Deque<StagedRouting> = []
 
     init(id: String, run: UInt64, flow: CompiledFlow, state: JobState, maxWorkers: Int) {
         self.id = id
@@ -182,5 +202,5 @@ final class JobRecord {
     }
 
     /// Queued, dispatched, waiting to retry, or set to fire: the job completes when this reaches zero.
-    var outstanding: Int { queue.total + inFlight + retrying.count + timers.count }
+    var outstanding: Int { queue.total + inFlight + retrying.count + timers.count + routing.count }
 }

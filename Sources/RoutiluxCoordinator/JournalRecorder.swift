@@ -26,8 +26,23 @@ final class JournalRecorder {
     var tasks: [UInt64: TaskChange] = [:]
     var flows: [(String, [UInt8])] = []
     var cleared: [String] = []
+    /// Parts staged this turn (by attempt), and attempts whose parts go.
+    var staged: [TaskAttempt: [StagedPart]] = [:]
+    var stagedBytes = 0
+    var unstaged: [TaskAttempt] = []
 
-    var isEmpty: Bool { jobs.isEmpty && tasks.isEmpty && flows.isEmpty && cleared.isEmpty }
+    var isEmpty: Bool { jobs.isEmpty && tasks.isEmpty && flows.isEmpty && cleared.isEmpty && staged.isEmpty && unstaged.isEmpty }
+
+    func stage(_ part: StagedPart) {
+        staged[TaskAttempt(taskId: part.taskId, attempt: part.attempt), default: []].append(part)
+        stagedBytes += part.body.count
+    }
+
+    /// The attempt's parts go: those of this turn never reach the store.
+    func unstage(_ a: TaskAttempt) {
+        if let parts = staged.removeValue(forKey: a) { stagedBytes -= parts.reduce(0) { $0 + $1.body.count } }
+        unstaged.append(a)
+    }
 
     func touch(_ job: JobRecord) { jobs[job.id] = job }
 
@@ -61,6 +76,9 @@ final class JournalRecorder {
     func clear(_ job: JobRecord) {
         touch(job)
         cleared.append(job.id)
+        for a in staged.keys where staged[a]?.first?.jobId == job.id {
+            stagedBytes -= staged.removeValue(forKey: a)?.reduce(0) { $0 + $1.body.count } ?? 0
+        }
         for (id, change) in tasks {
             switch change {
             case .created(_, let jobId, _, _, _) where jobId == job.id: tasks.removeValue(forKey: id)

@@ -84,6 +84,10 @@ struct LedgerEntry {
     var ordinal: Int
     /// When the lease runs out (nil: no deadline).
     var deadline: Double?
+    /// PARTs of this attempt staged so far, their body bytes and emissions.
+    var parts = 0
+    var partBytes = 0
+    var partEmissions = 0
 }
 
 /// One attempt of one task.

@@ -39,7 +39,9 @@ public struct RoutineError: Error, CustomStringConvertible, Sendable {
 /// data, and the means to emit events, send output, update shared data and
 /// the shared log, defer events and pause the job. Everything is collected
 /// and returned to the coordinator with the task's result, in order; none of
-/// it takes effect if the handler throws.
+/// it takes effect if the handler throws. Given a `PartSink` (the worker's),
+/// emissions and outputs leave in parts as the handler runs; long emission loops
+/// call `waitForRoom()` now and then so that the worker holds only a few parts.
 public final class HandlerContext: Sendable {
     public let jobId: String
     public let routineId: String
@@ -53,14 +55,19 @@ public final class HandlerContext: Sendable {
         var effects = HandlerEffects()
         var shared: JSONObject
         var state: JSONObject
+        /// With a sink: what is not sent yet, and how many parts were.
+        var part = EmissionPart()
+        var partsSent = 0
     }
     private let collected: Mutex<Collected>
+    private let sink: (any PartSink)?
 
     /// `sharedData`: the job's shared data when the task was dispatched.
     public init(
         jobId: String, routineId: String, slot: String, attempt: Int = 1, config: JSONObject,
-        events: Set<String>, sharedData: JSONObject = [:], state: JSONObject = [:]
+        events: Set<String>, sharedData: JSONObject = [:], state: JSONObject = [:], sink: (any PartSink)? = nil
     ) {
+        self.sink = sink
         self.jobId = jobId
         self.routineId = routineId
         self.slot = slot
@@ -85,7 +92,44 @@ public final class HandlerContext: Sendable {
         if let path = JSONValue.object(data).firstNonFinitePath() {
             throw RoutineError("payload of event '\(event)' is not JSON-encodable: \(path) is not a finite number", type: "TypeError")
         }
-        collected.withLock { $0.emissions.append(Emission(event: event, data: data)) }
+        guard let sink else {
+            collected.withLock { $0.emissions.append(Emission(event: event, data: data)) }
+            return
+        }
+        let payload = RawJSON(bytes: JSONValue.object(data).serialized())
+        collected.withLock {
+            $0.part.emissions.append((event, payload))
+            $0.part.bytes += payload.bytes.count
+            Self.sendIfFull(&$0, sink)
+        }
+    }
+
+    private static func sendIfFull(_ c: inout Collected, _ sink: any PartSink) {
+        guard c.part.count >= sink.maxEntries || c.part.bytes >= sink.maxBytes else { return }
+        sink.send(c.part)
+        c.part = EmissionPart()
+        c.partsSent += 1
+    }
+
+    /// With a sink, suspends while the coordinator is behind on this activation's parts (the
+    /// worker then holds a few parts at most); returns at once otherwise, or without a sink.
+    /// Throws when the attempt was stopped (its lease ended, or the coordinator gave it up).
+    public func waitForRoom() async throws {
+        try Task.checkCancellation()
+        try await sink?.waitForRoom()
+    }
+
+    /// What was not sent in parts yet (all of it, without a sink), and how many parts were sent.
+    public func takeRemainder() -> (part: EmissionPart, partsSent: Int) {
+        collected.withLock { c in
+            var part = c.part
+            if sink == nil {
+                part = EmissionPart()
+                for e in c.emissions { part.emissions.append((e.event, RawJSON(bytes: JSONValue.object(e.data).serialized()))) }
+                for o in c.outputs { part.outputs.append((o.outputType, RawJSON(bytes: o.data.serialized()))) }
+            }
+            return (part, c.partsSent)
+        }
     }
 
     /// Emits a Codable value; it must encode to a JSON object.
@@ -102,7 +146,16 @@ public final class HandlerContext: Sendable {
 
     /// Appends a record to the job's output log (routilux `send_output`).
     public func sendOutput(_ outputType: String, _ data: JSONValue) {
-        collected.withLock { $0.outputs.append(OutputRecord(outputType: outputType, data: data)) }
+        guard let sink else {
+            collected.withLock { $0.outputs.append(OutputRecord(outputType: outputType, data: data)) }
+            return
+        }
+        let bytes = RawJSON(bytes: data.serialized())
+        collected.withLock {
+            $0.part.outputs.append((outputType, bytes))
+            $0.part.bytes += bytes.bytes.count
+            Self.sendIfFull(&$0, sink)
+        }
     }
 
     /// The job's shared data as this handler sees it: as of dispatch, plus its own updates.
@@ -169,9 +222,9 @@ public final class HandlerContext: Sendable {
         config[key] ?? defaultValue
     }
 
-    /// What the handler emitted, in order.
+    /// What the handler emitted, in order (with a sink: none; see `takeRemainder`).
     public var emissions: [Emission] { collected.withLock { $0.emissions } }
-    /// What the handler sent to the output log, in order.
+    /// What the handler sent to the output log, in order (with a sink: none).
     public var outputs: [OutputRecord] { collected.withLock { $0.outputs } }
     /// Its other requests of the job.
     public var effects: HandlerEffects { collected.withLock { $0.effects } }

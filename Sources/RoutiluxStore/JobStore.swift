@@ -31,7 +31,7 @@ public final class JobStore: Sendable {
     }
 
     /// The schema this build writes; older ones are migrated, newer ones refused.
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
     /// `PRAGMA application_id`: "RLUX", so a SQLite file of something else is not taken for ours.
     static let applicationId: Int32 = 0x524C_5558
     public static let databaseName = "journal.sqlite"
@@ -143,6 +143,7 @@ public final class JobStore: Sendable {
                 CREATE INDEX tasks_by_job ON tasks(job_id, place, position);
                 CREATE INDEX tasks_by_lane ON tasks(job_id, lane, position) WHERE place = 0;
                 CREATE TABLE meta_values (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+                \(stagedTable)
                 PRAGMA application_id = \(applicationId);
                 PRAGMA user_version = \(schemaVersion);
                 """)
@@ -150,11 +151,23 @@ public final class JobStore: Sendable {
         }
     }
 
-    /// Brings an older schema up to this build's (each step one transaction). There is one schema so far.
+    /// Schema 2: the parts of activations' emissions, staged until their attempt's RESULT is ok
+    /// and routed (one row per PART, in seq order; the RESULT's own entries are the last part).
+    static let stagedTable = """
+        CREATE TABLE staged (
+            task_id INTEGER NOT NULL, attempt INTEGER NOT NULL, seq INTEGER NOT NULL, job_id TEXT NOT NULL, body BLOB NOT NULL,
+            PRIMARY KEY (task_id, attempt, seq)) WITHOUT ROWID;
+        CREATE INDEX staged_by_job ON staged(job_id);
+        """
+
+    /// Brings an older schema up to this build's, one step (and transaction) per version.
     static func migrate(_ db: Database, from version: Int) throws {
-        // Future steps go here, one per version: `if version < 2 { ...; PRAGMA user_version = 2 }`.
-        if version < schemaVersion {
-            throw StoreError("journal", "schema \(version) has no migration to \(schemaVersion)")
+        if version < 2 {
+            // 1 -> 2: emissions streamed in parts (the staged table).
+            try db.inTransaction {
+                try db.execute(sql: stagedTable + "PRAGMA user_version = 2;")
+                return .commit
+            }
         }
     }
 
@@ -207,7 +220,16 @@ public final class JobStore: Sendable {
             }
             for a in j.appends { try append.execute(arguments: [j.jobId, a.kind.rawValue, a.index, Data(a.body)]) }
         }
-        for id in b.clearedTasks { try db.execute(sql: "DELETE FROM tasks WHERE job_id = ?", arguments: [id]) }
+        for id in b.clearedTasks {
+            try db.execute(sql: "DELETE FROM tasks WHERE job_id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM staged WHERE job_id = ?", arguments: [id])
+        }
+        let stage = try db.cachedStatement(sql: "INSERT OR REPLACE INTO staged (task_id, attempt, seq, job_id, body) VALUES (?, ?, ?, ?, ?)")
+        for p in b.staged {
+            try stage.execute(arguments: [Int64(bitPattern: p.taskId), p.attempt, p.seq, p.jobId, Data(p.body)])
+        }
+        let unstage = try db.cachedStatement(sql: "DELETE FROM staged WHERE task_id = ? AND attempt = ?")
+        for u in b.unstaged { try unstage.execute(arguments: [Int64(bitPattern: u.taskId), u.attempt]) }
         let insert = try db.cachedStatement(sql: "INSERT OR REPLACE INTO tasks (task_id, job_id, place, position, lane, state, body) VALUES (?, ?, ?, ?, ?, ?, ?)")
         let move = try db.cachedStatement(sql: "UPDATE tasks SET place = ?, position = ?, lane = ?, state = ? WHERE task_id = ?")
         let delete = try db.cachedStatement(sql: "DELETE FROM tasks WHERE task_id = ?")
@@ -230,6 +252,7 @@ public final class JobStore: Sendable {
         try db.execute(sql: "DELETE FROM jobs WHERE job_id = ?", arguments: [id])
         try db.execute(sql: "DELETE FROM job_log WHERE job_id = ?", arguments: [id])
         try db.execute(sql: "DELETE FROM tasks WHERE job_id = ?", arguments: [id])
+        try db.execute(sql: "DELETE FROM staged WHERE job_id = ?", arguments: [id])
     }
 
     /// Drops finished jobs beyond the retention's count and age.
@@ -319,6 +342,41 @@ public final class JobStore: Sendable {
             return try await db.read { db in try Self.queued(db, jobId: jobId, lane: lane, after: position, limit: limit) }
         } catch {
             throw StoreError(directory, "cannot read job \(jobId)'s queue: \(Self.describe(error))")
+        }
+    }
+
+    /// Up to `count` staged parts of one attempt, from `seq` on, in order.
+    public func stagedParts(taskId: UInt64, attempt: Int, from seq: Int, count: Int) async throws(StoreError) -> [[UInt8]] {
+        do {
+            return try await db.read { db in
+                try Data.fetchAll(
+                    db, sql: "SELECT body FROM staged WHERE task_id = ? AND attempt = ? AND seq >= ? ORDER BY seq LIMIT ?",
+                    arguments: [Int64(bitPattern: taskId), attempt, seq, count]
+                ).map { [UInt8]($0) }
+            }
+        } catch {
+            throw StoreError(directory, "cannot read the staged parts of task \(taskId): \(Self.describe(error))")
+        }
+    }
+
+    /// The same, blocking the calling thread (tests and tools).
+    public func stagedPartsNow(taskId: UInt64, attempt: Int, from seq: Int, count: Int) throws(StoreError) -> [[UInt8]] {
+        do {
+            return try db.read { db in
+                try Data.fetchAll(
+                    db, sql: "SELECT body FROM staged WHERE task_id = ? AND attempt = ? AND seq >= ? ORDER BY seq LIMIT ?",
+                    arguments: [Int64(bitPattern: taskId), attempt, seq, count]
+                ).map { [UInt8]($0) }
+            }
+        } catch {
+            throw StoreError(directory, "cannot read the staged parts of task \(taskId): \(Self.describe(error))")
+        }
+    }
+
+    /// How many parts are staged in all (tests and tools).
+    public func stagedCountNow() throws(StoreError) -> Int {
+        do { return try db.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM staged") ?? 0 } } catch {
+            throw StoreError(directory, "cannot count staged parts: \(Self.describe(error))")
         }
     }
 

@@ -92,11 +92,15 @@ public struct JournalBatch: Sendable {
     public var tasks: [TaskWrite] = []
     /// Small named numbers the core keeps across restarts (the next job sequence...).
     public var values: [String: Int64] = [:]
+    /// Parts of activations' emissions staged this turn, and attempts whose staged parts go (after the inserts).
+    public var staged: [StagedPart] = []
+    public var unstaged: [(taskId: UInt64, attempt: Int)] = []
 
     public init() {}
 
     public var isEmpty: Bool {
         flows.isEmpty && resets.isEmpty && jobs.isEmpty && clearedTasks.isEmpty && tasks.isEmpty && values.isEmpty
+            && staged.isEmpty && unstaged.isEmpty
     }
 }
 
@@ -121,4 +125,20 @@ public struct StoredState: Sendable {
     public var values: [String: Int64]
     /// Finished jobs kept in the store (not loaded; `job(id:)` reads one).
     public var finishedJobs: Int
+}
+
+/// One staged part of an attempt's emissions and outputs (its encoding is the coordinator's).
+public struct StagedPart: Sendable, Hashable {
+    public var taskId: UInt64
+    public var attempt: Int
+    public var seq: Int
+    public var jobId: String
+    public var body: [UInt8]
+    public init(taskId: UInt64, attempt: Int, seq: Int, jobId: String, body: [UInt8]) {
+        self.taskId = taskId
+        self.attempt = attempt
+        self.seq = seq
+        self.jobId = jobId
+        self.body = body
+    }
 }

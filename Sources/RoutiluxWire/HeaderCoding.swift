@@ -40,12 +40,13 @@ extension JoinedMessage: HeaderCoding {
         self.init(
             workerId: try f.string("worker_id", maxLength: N), coordinatorId: try f.string("coordinator_id", maxLength: N),
             heartbeatMs: try f.int("heartbeat_ms", in: 1...WireLimits.maxDurationMs), session: try f.string("session", maxLength: N),
-            token: try f.string("token", maxLength: N), maxMessageBytes: try f.optionalInt("max_message_bytes", in: 1...Int(Int32.max)))
+            token: try f.string("token", maxLength: N), maxMessageBytes: try f.optionalInt("max_message_bytes", in: 1...Int(Int32.max)),
+            partWindow: try f.optionalInt("part_window", in: 1...WireLimits.maxPartWindow))
         v = try f.int("v")
     }
     func write(_ w: inout HeaderWriter) {
         w.put("v", v); w.put("worker_id", workerId); w.put("coordinator_id", coordinatorId); w.put("heartbeat_ms", heartbeatMs)
-        w.put("session", session); w.put("token", token); w.put("max_message_bytes", maxMessageBytes)
+        w.put("session", session); w.put("token", token); w.put("max_message_bytes", maxMessageBytes); w.put("part_window", partWindow)
     }
 }
 
@@ -87,13 +88,46 @@ extension ResultMessage: HeaderCoding {
             errorType: try f.optionalString("error_type"), emissions: try f.strings("emissions"), outputs: try f.strings("outputs"),
             handlerUs: try f.int("handler_us", in: 0...WireLimits.maxHandlerUs), credit: try f.int("credit", in: 0...WireLimits.maxCredit),
             slotState: try f.optionalBool("slot_state"), effects: try f.optionalBool("effects"), routineState: try f.optionalBool("routine_state"),
-            token: try f.string("token", maxLength: N))
+            token: try f.string("token", maxLength: N), parts: try f.optionalInt("parts", in: 0...WireLimits.maxParts))
         v = try f.int("v")
     }
     func write(_ w: inout HeaderWriter) {
         w.put("v", v); w.put("worker_id", workerId); w.put("job_id", jobId); w.put("task_id", taskId); w.put("attempt", attempt)
         w.put("outcome", outcome.rawValue); w.put("error", error); w.put("error_type", errorType); w.put("emissions", emissions)
         w.put("outputs", outputs); w.put("handler_us", handlerUs); w.put("credit", credit); w.put("slot_state", slotState); w.put("routine_state", routineState); w.put("effects", effects)
+        w.put("token", token); w.put("parts", parts)
+    }
+}
+
+extension PartMessage: HeaderCoding {
+    init(_ f: HeaderFields) throws(WireError) {
+        let emissions = try f.strings("emissions")
+        let outputs = try f.strings("outputs")
+        guard emissions.count + outputs.count <= WireLimits.maxPartEntries else {
+            throw WireError(messageType: "PART", reason: "header fields 'emissions' and 'outputs' hold \(emissions.count + outputs.count) entries (at most \(WireLimits.maxPartEntries))")
+        }
+        self.init(
+            workerId: try f.string("worker_id", maxLength: N), jobId: try f.string("job_id", maxLength: N), taskId: try f.taskId("task_id"),
+            attempt: try f.int("attempt", in: 1...WireLimits.maxAttempt), seq: try f.int("seq", in: 0...WireLimits.maxParts - 1),
+            emissions: emissions, outputs: outputs, token: try f.string("token", maxLength: N))
+        v = try f.int("v")
+    }
+    func write(_ w: inout HeaderWriter) {
+        w.put("v", v); w.put("worker_id", workerId); w.put("job_id", jobId); w.put("task_id", taskId); w.put("attempt", attempt)
+        w.put("seq", seq); w.put("emissions", emissions); w.put("outputs", outputs); w.put("token", token)
+    }
+}
+
+extension StagedMessage: HeaderCoding {
+    init(_ f: HeaderFields) throws(WireError) {
+        self.init(
+            jobId: try f.string("job_id", maxLength: N), taskId: try f.taskId("task_id"), attempt: try f.int("attempt", in: 1...WireLimits.maxAttempt),
+            seq: try f.int("seq", in: 0...WireLimits.maxParts - 1), stop: try f.optionalBool("stop"), token: try f.string("token", maxLength: N))
+        v = try f.int("v")
+    }
+    func write(_ w: inout HeaderWriter) {
+        w.put("v", v); w.put("job_id", jobId); w.put("task_id", taskId); w.put("attempt", attempt); w.put("seq", seq)
+        if stop == true { w.put("stop", true) }
         w.put("token", token)
     }
 }

@@ -1,7 +1,7 @@
 import RoutiluxCore
 
 /// The protocol version every message carries (frame 0 and the header's `v`).
-public let protocolVersion = 3
+public let protocolVersion = 4
 
 /// Every header carries the protocol version in `v`.
 public protocol VersionedHeader: Codable, Sendable {
@@ -25,6 +25,8 @@ public enum MessageType: String, Sendable, CaseIterable, Codable {
     case describe = "DESCRIBE"
     case described = "DESCRIBED"
     case status = "STATUS"
+    case part = "PART"
+    case staged = "STAGED"
 }
 
 /// Worker → coordinator: register, with the routine types hosted and an inbox
@@ -84,7 +86,13 @@ public struct JoinedMessage: VersionedHeader, Hashable {
     public var token: String
     /// The coordinator's message size limit: a worker sends nothing bigger.
     public var maxMessageBytes: Int?
-    public init(workerId: String, coordinatorId: String, heartbeatMs: Int, session: String, token: String, maxMessageBytes: Int? = nil) {
+    /// How many PARTs of one attempt may await their STAGED (absent: send no PARTs, everything in the RESULT).
+    public var partWindow: Int?
+    public init(
+        workerId: String, coordinatorId: String, heartbeatMs: Int, session: String, token: String, maxMessageBytes: Int? = nil,
+        partWindow: Int? = nil
+    ) {
+        self.partWindow = partWindow
         self.workerId = workerId
         self.coordinatorId = coordinatorId
         self.heartbeatMs = heartbeatMs
@@ -191,12 +199,15 @@ public struct ResultMessage: VersionedHeader, Hashable {
     public var routineState: Bool?
     /// The session token.
     public var token: String
+    /// PARTs of this attempt sent before this RESULT (their emissions and outputs come first).
+    public var parts: Int?
 
     public init(
         workerId: String, jobId: String, taskId: UInt64, attempt: Int, outcome: Outcome, error: String? = nil,
         errorType: String? = nil, emissions: [String] = [], outputs: [String] = [], handlerUs: Int = 0, credit: Int = 1,
-        slotState: Bool? = nil, effects: Bool? = nil, routineState: Bool? = nil, token: String = ""
+        slotState: Bool? = nil, effects: Bool? = nil, routineState: Bool? = nil, token: String = "", parts: Int? = nil
     ) {
+        self.parts = parts
         self.token = token
         self.routineState = routineState
         self.slotState = slotState
@@ -212,6 +223,54 @@ public struct ResultMessage: VersionedHeader, Hashable {
         self.outputs = outputs
         self.handlerUs = handlerUs
         self.credit = credit
+    }
+}
+
+/// Worker → coordinator: part `seq` (0, 1, 2, ...) of what a running activation has emitted and sent
+/// to its output so far, sent while its handler runs (a handler that emits a great many items never
+/// holds them all). Body frames: one per emission, in `emissions` order, then one per output. The
+/// coordinator stages the parts and routes them, in order and before the RESULT's own, only when the
+/// attempt's RESULT is ok (it says how many parts came before it); a failed attempt's parts are dropped.
+public struct PartMessage: VersionedHeader, Hashable {
+    public var v: Int = protocolVersion
+    public var workerId: String
+    public var jobId: String
+    public var taskId: UInt64
+    public var attempt: Int
+    public var seq: Int
+    public var emissions: [String]
+    public var outputs: [String]
+    public var token: String
+    public init(workerId: String, jobId: String, taskId: UInt64, attempt: Int, seq: Int, emissions: [String], outputs: [String], token: String = "") {
+        self.workerId = workerId
+        self.jobId = jobId
+        self.taskId = taskId
+        self.attempt = attempt
+        self.seq = seq
+        self.emissions = emissions
+        self.outputs = outputs
+        self.token = token
+    }
+}
+
+/// Coordinator → worker: the PARTs of an attempt through `seq` are staged, so up to JOINED's
+/// `part_window` more may be sent. With `stop`, the attempt is not wanted any more (it failed here,
+/// or was taken back): the worker stops its handler; a RESULT for it is stale.
+public struct StagedMessage: VersionedHeader, Hashable {
+    public var v: Int = protocolVersion
+    public var jobId: String
+    public var taskId: UInt64
+    public var attempt: Int
+    public var seq: Int
+    public var stop: Bool?
+    public var token: String
+    public init(jobId: String, taskId: UInt64, attempt: Int, seq: Int, stop: Bool? = nil, token: String = "") {
+        self.jobId = jobId
+        self.taskId = taskId
+        self.attempt = attempt
+        self.seq = seq
+        self.stop = stop
+        self.token = token
     }
 }
 
@@ -440,6 +499,8 @@ public enum WireMessage: Sendable, Hashable {
     case describe(DescribeMessage, config: RawJSON)
     case described(DescribedMessage, ports: RawJSON?)
     case status(StatusMessage)
+    case part(PartMessage, bodies: [RawJSON])
+    case staged(StagedMessage)
 
     public var type: MessageType {
         switch self {
@@ -458,6 +519,8 @@ public enum WireMessage: Sendable, Hashable {
         case .describe: .describe
         case .described: .described
         case .status: .status
+        case .part: .part
+        case .staged: .staged
         }
     }
 }

@@ -67,6 +67,10 @@ public final class WireCodec: Sendable {
             header(h)
             if let ports { frames.append(ports.bytes) }
         case .status(let h): header(h)
+        case .part(let h, let bodies):
+            header(h)
+            for b in bodies { frames.append(b.bytes) }
+        case .staged(let h): header(h)
         }
         return frames
     }
@@ -179,6 +183,14 @@ public final class WireCodec: Sendable {
         case .status:
             try bodies(0...0)
             message = .status(try header(StatusMessage.self))
+        case .part:
+            let h = try header(PartMessage.self)
+            let n = h.emissions.count + h.outputs.count
+            try bodies(n...n)
+            message = .part(h, bodies: body)
+        case .staged:
+            try bodies(0...0)
+            message = .staged(try header(StagedMessage.self))
         }
         return message
     }

@@ -18,6 +18,12 @@ public enum WireLimits {
     public static let maxEndpointLength = 1024
     /// Routine types one worker hosts; tasks one heartbeat lists.
     public static let maxListLength = 100_000
+    /// PARTs one attempt may send (a million of them, of up to `maxPartEntries` each).
+    public static let maxParts = 1_000_000
+    /// Emissions plus outputs in one PART.
+    public static let maxPartEntries = 100_000
+    /// PARTs of one attempt that may await their STAGED at once.
+    public static let maxPartWindow = 1024
     /// A process id.
     public static let maxPid = Int(Int32.max)
 }

@@ -7,7 +7,7 @@ enum TaskRunner {
     static func run(
         task: TaskMessage, payload: RawJSON, slotState: RawJSON?, routineState: RawJSON?, shared: RawJSON?,
         routine: Result<RoutineDefinition, any Error>,
-        merges: RoutineRegistry, workerId: String, token: String
+        merges: RoutineRegistry, workerId: String, token: String, parts: AttemptParts? = nil
     ) async -> WireMessage {
         let start = ContinuousClock.now
         func failure(_ error: any Error) -> WireMessage {
@@ -50,26 +50,28 @@ enum TaskRunner {
             let ctx = HandlerContext(
                 jobId: task.jobId, routineId: task.routineId, slot: task.slot, attempt: task.attempt,
                 config: routine.config, events: Set(routine.events), sharedData: try shared?.value().objectValue ?? [:],
-                state: try routineState?.value().objectValue ?? [:])
+                state: try routineState?.value().objectValue ?? [:], sink: parts)
             if routine.keepsState != (task.routineState == true) {
                 throw RoutineError("routine \(task.routineId) (\(task.routineType)) \(routine.keepsState ? "keeps" : "keeps no") state here but the coordinator thinks otherwise (worker and coordinator catalogues differ)")
             }
             if let handler = slot.handler { try await handler(data, ctx) }
-            let emissions = ctx.emissions
-            let outputs = ctx.outputs
+            let (rest, partsSent) = ctx.takeRemainder()
+            // The parts go first (the RESULT says how many); those the window held back are sent now.
+            try await parts?.flushed()
             var bodies: [RawJSON] = []
-            bodies.reserveCapacity(emissions.count + outputs.count)
-            for e in emissions { bodies.append(RawJSON(bytes: JSONValue.object(e.data).serialized())) }
-            for o in outputs { bodies.append(RawJSON(bytes: o.data.serialized())) }
+            bodies.reserveCapacity(rest.count + 3)
+            for e in rest.emissions { bodies.append(e.payload) }
+            for o in rest.outputs { bodies.append(o.data) }
             if let newState { bodies.append(RawJSON(.object(newState))) }
             if routine.keepsState { bodies.append(RawJSON(.object(ctx.state))) }
             let effects = ctx.effects
             if !effects.isEmpty { bodies.append(RawJSON(effects.json)) }
             let header = ResultMessage(
                 workerId: workerId, jobId: task.jobId, taskId: task.taskId, attempt: task.attempt, outcome: .ok,
-                emissions: emissions.map(\.event), outputs: outputs.map(\.outputType),
+                emissions: rest.emissions.map(\.event), outputs: rest.outputs.map(\.type),
                 handlerUs: micros(ContinuousClock.now - start), slotState: newState == nil ? nil : true,
-                effects: effects.isEmpty ? nil : true, routineState: routine.keepsState ? true : nil, token: token)
+                effects: effects.isEmpty ? nil : true, routineState: routine.keepsState ? true : nil, token: token,
+                parts: partsSent > 0 ? partsSent : nil)
             return .result(header, bodies: bodies)
         } catch {
             return failure(error)

@@ -112,6 +112,12 @@ public final class WorkerRuntime: Sendable {
         /// The session token JOINED gave; every message of the session carries it.
         var token = ""
         var messageLimit = options.maxMessageBytes
+        /// JOINED's: how many PARTs of an attempt may await their STAGED (nil: everything goes in the RESULT).
+        var partWindow: Int?
+        /// The part sinks of running attempts, by "task/attempt".
+        var partSinks: [String: AttemptParts] = [:]
+        /// Activations the coordinator asked to stop (STAGED `stop`).
+        var stoppedByCoordinator: Set<UInt64> = []
         /// Tasks held now (queued here or running), with how many attempts of each (a task taken back at
         /// its lease may come again while its old attempt still runs), and TASKs received this
         /// session: the heartbeat says both.
@@ -173,11 +179,17 @@ public final class WorkerRuntime: Sendable {
                 let workerId = options.workerId
                 nextSerial += 1
                 let serial = nextSerial
+                let parts = partWindow.map {
+                    AttemptParts(
+                        template: PartMessage(workerId: workerId, jobId: task.jobId, taskId: task.taskId, attempt: task.attempt, seq: 0, emissions: [], outputs: [], token: token),
+                        window: $0, messageLimit: messageLimit, transport: transport)
+                }
+                partSinks[leaseKey(task)] = parts
                 let activation = Task { [inputContinuation, token] in
                     let result = await TaskRunner.run(
                         task: task, payload: payload, slotState: slotState, routineState: routineState, shared: shared, routine: routine,
                         merges: registry,
-                        workerId: workerId, token: token)
+                        workerId: workerId, token: token, parts: parts)
                     inputContinuation.yield(.done(result, serial: serial))
                 }
                 activations[serial] = activation
@@ -266,7 +278,11 @@ public final class WorkerRuntime: Sendable {
                 activations.removeValue(forKey: serial)
                 leases.removeValue(forKey: serial)
                 let ran = runningTasks.removeValue(forKey: serial)
-                if stoppedAtLease.remove(serial) != nil, let ran {
+                if let ran { partSinks.removeValue(forKey: leaseKey(ran))?.stop() }
+                if stoppedByCoordinator.remove(serial) != nil, let ran {
+                    stoppedAtLease.remove(serial)
+                    result = leaseExpired(ran, "the coordinator stopped it")
+                } else if stoppedAtLease.remove(serial) != nil, let ran {
                     result = leaseExpired(ran, "its handler was stopped at the end of its lease")
                 }
                 running -= 1
@@ -319,6 +335,7 @@ public final class WorkerRuntime: Sendable {
                     case .task(let t, _, _, _, _, _): genuine = joined && t.token == token
                     case .describe(let d, _): genuine = joined && d.token == token
                     case .heartbeat(let h): genuine = joined && h.token == token
+                    case .staged(let h): genuine = joined && h.token == token
                     default: genuine = false
                     }
                     guard genuine else {
@@ -339,6 +356,7 @@ public final class WorkerRuntime: Sendable {
                         }
                         token = j.token
                         messageLimit = min(options.maxMessageBytes, j.maxMessageBytes ?? options.maxMessageBytes)
+                        partWindow = j.partWindow
                         // The coordinator's interval rules both ways: we heartbeat at least as often
                         // (its worker timeout is at least twice it), and call it silent only after
                         // three of its intervals.
@@ -379,6 +397,18 @@ public final class WorkerRuntime: Sendable {
                         transport.send(to: "coordinator", frames: codec.encode(describe(d, config: config, token: token)))
                     case .heartbeat:
                         break
+                    case .staged(let h):
+                        let key = "\(h.taskId)/\(h.attempt)"
+                        guard h.stop == true else {
+                            partSinks[key]?.staged(through: h.seq)
+                            break
+                        }
+                        // The coordinator gave the attempt up (it failed there, or was taken back): stop it.
+                        partSinks.removeValue(forKey: key)?.stop()
+                        for (serial, r) in runningTasks where r.taskId == h.taskId && r.attempt == h.attempt {
+                            stoppedByCoordinator.insert(serial)
+                            activations[serial]?.cancel()
+                        }
                     default:
                         logger.warning("dropped unexpected \(message.type.rawValue) from \(m.peerAddress ?? "unknown peer")")
                     }

@@ -31,6 +31,7 @@ for sub in ["", "invalid"]:
 # Sequences: a session's messages in order, and the same with hostile numbers.
 seqs = {
     "session": ["heartbeat", "result", "result_effects", "credit", "described", "leave"],
+    "streamed": ["part", "part", "result_parts", "part", "result"],
     "client": ["submit", "query", "control_pause", "control_resume_from", "status"],
     "hostile": ["invalid_credit_out_of_range", "result", "invalid_result_handler_us_out_of_range", "heartbeat", "join"],
 }

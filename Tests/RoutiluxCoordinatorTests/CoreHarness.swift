@@ -84,10 +84,18 @@ final class CoreHarness {
     /// Spilled queues come back as the shell would bring them, after the commit.
     func serveReadBacks(_ actions: [CoordinatorAction]) {
         for a in actions {
-            guard case .readQueued(let id, let run, let lane, let after, let limit) = a, let store else { continue }
-            readBacks += 1
-            let rows = try? store.queuedTasksNow(jobId: id, lane: lane, after: after, limit: limit)
-            feed(.queuedRead(jobId: id, run: run, lane: lane, limit: limit, rows: rows))
+            switch a {
+            case .readQueued(let id, let run, let lane, let after, let limit):
+                guard let store else { continue }
+                readBacks += 1
+                let rows = try? store.queuedTasksNow(jobId: id, lane: lane, after: after, limit: limit)
+                feed(.queuedRead(jobId: id, run: run, lane: lane, limit: limit, rows: rows))
+            case .readStaged(let id, let run, let taskId, let attempt, let from, let count):
+                guard let store else { continue }
+                let parts = try? store.stagedPartsNow(taskId: taskId, attempt: attempt, from: from, count: count)
+                feed(.stagedRead(jobId: id, run: run, taskId: taskId, from: from, parts: parts))
+            default: continue
+            }
         }
     }
 
@@ -104,7 +112,7 @@ final class CoreHarness {
             case .jobFinished(let j, let s): finished.append((j, s))
             case .log(_, let text): logs.append(text)
             case .wakeAt(let t): wakeups.append(t)
-            case .connectWorker, .disconnectWorker, .lookUp, .readQueued: break
+            case .connectWorker, .disconnectWorker, .lookUp, .readQueued, .readStaged: break
             }
         }
     }
@@ -120,6 +128,7 @@ final class CoreHarness {
     func stamp(_ m: WireMessage) -> WireMessage {
         switch m {
         case .result(var h, let b) where h.token.isEmpty: h.token = token(h.workerId); return .result(h, bodies: b)
+        case .part(var h, let b) where h.token.isEmpty: h.token = token(h.workerId); return .part(h, bodies: b)
         case .credit(var h) where h.token.isEmpty: h.token = token(h.workerId); return .credit(h)
         case .heartbeat(var h) where h.token == nil: h.token = token(h.senderId); return .heartbeat(h)
         case .leave(var h) where h.token.isEmpty: h.token = token(h.workerId); return .leave(h)

@@ -114,6 +114,8 @@ func canonical(_ v: JSONValue) -> JSONValue {
         case .describe(let h, _): try check(h)
         case .described(let h, _): try check(h)
         case .status(let h): try check(h)
+        case .part(let h, _): try check(h)
+        case .staged(let h): try check(h)
         }
     }
 

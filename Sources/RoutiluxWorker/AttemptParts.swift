@@ -1,0 +1,136 @@
+import DequeModule
+import RoutiluxCore
+import RoutiluxTransport
+import RoutiluxWire
+import Synchronization
+
+/// The worker's `PartSink` for one attempt: its PARTs go to the coordinator with
+/// at most `window` of them awaiting their STAGED; parts beyond wait here, as
+/// encoded bytes, and a handler calling `waitForRoom()` waits with them.
+final class AttemptParts: PartSink {
+    let maxEntries: Int
+    let maxBytes: Int
+    private let window: Int
+    private let transport: Transport
+    private let template: PartMessage
+    private let codec = WireCodec()
+
+    private enum Want { case room, flushed }
+    private struct Waiter {
+        var want: Want
+        var continuation: CheckedContinuation<Void, any Error>
+    }
+    private struct State {
+        /// Parts made, handed to the transport, and staged by the coordinator (its STAGED's seq + 1).
+        var made = 0
+        var sent = 0
+        var staged = 0
+        var queued: Deque<[[UInt8]]> = []
+        var stopped = false
+        var nextWaiter = 0
+        var waiters: [Int: Waiter] = [:]
+        func satisfied(_ want: Want) -> Bool {
+            switch want {
+            case .room: queued.isEmpty && sent - staged < window
+            case .flushed: queued.isEmpty
+            }
+        }
+        var window = 1
+    }
+    private let state: Mutex<State>
+
+    /// `template`: the attempt's ids and token (its seq and lists are set per part).
+    init(template: PartMessage, window: Int, messageLimit: Int, transport: Transport) {
+        self.template = template
+        self.window = max(1, window)
+        self.transport = transport
+        maxEntries = 1000
+        // Well inside the message limit: a part's header lists its event names too.
+        maxBytes = max(1024, min(1 << 20, messageLimit / 4))
+        var s = State()
+        s.window = self.window
+        state = Mutex(s)
+    }
+
+    /// Parts handed over so far (the RESULT says how many came before it).
+    var partsMade: Int { state.withLock { $0.made } }
+
+    func send(_ part: EmissionPart) {
+        var h = template
+        h.emissions = part.emissions.map(\.event)
+        h.outputs = part.outputs.map(\.type)
+        let bodies = part.emissions.map(\.payload) + part.outputs.map(\.data)
+        state.withLock { s in
+            guard !s.stopped else { return }
+            h.seq = s.made
+            s.made += 1
+            let frames = codec.encode(.part(h, bodies: bodies))
+            if s.queued.isEmpty && s.sent - s.staged < window {
+                transport.send(to: "coordinator", frames: frames)
+                s.sent += 1
+            } else {
+                s.queued.append(frames)
+            }
+        }
+    }
+
+    /// The coordinator staged the parts through `seq`: more may go.
+    func staged(through seq: Int) {
+        let ready = state.withLock { s -> [CheckedContinuation<Void, any Error>] in
+            guard !s.stopped, seq < s.sent else { return [] }
+            s.staged = max(s.staged, seq + 1)
+            while s.sent - s.staged < window, let frames = s.queued.popFirst() {
+                transport.send(to: "coordinator", frames: frames)
+                s.sent += 1
+            }
+            return takeSatisfied(&s)
+        }
+        for c in ready { c.resume() }
+    }
+
+    /// The attempt is over here (stopped, or answered): waiters are woken with an error, nothing more is sent.
+    func stop() {
+        let all = state.withLock { s -> [CheckedContinuation<Void, any Error>] in
+            s.stopped = true
+            s.queued.removeAll()
+            let all = s.waiters.values.map(\.continuation)
+            s.waiters.removeAll()
+            return all
+        }
+        for c in all { c.resume(throwing: CancellationError()) }
+    }
+
+    func waitForRoom() async throws { try await wait(for: .room) }
+
+    /// Returns once every part made has been handed to the transport (the RESULT must follow them).
+    func flushed() async throws { try await wait(for: .flushed) }
+
+    private func takeSatisfied(_ s: inout State) -> [CheckedContinuation<Void, any Error>] {
+        let ids = s.waiters.filter { s.satisfied($0.value.want) }.map(\.key)
+        return ids.compactMap { s.waiters.removeValue(forKey: $0)?.continuation }
+    }
+
+    private func wait(for want: Want) async throws {
+        let id: Int? = try state.withLock { s in
+            if s.stopped { throw CancellationError() }
+            if s.satisfied(want) { return nil }
+            s.nextWaiter += 1
+            return s.nextWaiter
+        }
+        guard let id else { return }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
+                let now: Result<Void, any Error>? = state.withLock { s in
+                    if s.stopped || Task.isCancelled { return .failure(CancellationError()) }
+                    if s.satisfied(want) { return .success(()) }
+                    s.waiters[id] = Waiter(want: want, continuation: c)
+                    return nil
+                }
+                if let now { c.resume(with: now) }
+            }
+        } onCancel: {
+            let c = state.withLock { $0.waiters.removeValue(forKey: id)?.continuation }
+            c?.resume(throwing: CancellationError())
+        }
+    }
+}
