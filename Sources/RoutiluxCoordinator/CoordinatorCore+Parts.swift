@@ -121,9 +121,11 @@ extension CoordinatorCore {
             return
         }
         routeParts(parts, of: job, now: now)
+        continueRouting(job, now: now)
     }
 
     /// Routes parts of the job's first streamed activation, in order; the last one settles it.
+    /// (The caller asks for the next ones: one batch per turn.)
     func routeParts(_ parts: [[UInt8]], of job: JobRecord, now: Double) {
         guard var r = job.routing.first else { return }
         journalTouch(job)
@@ -141,14 +143,13 @@ extension CoordinatorCore {
         guard r.next >= r.parts else {
             job.routing[0] = r
             markRunnable(job.id)
-            return continueRouting(job, now: now)
+            return
         }
         job.routing.removeFirst()
         discardParts(TaskAttempt(taskId: r.taskId, attempt: r.attempt))
         counters.streamedResultsRouted += 1
         settle(job, routine: r.routineId, retries: r.retries, effects: r.effects, now: now)
         answerPausedWaiters(job)
-        continueRouting(job, now: now)
     }
 
     /// Streamed activations whose routing waits for a turn, or for a read that failed (each tick).

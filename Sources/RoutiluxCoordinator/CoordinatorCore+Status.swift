@@ -36,11 +36,13 @@ extension CoordinatorCore {
             "deliveries": .int(c.deliveries), "workers_lost": .int(c.workersLost), "tasks_requeued": .int(c.tasksRequeued),
             "retries_scheduled": .int(c.retriesScheduled), "leases_expired": .int(c.leasesExpired), "tasks_lost": .int(c.tasksLost),
             "joins_refused": .int(c.joinsRefused), "describes_sent": .int(c.describesSent), "describe_timeouts": .int(c.describeTimeouts),
+            "parts_staged": .int(c.partsStaged), "streamed_results_routed": .int(c.streamedResultsRouted),
         ]
         return [
             "coordinator_id": .string(config.coordinatorId), "authenticated": .bool(config.authenticated),
             "workers": .array(list), "jobs": .object(byStatus), "ledger": .int(ledger.count),
             "queued_in_memory": .int(queuedInMemory), "queued_in_store": .int(jobs.values.reduce(0) { $0 + $1.queue.spilled }),
+            "streamed_results_routing": .int(jobs.values.reduce(0) { $0 + $1.routing.count }),
             "counters": .object(countersJSON), "dropped": .object(dropped),
             "limits": [
                 "max_credit": .int(config.maxCredit), "max_workers_joined": .int(config.maxWorkersJoined),
