@@ -63,7 +63,20 @@ struct Bench: AsyncParsableCommand {
         execution: {strategy: concurrent, max_workers: 64}
         """
 
-    @Option(help: "pipeline: throughput (one JSON line); journal: interleaved rounds with the journal off and on (--journal DIR for where), their medians and ratio; memory: --jobs sequential jobs, the coordinator's RSS before and after.")
+    /// The backlog scenario: a source emitting --items into a stage far slower than it.
+    static let backlogFlow = """
+        flow_id: bench
+        routines:
+          source: {type: Splitter, config: {field: items}}
+          slow: {type: Delay, config: {seconds: 30}}
+          sink: {type: Collector}
+        connections:
+          - {from: source.item, to: slow.input}
+          - {from: slow.output, to: sink.input}
+        execution: {strategy: concurrent, max_workers: 2}
+        """
+
+    @Option(help: "pipeline: throughput (one JSON line); journal: interleaved rounds with the journal off and on (--journal DIR for where), their medians and ratio; memory: --jobs sequential jobs, the coordinator's RSS before and after; backlog: one source emitting --items into a slow stage, the coordinator's peak RSS once they are all queued (with --journal DIR, as a coordinator runs by default).")
     var scenario = "pipeline"
     @Option(help: "With --scenario journal: rounds (each runs the journal off, then on).")
     var rounds = 3
@@ -99,8 +112,10 @@ struct Bench: AsyncParsableCommand {
             print(r.jsonString())
         case "memory":
             try await memory()
+        case "backlog":
+            try await backlog()
         default:
-            throw ValidationError("--scenario must be pipeline, journal or memory")
+            throw ValidationError("--scenario must be pipeline, journal, memory or backlog")
         }
     }
 
@@ -137,9 +152,9 @@ struct Bench: AsyncParsableCommand {
         return seconds
     }
 
-    func startCluster(journal: String?) async throws -> (LocalCluster, String?) {
+    func startCluster(journal: String?, flow text: String = Self.flow) async throws -> (LocalCluster, String?) {
         let catalogue = Builtins.registry.catalogue
-        let doc = try FlowLoader.parseDocument(Array(Self.flow.utf8), isJSON: false, file: "bench")
+        let doc = try FlowLoader.parseDocument(Array(text.utf8), isJSON: false, file: "bench")
         let flow = try FlowLoader.build(doc, file: "bench", defaultFlowId: "bench", catalogue: catalogue)
         var store: (JobStore, StoredState)?
         let stateDir = journal.map { $0 + "/routilux-bench-state-\(getpid())-\(UInt32.random(in: 0...UInt32.max))" }
@@ -190,10 +205,56 @@ struct Bench: AsyncParsableCommand {
         print(r.jsonString())
     }
 
-    /// This process's resident set (VmRSS), bytes.
-    func residentBytes() -> Int {
+    /// One source activation emits `items` items into a stage that holds each for 30 s: the
+    /// coordinator (this process) stages its parts, then queues every item (beyond the in-memory
+    /// bound, in the store). Its peak RSS from start to the whole backlog queued.
+    func backlog() async throws {
+        let cluster = try await startCluster(journal: journal == "none" ? nil : journal, flow: Self.backlogFlow)
+        defer { if let d = cluster.1 { try? FileManager.default.removeItem(atPath: d) } }
+        let service = cluster.0.service
+        // The params as bytes (a parsed tree of a million items would weigh on this process's RSS).
+        var params = Array("{\"items\":[".utf8)
+        params.reserveCapacity(8 * items + 16)
+        for i in 0..<items {
+            if i > 0 { params.append(0x2C) }
+            params += String(i).utf8
+        }
+        params += Array("]}".utf8)
+        let start = residentBytes()
+        let began = ContinuousClock.now
+        let reply = await service.submit(SubmitRequest(flow: .id("bench"), params: RawJSON(bytes: params), wait: false))
+        params = []
+        guard reply.ok, let job = reply.jobId else { throw ValidationError("submit failed: \(reply.error ?? "?")") }
+        var counters = JSONValue.null
+        while true {
+            counters = (await service.status()).clusterStatus ?? .null
+            if ProcessInfo.processInfo.environment["BENCH_TRACE"] != nil {
+                FileHandle.standardError.write(Data("\(ContinuousClock.now - began) parts \(counters["counters"]["parts_staged"]) deliveries \(counters["counters"]["deliveries"]) results \(counters["counters"]["results_accepted"])\n".utf8))
+            }
+            if counters["counters"]["streamed_results_routed"].intValue ?? 0 >= 1 || counters["counters"]["deliveries"].intValue ?? 0 >= items + 1 { break }
+            if ContinuousClock.now - began > .seconds(1800) { throw ValidationError("the backlog was not queued within 30 minutes: \(counters.jsonString())") }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        let elapsed = ContinuousClock.now - began
+        let peak = residentBytes(field: "VmHWM:")
+        let now = residentBytes()
+        _ = await service.control(JobControl(jobId: job, operation: .cancel(reason: "benchmark over")))
+        await cluster.0.stop()
+        let r: JSONValue = [
+            "benchmark": "backlog", "items": .int(items), "journal": .string(journal == "none" ? "off" : durability),
+            "parts_staged": counters["counters"]["parts_staged"], "queued_in_memory": counters["queued_in_memory"],
+            "queued_in_store": counters["queued_in_store"],
+            "seconds_to_queue": .double(round3(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)),
+            "rss_mb_before": .double(round3(Double(start) / 1_048_576)), "rss_mb_peak": .double(round3(Double(peak) / 1_048_576)),
+            "rss_mb_queued": .double(round3(Double(now) / 1_048_576)),
+        ]
+        print(r.jsonString())
+    }
+
+    /// This process's resident set (VmRSS; or another field of /proc/self/status, VmHWM its peak), bytes.
+    func residentBytes(field: String = "VmRSS:") -> Int {
         guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-            let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
+            let line = s.split(separator: "\n").first(where: { $0.hasPrefix(field) })
         else { return 0 }
         return (Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "0") ?? 0) * 1024
     }
