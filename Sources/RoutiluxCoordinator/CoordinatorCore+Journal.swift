@@ -239,14 +239,22 @@ extension CoordinatorCore {
 
     /// Keeps the last `historyInMemory` records of a job in memory (journalled ones only); the
     /// rest are in the store, and a JobState sent to a client gets them back from there.
+    /// (A flow's `execution.history: N` caps it at N too.)
     func trimHistory(_ job: JobRecord) {
-        let cap = config.historyInMemory
+        var cap = config.historyInMemory
+        if let n = job.flow.definition.execution.history.limit, n > 0 { cap = cap > 0 ? min(cap, n) : n }
         let h = job.state.executionHistory.count
         guard cap > 0, h >= cap + cap / 2, job.logged.history >= job.historyDropped + h else { return }
-        let n = h - cap
-        job.recordedBytes -= job.state.executionHistory.prefix(n).reduce(0) { $0 + Self.recordCost($1.data.bytes.count) }
-        job.state.executionHistory.removeFirst(n)
-        job.historyDropped += n
+        dropOldestHistory(job, keeping: cap)
+    }
+
+    /// Drops a job's oldest history records from memory, keeping the newest `n`.
+    func dropOldestHistory(_ job: JobRecord, keeping n: Int) {
+        let drop = job.state.executionHistory.count - n
+        guard drop > 0 else { return }
+        job.recordedBytes -= job.state.executionHistory.prefix(drop).reduce(0) { $0 + Self.recordCost($1.data.bytes.count) }
+        job.state.executionHistory.removeFirst(drop)
+        job.historyDropped += drop
     }
 
     /// Replies carrying a JobState of a job whose oldest history is in the store only say so
@@ -254,7 +262,9 @@ extension CoordinatorCore {
     func markHistoryInStore() {
         for (i, a) in actions.enumerated() {
             guard case .reply(let target, var r) = a, let st = r.jobState, let id = r.jobId, let job = jobs[id], job.historyDropped > 0 else { continue }
-            let tail = replyTails[target]
+            var tail = replyTails[target]
+            // A flow keeping its last N records gives no more than those.
+            if let n = job.flow.definition.execution.history.limit { tail = min(tail ?? n, n) }
             if let tail, tail <= st.executionHistory.count { continue }
             r.historyInStore = job.historyDropped
             r.historyTail = tail
@@ -335,6 +345,12 @@ extension CoordinatorCore {
     public static func jobState(_ s: StoredJob) throws -> JobState {
         let meta = try JSONValue.parse(s.meta)
         var state = try stateWithLogs(s, meta: meta)
+        // A flow keeping its last N records gives no more than those.
+        if let h = ExecutionSettings.History(json: try JSONValue.parse(s.flow)["definition"]["execution"]["history"]), let n = h.limit,
+            state.executionHistory.count > n
+        {
+            state.executionHistory = Array(state.executionHistory.suffix(n))
+        }
         for (k, v) in meta["slot_states"].objectValue ?? [:] { state.slotStates[k] = v }
         for (k, v) in meta["routine_memory"].objectValue ?? [:] { state.routineData[k] = v }
         return state
@@ -372,6 +388,8 @@ extension CoordinatorCore {
         job.logged = (state.executionHistory.count, state.outputLog.count, state.sharedLog.count)
         job.recordedBytes = job.entryParams.bytes.count + state.executionHistory.reduce(0) { $0 + Self.recordCost($1.data.bytes.count) }
             + state.outputLog.reduce(0) { $0 + Self.outputCost($1["data"].serialized().count) }
+        // What the store holds need not all be in memory (every record read back was journalled).
+        trimHistory(job)
         // Built aside first: a job that cannot be read whole changes nothing.
         var queued: [PendingTask] = []
         var requeued: [PendingTask] = []

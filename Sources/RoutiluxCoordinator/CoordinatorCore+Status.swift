@@ -43,6 +43,7 @@ extension CoordinatorCore {
             "workers": .array(list), "jobs": .object(byStatus), "ledger": .int(ledger.count),
             "queued_in_memory": .int(queuedInMemory), "queued_in_store": .int(jobs.values.reduce(0) { $0 + $1.queue.spilled }),
             "streamed_results_routing": .int(jobs.values.reduce(0) { $0 + $1.routing.count }),
+            "waiting_clients": .int(jobs.values.reduce(0) { $0 + $1.waiters.count }),
             "counters": .object(countersJSON), "dropped": .object(dropped),
             "limits": [
                 "max_credit": .int(config.maxCredit), "max_workers_joined": .int(config.maxWorkersJoined),

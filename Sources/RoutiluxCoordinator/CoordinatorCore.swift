@@ -571,8 +571,15 @@ public final class CoordinatorCore {
     /// slot, in connection order (an emit is recorded before its deliveries: causal order).
     func emit(_ event: String, from rid: String, payload: RawJSON, in job: JobRecord, now: Double) {
         counters.emissionsRouted += 1
-        job.state.record(rid, event, payload, at: Timestamp(seconds: now))
-        job.recordedBytes += Self.recordCost(payload.bytes.count)
+        let history = job.flow.definition.execution.history
+        if history != .none {
+            job.state.record(rid, event, payload, at: Timestamp(seconds: now))
+            job.recordedBytes += Self.recordCost(payload.bytes.count)
+            // Without a journal the newest `history: N` are kept as they come (with one, as they are journalled).
+            if recorder == nil, let n = history.limit, job.state.executionHistory.count >= n + max(1, n / 2) { dropOldestHistory(job, keeping: n) }
+        } else {
+            job.state.updatedAt = Timestamp(seconds: now)
+        }
         for route in job.flow.routes(from: rid, event: event) {
             enqueue(PendingTask(
                 taskId: takeTaskId(), routineId: route.targetRoutine, slot: route.targetSlot, payload: payload,

@@ -195,6 +195,7 @@ final class JobRecord {
         for (k, v) in slotStates.sorted(by: { $0.key < $1.key }) { s.slotStates[k] = v.valueOrError }
         for (k, v) in routineMemory.sorted(by: { $0.key < $1.key }) { s.routineData[k] = v.valueOrError }
         if !tracker.isEmpty { s.executionTracker = tracker.json(flowId: state.flowId) }
+        if let n = flow.definition.execution.history.limit, s.executionHistory.count > n { s.executionHistory = Array(s.executionHistory.suffix(n)) }
         guard state.status == .paused else { return s }
         s.pendingTasks = queue.map { $0.saved(jobId: id) } + retrying.map { $0.task.saved(jobId: id) }
             + timers.values.sorted { $0.due < $1.due }.map { $0.task.saved(jobId: id) }

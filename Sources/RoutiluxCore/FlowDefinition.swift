@@ -42,6 +42,48 @@ public struct ExecutionSettings: Sendable, Hashable {
         case sequential
         case concurrent
     }
+    /// What a job's `execution_history` keeps (`execution.history`).
+    public enum History: Sendable, Hashable {
+        /// Every record. With a state dir the coordinator holds the newest in memory
+        /// (`--history-in-memory`) and the rest in the store; a JobState still gives all of them.
+        case full
+        /// No emission records (errors are still recorded): for jobs of millions of items.
+        case none
+        /// Only the newest this many records.
+        case last(Int)
+
+        public var json: JSONValue {
+            switch self {
+            case .full: "full"
+            case .none: "none"
+            case .last(let n): .int(n)
+            }
+        }
+
+        /// Parses `full`, `none` or a count >= 1; nil: not one of them.
+        public init?(json v: JSONValue) {
+            if let s = v.stringValue {
+                switch s {
+                case "full": self = .full
+                case "none": self = .none
+                default: return nil
+                }
+            } else if let n = v.intValue, n >= 1 {
+                self = .last(n)
+            } else {
+                return nil
+            }
+        }
+
+        /// The most records a JobState holds (nil: all).
+        public var limit: Int? {
+            switch self {
+            case .full: nil
+            case .none: 0
+            case .last(let n): n
+            }
+        }
+    }
     public var strategy: Strategy
     /// How many of one job's tasks may be in flight at once (1 = strict FIFO).
     public var maxWorkers: Int
@@ -50,6 +92,7 @@ public struct ExecutionSettings: Sendable, Hashable {
     /// Seconds a dispatched task may take before it is taken back and run
     /// again (its lease); nil means the default (300 s), 0 none.
     public var taskTimeout: Double?
+    public var history: History = .full
 
     /// The lease when a flow says nothing.
     public static let defaultTaskTimeout = 300.0

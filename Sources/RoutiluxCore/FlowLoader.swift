@@ -203,8 +203,8 @@ public enum FlowLoader {
         var execution = ExecutionSettings()
         if let e = top["execution"], e != .null {
             guard let o = e.objectValue else { throw fail("execution", "must be a mapping") }
-            for k in o.keys where !["strategy", "max_workers", "timeout", "task_timeout"].contains(k) {
-                throw fail("execution.\(k)", "unknown key (expected strategy, max_workers, timeout, task_timeout)")
+            for k in o.keys where !["strategy", "max_workers", "timeout", "task_timeout", "history"].contains(k) {
+                throw fail("execution.\(k)", "unknown key (expected strategy, max_workers, timeout, task_timeout, history)")
             }
             var strategy: ExecutionSettings.Strategy?
             if let s = o["strategy"], s != .null {
@@ -230,6 +230,12 @@ public enum FlowLoader {
             execution = ExecutionSettings(
                 strategy: strategy ?? .sequential, maxWorkers: maxWorkers, timeout: timeout,
                 taskTimeout: try seconds(o["task_timeout"], path: "execution.task_timeout", file: file))
+            if let h = o["history"], h != .null {
+                guard let history = ExecutionSettings.History(json: h) else {
+                    throw fail("execution.history", "must be 'full', 'none' or a number of records >= 1, not \(h)")
+                }
+                execution.history = history
+            }
         }
 
         // Entry.
@@ -351,6 +357,7 @@ extension FlowDefinition {
         ]
         if let t = execution.timeout { exec["timeout"] = .double(t) }
         if let t = execution.taskTimeout { exec["task_timeout"] = .double(t) }
+        if execution.history != .full { exec["history"] = execution.history.json }
         var top: JSONObject = [
             "flow_id": .string(flowId), "routines": .object(routinesObj), "connections": .array(conns),
             "execution": .object(exec),

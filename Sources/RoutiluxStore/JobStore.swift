@@ -301,6 +301,13 @@ public final class JobStore: Sendable {
         }
     }
 
+    /// The same, blocking the calling thread (tests and tools).
+    public func jobNow(id: String) throws(StoreError) -> StoredJob? {
+        do { return try db.read { db in try Self.readJob(id, db) } } catch {
+            throw StoreError(directory, "cannot read job \(id): \(Self.describe(error))")
+        }
+    }
+
     static func readJob(_ id: String, _ db: Database) throws -> StoredJob? {
         guard let r = try Row.fetchOne(db, sql: "SELECT run, status, finished_at, meta, flow FROM jobs WHERE job_id = ?", arguments: [id]) else {
             return nil

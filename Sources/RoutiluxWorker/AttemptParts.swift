@@ -14,6 +14,7 @@ final class AttemptParts: PartSink {
     private let transport: Transport
     private let template: PartMessage
     private let codec = WireCodec()
+    private let messageLimit: Int
 
     private enum Want { case room, flushed }
     private struct Waiter {
@@ -27,6 +28,8 @@ final class AttemptParts: PartSink {
         var staged = 0
         var queued: Deque<[[UInt8]]> = []
         var stopped = false
+        /// Why the attempt cannot be sent (a part over the message limit): it fails with PayloadTooLarge.
+        var oversize: String?
         var nextWaiter = 0
         var waiters: [Int: Waiter] = [:]
         func satisfied(_ want: Want) -> Bool {
@@ -44,6 +47,7 @@ final class AttemptParts: PartSink {
         self.template = template
         self.window = max(1, window)
         self.transport = transport
+        self.messageLimit = messageLimit
         maxEntries = 1000
         // Well inside the message limit: a part's header lists its event names too.
         maxBytes = max(1024, min(1 << 20, messageLimit / 4))
@@ -55,6 +59,9 @@ final class AttemptParts: PartSink {
     /// Parts handed over so far (the RESULT says how many came before it).
     var partsMade: Int { state.withLock { $0.made } }
 
+    /// Set when a part was over the message limit: the attempt's error.
+    var oversize: String? { state.withLock { $0.oversize } }
+
     func send(_ part: EmissionPart) {
         var h = template
         h.emissions = part.emissions.map(\.event)
@@ -63,8 +70,20 @@ final class AttemptParts: PartSink {
         state.withLock { s in
             guard !s.stopped else { return }
             h.seq = s.made
-            s.made += 1
             let frames = codec.encode(.part(h, bodies: bodies))
+            let bytes = frames.reduce(0) { $0 + $1.count }
+            if bytes > messageLimit {
+                // One emission (or output) too big for any message: the attempt fails, its handler is stopped.
+                let largest = bodies.map(\.bytes.count).max() ?? 0
+                s.oversize = "PayloadTooLarge: part \(s.made) of this activation's emissions is \(bytes) bytes (\(bodies.count) body frame(s), the largest \(largest) bytes), over the \(messageLimit)-byte message limit (--max-message-bytes)"
+                s.stopped = true
+                s.queued.removeAll()
+                let all = s.waiters.values.map(\.continuation)
+                s.waiters.removeAll()
+                for c in all { c.resume(throwing: CancellationError()) }
+                return
+            }
+            s.made += 1
             if s.queued.isEmpty && s.sent - s.staged < window {
                 transport.send(to: "coordinator", frames: frames)
                 s.sent += 1

@@ -453,3 +453,64 @@ func answerStateful(_ h: CoreHarness, _ t: Dispatched, state: JSONObject, effect
         #expect(whole.filter { $0.eventName == "item" }.compactMap { $0.data.valueOrError["index"].intValue } == Array(0..<300))
     }
 }
+
+/// A flow's `execution.history`: full (the default), none, or the last N records.
+@Suite struct HistorySettingTests {
+    func flow(_ history: String) -> String {
+        threeStageFlow.replacingOccurrences(of: "execution: {strategy: concurrent, max_workers: 4}", with: "execution: {strategy: concurrent, max_workers: 4, history: \(history)}")
+    }
+
+    func run(_ h: CoreHarness, items n: Int) -> String {
+        h.join("w1", credit: 4)
+        let job = h.submit(items(n))
+        DurabilityTests().drive(h, items: n)
+        #expect(h.status(job) == .completed)
+        #expect(collected(h.core.jobState(job)).sorted() == Array(0..<n), "the job itself is the same")
+        return job
+    }
+
+    @Test(arguments: [false, true])
+    func noneRecordsNoEmissions(journal: Bool) throws {
+        let dir = StateDir()
+        let h = try CoreHarness(flow: flow("none"), store: journal ? try dir.open() : nil)
+        let job = run(h, items: 50)
+        let history = h.core.jobState(job)!.executionHistory
+        #expect(!history.contains { $0.eventName == "item" || $0.eventName == "output" }, "\(history.map(\.eventName))")
+    }
+
+    @Test(arguments: [false, true])
+    func aNumberKeepsTheNewestThatMany(journal: Bool) throws {
+        let dir = StateDir()
+        let h = try CoreHarness(flow: flow("25"), store: journal ? try dir.open() : nil)
+        let job = run(h, items: 200)
+        let history = h.core.jobState(job)!.executionHistory
+        #expect(history.count == 25, "\(history.count) records")
+        // The newest: the last records of the job are outputs of `a` (items reach the sink after them).
+        #expect(history.allSatisfy { $0.routineId != "src" || $0.eventName != "start" }, "the oldest are gone")
+        if journal {
+            // A reply does not read older ones back from the store.
+            let actions = h.core.handle(.query(jobId: job, wait: false, reply: .local(99)), now: h.now)
+            let reply = actions.compactMap { if case .reply(_, let r) = $0 { return r } else { return nil } }.first
+            #expect(reply?.historyInStore == 0 || reply?.historyTail == 25, "at most 25 asked back: \(String(describing: reply?.historyTail))")
+            #expect(reply?.jobState?.executionHistory.count == 25)
+        }
+    }
+
+    @Test func aStoredJobReadBackKeepsTheFlowsLimit() throws {
+        let dir = StateDir()
+        let store = try dir.open()
+        let h = try CoreHarness(flow: flow("10"), store: store)
+        let job = run(h, items: 40)
+        let stored = try #require(try store.load().finishedJobs == 1 ? store.jobNow(id: job) : nil)
+        #expect(try CoordinatorCore.jobState(stored).executionHistory.count == 10)
+    }
+
+    @Test func aBadSettingIsRefusedWithWhere() throws {
+        for bad in ["sometimes", "0", "-3", "[1]"] {
+            #expect(throws: (any Error).self) { _ = try CoreHarness(flow: flow(bad)) }
+            do { _ = try CoreHarness(flow: flow(bad)) } catch {
+                #expect("\(error)".contains("execution.history") && "\(error)".contains("'full', 'none' or a number"), "\(bad): \(error)")
+            }
+        }
+    }
+}

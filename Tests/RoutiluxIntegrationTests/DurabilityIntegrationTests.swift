@@ -98,7 +98,11 @@ extension Integration {
                 let submit = try await h.routilux(["job", "submit", "--coordinator", first.1, "--flow", "slow", "--params", "@\(params)", "--json"])
                 let job = try jobState(submit.out).jobId
                 let waiting = try h.start("routilux", ["job", "wait", job, "--coordinator", first.1, "--json", "--timeout", "120"])
-                try await waitUntil("the job under way") { try await resultsAccepted(h, first.1) >= 10 }
+                try await waitUntil("the job under way, its client waiting") {
+                    let r = try await h.routilux(["cluster", "status", "--coordinator", first.1, "--json"])
+                    let s = r.code == 0 ? try JSONValue.parse(r.out) : .null
+                    return s["counters"]["results_accepted"].intValue ?? 0 >= 10 && s["waiting_clients"].intValue ?? 0 >= 1
+                }
                 let stoppedAt = Date()
                 first.0.kill(SIGTERM)
                 #expect(try await first.0.exitCode(timeout: 10) == 0, "SIGTERM: exit 0\n\(first.0.stderr.suffix(1000))")
