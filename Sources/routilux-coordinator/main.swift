@@ -52,6 +52,10 @@ struct Start: AsyncParsableCommand {
     var maxQueuedInMemory: Int = 100_000
     @Option(help: "History records of a job held in memory; with a state dir, older ones stay in it only (job status and wait still return them all). 0: no limit.")
     var historyInMemory: Int = 10_000
+    @Option(help: "PARTs of one running activation's emissions that may await the coordinator at once (the worker sends them as its handler runs); 0: workers send everything an activation emits in its RESULT.")
+    var partWindow: Int = 8
+    @Option(help: "Body bytes one activation may emit in all (streamed in parts, staged in the state dir, or in memory without one); beyond, it fails with ResultTooLarge.")
+    var maxResultBytes: Int = 4 << 30
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = ProcessInfo.processInfo.environment["ROUTILUX_LOG_LEVEL"] ?? "info"
 
@@ -62,6 +66,8 @@ struct Start: AsyncParsableCommand {
         if finishedJobsBytes < 0 { throw ValidationError("--finished-jobs-memory must not be negative") }
         if !(100...100_000_000).contains(maxQueuedInMemory) { throw ValidationError("--max-queued-in-memory must be 100 to 100000000") }
         if historyInMemory != 0 && !(100...100_000_000).contains(historyInMemory) { throw ValidationError("--history-in-memory must be 0 or 100 to 100000000") }
+        if !(0...WireLimits.maxPartWindow).contains(partWindow) { throw ValidationError("--part-window must be 0 to \(WireLimits.maxPartWindow)") }
+        if maxResultBytes < 1024 { throw ValidationError("--max-result-bytes must be at least 1024") }
     }
 
     /// The CURVE set-up, or nil for plaintext (refused on an exposed address without --insecure).
@@ -130,6 +136,8 @@ struct Start: AsyncParsableCommand {
             authenticated: security != nil, finishedJobsBytes: finishedJobsBytes)
         config.maxQueuedInMemory = maxQueuedInMemory
         config.historyInMemory = historyInMemory
+        config.partWindow = partWindow
+        config.maxResultBytes = maxResultBytes
         let log = Logger(label: "routilux.coordinator")
         if let (store, stored) = opened {
             log.info("state dir \(store.directory) (durability \(store.durability.rawValue)): \(stored.jobs.count) unfinished job(s) to continue, \(stored.finishedJobs) finished kept, \(stored.flows.count) flow(s)")
