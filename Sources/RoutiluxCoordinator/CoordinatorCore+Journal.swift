@@ -200,6 +200,8 @@ extension CoordinatorCore {
         w.value("next_front", .double(job.nextFront))
         if !job.inFlightIds.isEmpty { w.value("in_flight", .array(job.inFlightIds.sorted().map { .int(Int($0)) })) }
         if let routing = routingJSON(job) { w.value("routing", routing) }
+        // How many history records the job has in all (a restart reads back only the newest).
+        w.value("history_total", .int(job.historyDropped + job.state.executionHistory.count))
         return w.finish()
     }
 
@@ -244,7 +246,7 @@ extension CoordinatorCore {
         var cap = config.historyInMemory
         if let n = job.flow.definition.execution.history.limit, n > 0 { cap = cap > 0 ? min(cap, n) : n }
         let h = job.state.executionHistory.count
-        guard cap > 0, h >= cap + cap / 2, job.logged.history >= job.historyDropped + h else { return }
+        guard cap > 0, h - cap >= cap / 2, job.logged.history >= job.historyDropped + h else { return }
         dropOldestHistory(job, keeping: cap)
     }
 
@@ -344,7 +346,7 @@ extension CoordinatorCore {
     /// A stored job's JobState as clients see it (a finished one, read back from the store).
     public static func jobState(_ s: StoredJob) throws -> JobState {
         let meta = try JSONValue.parse(s.meta)
-        var state = try stateWithLogs(s, meta: meta)
+        var state = try stateWithLogs(s, meta: meta).state
         // A flow keeping its last N records gives no more than those.
         if let h = ExecutionSettings.History(json: try JSONValue.parse(s.flow)["definition"]["execution"]["history"]), let n = h.limit,
             state.executionHistory.count > n
@@ -356,13 +358,31 @@ extension CoordinatorCore {
         return state
     }
 
-    static func stateWithLogs(_ s: StoredJob, meta: JSONValue) throws -> JobState {
+    /// With `historyTail`, only the newest that many history records are read (when the meta says how
+    /// many there are in all); returns the state and how many older records were left in the store.
+    static func stateWithLogs(_ s: StoredJob, meta: JSONValue, historyTail: Int? = nil) throws -> (state: JobState, olderInStore: Int) {
         var state = try JobState(json: meta["state"])
         let logs = s.logs
-        state.executionHistory = try historyRecords(logs[.history] ?? [], count: .max)
+        var older = 0
+        let rows = logs[.history] ?? []
+        if let tail = historyTail, let total = meta["history_total"].intValue {
+            // From the last row back, until the tail is covered: the older rows stay unparsed.
+            var newest: [[UInt8]] = []
+            var count = 0
+            for row in rows.reversed() where count < tail {
+                newest.insert(row, at: 0)
+                count += try JSONValue.parse(row).arrayValue?.count ?? 0
+            }
+            var records = try historyRecords(newest, count: .max)
+            if records.count > tail { records.removeFirst(records.count - tail) }
+            older = max(0, total - records.count)
+            state.executionHistory = records
+        } else {
+            state.executionHistory = try historyRecords(rows, count: .max)
+        }
         state.outputLog += try entries(logs[.outputs])
         state.sharedLog += try entries(logs[.sharedLog])
-        return state
+        return (state, older)
     }
 
     private func restoreJob(_ s: StoredJob, now: Double) throws {
@@ -371,7 +391,11 @@ extension CoordinatorCore {
         var ports: [String: RoutinePorts] = [:]
         for (id, p) in flowDoc["ports"].objectValue ?? [:] { ports[id] = try RoutinePorts(json: p, path: "ports.\(id)") }
         let meta = try JSONValue.parse(s.meta)
-        let state = try Self.stateWithLogs(s, meta: meta)
+        // Only the newest history records memory would keep are read (the rest stay in the store).
+        let limit = ExecutionSettings.History(json: flowDoc["definition"]["execution"]["history"])?.limit
+        var tail: Int? = config.historyInMemory > 0 ? config.historyInMemory : nil
+        if let n = limit { tail = min(tail ?? n, n) }
+        let (state, olderInStore) = try Self.stateWithLogs(s, meta: meta, historyTail: recorder == nil ? nil : tail)
         let compiled = CompiledFlow(def, ports: ports)
         let job = JobRecord(
             id: s.jobId, run: s.run, flow: compiled, state: state, maxWorkers: max(1, meta["max_workers"].intValue ?? compiled.definition.execution.maxWorkers))
@@ -385,7 +409,8 @@ extension CoordinatorCore {
         job.routing = try Self.routing(from: meta["routing"])
         job.journalled = true
         job.flowJournalled = true
-        job.logged = (state.executionHistory.count, state.outputLog.count, state.sharedLog.count)
+        job.historyDropped = olderInStore
+        job.logged = (olderInStore + state.executionHistory.count, state.outputLog.count, state.sharedLog.count)
         job.recordedBytes = job.entryParams.bytes.count + state.executionHistory.reduce(0) { $0 + Self.recordCost($1.data.bytes.count) }
             + state.outputLog.reduce(0) { $0 + Self.outputCost($1["data"].serialized().count) }
         // What the store holds need not all be in memory (every record read back was journalled).

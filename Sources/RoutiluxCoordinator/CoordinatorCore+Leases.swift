@@ -58,8 +58,7 @@ extension CoordinatorCore {
         let lease = entry.deadline.map { $0 - entry.sentAt } ?? 0
         if let w = workers[entry.workerId] {
             w.expiriesInARow += 1
-            while w.takenBack.count >= 4 * config.maxCredit, let any = w.takenBack.keys.first { w.takenBack.removeValue(forKey: any) }
-            w.takenBack[TaskAttempt(taskId: taskId, attempt: entry.task.attempt)] = entry.ordinal
+            rememberTakenBack(taskId, entry)
             if w.expiriesInARow >= config.unresponsiveAfterExpiries && now >= w.unresponsiveUntil {
                 w.unresponsive = "\(w.expiriesInARow) task leases ran out in a row with no answer"
                 w.unresponsiveUntil = now + Self.unresponsivePause

@@ -14,17 +14,29 @@ extension CoordinatorCore {
 
     /// One PART of the attempt the ledger holds: checked, staged, acknowledged.
     func onPart(_ p: PartMessage, bodies: [RawJSON], peer: Sender?, now: Double) {
-        guard let entry = ledger[p.taskId], entry.workerId == p.workerId, entry.jobId == p.jobId, entry.task.attempt == p.attempt,
-            let job = jobs[p.jobId], job.run == entry.run, !job.state.status.isTerminal
-        else {
-            // Not wanted any more (taken back, answered, or its job ended): the worker stops it.
+        guard let entry = ledger[p.taskId], entry.workerId == p.workerId, entry.jobId == p.jobId, entry.task.attempt == p.attempt else {
+            // Not wanted any more (taken back or answered): the worker stops it.
             stopAttempt(jobId: p.jobId, taskId: p.taskId, attempt: p.attempt, worker: p.workerId, seq: p.seq)
             return drop(.stale, .part, peer: peer, now: now, why: "PART \(p.seq) of task \(p.taskId) attempt \(p.attempt) from \(p.workerId) is not for an attempt in the ledger", level: .debug)
+        }
+        guard let job = jobs[p.jobId], job.run == entry.run, !job.state.status.isTerminal else {
+            // Its job ended (or is gone): nothing of the attempt will be routed, so it ends here and
+            // on the worker, whose late answer returns the credit it holds.
+            takeBackForGood(p.taskId, entry)
+            stopAttempt(jobId: p.jobId, taskId: p.taskId, attempt: p.attempt, worker: p.workerId, seq: p.seq)
+            return drop(.stale, .part, peer: peer, now: now, why: "PART \(p.seq) of task \(p.taskId) from \(p.workerId): its job has ended", level: .debug)
         }
         workers[p.workerId]?.trust()
         let what = "worker \(p.workerId)'s PART \(p.seq) for \(entry.task.routineId).\(entry.task.slot)"
         guard config.partWindow > 0 else {
             return failStreamed(entry, taskId: p.taskId, type: "ProtocolError", "\(what): this coordinator takes no PARTs (JOINED had no part_window)", now: now)
+        }
+        if p.seq < entry.parts {
+            // Sent again (the worker heard no STAGED for a while): it is staged already; say so again.
+            if let token = workers[p.workerId]?.token {
+                actions.append(.send(workerId: p.workerId, .staged(StagedMessage(jobId: p.jobId, taskId: p.taskId, attempt: p.attempt, seq: entry.parts - 1, token: token))))
+            }
+            return
         }
         guard p.seq == entry.parts else {
             return failStreamed(entry, taskId: p.taskId, type: "IncompleteResult", "\(what) arrived where PART \(entry.parts) was due (one was lost)", now: now)
@@ -35,6 +47,10 @@ extension CoordinatorCore {
         let bytes = bodies.reduce(0) { $0 + $1.bytes.count }
         guard bytes <= config.maxResultBytes - entry.partBytes else {
             return failStreamed(entry, taskId: p.taskId, type: "ResultTooLarge", "ResultTooLarge: \(entry.task.routineId).\(entry.task.slot) emitted over \(config.maxResultBytes) bytes (--max-result-bytes) in \(entry.parts + 1) parts", now: now)
+        }
+        // Without a journal, staged parts are in memory: all attempts together stay within the same bound.
+        guard recorder != nil || bytes <= config.maxResultBytes - memoryPartBytes else {
+            return failStreamed(entry, taskId: p.taskId, type: "ResultTooLarge", "ResultTooLarge: the parts staged in memory (no state dir) would exceed \(config.maxResultBytes) bytes (--max-result-bytes) with \(what)", now: now)
         }
         let emissions = zip(p.emissions, bodies.prefix(p.emissions.count)).map { ($0, $1) }
         let outputs = zip(p.outputs, bodies.dropFirst(p.emissions.count)).map { ($0, $1) }
@@ -54,6 +70,7 @@ extension CoordinatorCore {
             recorder.stage(StagedPart(taskId: entry.task.taskId, attempt: entry.task.attempt, seq: seq, jobId: entry.jobId, body: body))
         } else {
             memoryParts[TaskAttempt(taskId: entry.task.taskId, attempt: entry.task.attempt), default: []].append(body)
+            memoryPartBytes += body.count
         }
     }
 
@@ -64,7 +81,25 @@ extension CoordinatorCore {
     }
 
     func discardParts(_ a: TaskAttempt) {
-        if let recorder { recorder.unstage(a) } else { memoryParts.removeValue(forKey: a) }
+        if let recorder {
+            recorder.unstage(a)
+        } else if let parts = memoryParts.removeValue(forKey: a) {
+            memoryPartBytes -= parts.reduce(0) { $0 + $1.count }
+        }
+    }
+
+    /// An attempt the worker still runs but no longer holds here: its late answer returns its credit.
+    func rememberTakenBack(_ taskId: UInt64, _ entry: LedgerEntry) {
+        guard let w = workers[entry.workerId] else { return }
+        while w.takenBack.count >= 4 * config.maxCredit, let any = w.takenBack.keys.first { w.takenBack.removeValue(forKey: any) }
+        w.takenBack[TaskAttempt(taskId: taskId, attempt: entry.task.attempt)] = entry.ordinal
+    }
+
+    /// Ends an attempt here for good (no result of it is wanted): out of the ledger, its parts
+    /// dropped; the worker's late answer returns the credit it holds.
+    func takeBackForGood(_ taskId: UInt64, _ entry: LedgerEntry) {
+        _ = release(taskId)
+        rememberTakenBack(taskId, entry)
     }
 
     /// Tells a worker to stop an attempt this coordinator no longer wants.
@@ -85,11 +120,9 @@ extension CoordinatorCore {
                 workerId: entry.workerId, jobId: entry.jobId, taskId: taskId, attempt: entry.task.attempt, outcome: .error,
                 error: why.hasPrefix(type) ? why : "\(type): \(why)", errorType: type, credit: 0, token: token),
             bodies: [], peer: nil, now: now)
-        if let w = workers[entry.workerId] {
-            while w.takenBack.count >= 4 * config.maxCredit, let any = w.takenBack.keys.first { w.takenBack.removeValue(forKey: any) }
-            w.takenBack[TaskAttempt(taskId: taskId, attempt: entry.task.attempt)] = entry.ordinal
-        }
+        rememberTakenBack(taskId, entry)
     }
+
 
     // MARK: - Routing staged parts
 
@@ -103,10 +136,17 @@ extension CoordinatorCore {
             actions.append(.readStaged(jobId: job.id, run: job.run, taskId: first.taskId, attempt: first.attempt, from: first.next, count: count))
             return
         }
-        let parts = memoryParts[TaskAttempt(taskId: first.taskId, attempt: first.attempt)] ?? []
-        routeParts(Array(parts.dropFirst(first.next).prefix(count)), of: job, now: now)
+        let parts = Array((memoryParts[TaskAttempt(taskId: first.taskId, attempt: first.attempt)] ?? []).dropFirst(first.next).prefix(count))
+        guard !parts.isEmpty else {
+            log(.error, "job \(job.id): staged part \(first.next) of \(first.parts) of task \(first.taskId) is missing from memory")
+            return fail(job.id, error: "staged emissions of \(first.routineId) (task \(first.taskId), part \(first.next) of \(first.parts)) are missing", errorType: "JournalError", routineId: first.routineId, now: now)
+        }
+        routeParts(parts, of: job, now: now)
         // The rest on the next turn, which comes at once: the loop is not held up by one long result.
-        if !job.routing.isEmpty { actions.append(.wakeAt(now)) }
+        if !job.routing.isEmpty && !routingWakeAsked {
+            routingWakeAsked = true
+            actions.append(.wakeAt(now))
+        }
     }
 
     /// Staged parts read back (nil: the read failed; it is asked again at the next tick).

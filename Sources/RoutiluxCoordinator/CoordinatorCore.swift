@@ -73,6 +73,9 @@ public final class CoordinatorCore {
     var readBacksAsked = 0
     /// Without a journal: the staged parts of attempts, in seq order.
     var memoryParts: [TaskAttempt: [[UInt8]]] = [:]
+    var memoryPartBytes = 0
+    /// Without a journal: a tick to route more staged parts is asked for already.
+    var routingWakeAsked = false
 
     /// `catalogue`: the compiled-in types (config-aware) and catalogue files' descriptions;
     /// joined workers add theirs. `jobIds` makes job ids (injectable for deterministic tests).
@@ -232,6 +235,7 @@ public final class CoordinatorCore {
     func onTick(now: Double) {
         onTypesTick(now: now)
         retryReadBacks()
+        routingWakeAsked = false
         resumeRouting(now: now)
         releaseDueRetries(now: now)
         releaseDueTimers(now: now)
@@ -470,22 +474,20 @@ public final class CoordinatorCore {
             grant(r.credit, to: r.workerId)
             return
         }
+        // An ok RESULT that cannot be accepted whole fails its activation instead.
+        var refusal: (type: String, why: String)?
         if recorder != nil, r.outcome == .ok, let bad = bodies.firstIndex(where: { !JSONValidator.isValid($0.bytes) }) {
             // What is journalled is read back at a restart: a body that is not JSON fails the activation now.
-            counters.dropped[.malformed, default: 0] += 1
-            let why = "MalformedResult: body \(bad + 1) of \(bodies.count) in worker \(r.workerId)'s RESULT for \(entry.task.routineId).\(entry.task.slot) is not JSON"
-            log(.warning, "job \(r.jobId): \(why)")
-            return onResult(
-                ResultMessage(workerId: r.workerId, jobId: r.jobId, taskId: r.taskId, attempt: r.attempt, outcome: .error, error: why, errorType: "MalformedResult", credit: r.credit, token: r.token),
-                bodies: [], peer: peer, now: now)
-        }
-        if r.outcome == .ok, (r.parts ?? 0) != entry.parts {
+            refusal = ("MalformedResult", "body \(bad + 1) of \(bodies.count) in worker \(r.workerId)'s RESULT for \(entry.task.routineId).\(entry.task.slot) is not JSON")
+        } else if r.outcome == .ok, (r.parts ?? 0) != entry.parts {
             // A part went missing (or the worker miscounted): what it emitted is not whole.
+            refusal = ("IncompleteResult", "worker \(r.workerId)'s RESULT for \(entry.task.routineId).\(entry.task.slot) says \(r.parts ?? 0) PART(s) came before it; \(entry.parts) did")
+        }
+        if let (type, why) = refusal {
             counters.dropped[.malformed, default: 0] += 1
-            let why = "IncompleteResult: worker \(r.workerId)'s RESULT for \(entry.task.routineId).\(entry.task.slot) says \(r.parts ?? 0) PART(s) came before it; \(entry.parts) did"
-            log(.warning, "job \(r.jobId): \(why)")
+            log(.warning, "job \(r.jobId): \(type): \(why)")
             return onResult(
-                ResultMessage(workerId: r.workerId, jobId: r.jobId, taskId: r.taskId, attempt: r.attempt, outcome: .error, error: why, errorType: "IncompleteResult", credit: r.credit, token: r.token),
+                ResultMessage(workerId: r.workerId, jobId: r.jobId, taskId: r.taskId, attempt: r.attempt, outcome: .error, error: "\(type): \(why)", errorType: type, credit: r.credit, token: r.token),
                 bodies: [], peer: peer, now: now)
         }
         grant(r.credit, to: r.workerId)
@@ -576,7 +578,7 @@ public final class CoordinatorCore {
             job.state.record(rid, event, payload, at: Timestamp(seconds: now))
             job.recordedBytes += Self.recordCost(payload.bytes.count)
             // Without a journal the newest `history: N` are kept as they come (with one, as they are journalled).
-            if recorder == nil, let n = history.limit, job.state.executionHistory.count >= n + max(1, n / 2) { dropOldestHistory(job, keeping: n) }
+            if recorder == nil, let n = history.limit, job.state.executionHistory.count - n >= max(1, n / 2) { dropOldestHistory(job, keeping: n) }
         } else {
             job.state.updatedAt = Timestamp(seconds: now)
         }

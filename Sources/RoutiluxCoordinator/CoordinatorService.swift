@@ -240,6 +240,9 @@ public final class CoordinatorService: Sendable {
                     switch a {
                     // A store read waits too: it must see what this turn (and those before) changed.
                     case .reply, .jobFinished, .lookUp, .readQueued, .readStaged: uncommitted.append(a)
+                    // A part is acknowledged once it is in the journal: the worker's window then bounds what
+                    // waits in memory for a commit.
+                    case .send(_, .staged(let h)) where h.stop != true: uncommitted.append(a)
                     default: now.append(a)
                     }
                 }

@@ -68,18 +68,20 @@ public struct ExecutionSettings: Sendable, Hashable {
                 case "none": self = .none
                 default: return nil
                 }
-            } else if let n = v.intValue, n >= 1 {
+            } else if let n = v.intValue, (1...Self.maxRecords).contains(n) {
                 self = .last(n)
             } else {
                 return nil
             }
         }
 
-        /// The most records a JobState holds (nil: all).
+        /// The largest N of `.last(N)`.
+        public static let maxRecords = 100_000_000
+
+        /// The most records a JobState holds (nil: all; `none` records no emission, so it needs no limit).
         public var limit: Int? {
             switch self {
-            case .full: nil
-            case .none: 0
+            case .full, .none: nil
             case .last(let n): n
             }
         }

@@ -232,7 +232,7 @@ public enum FlowLoader {
                 taskTimeout: try seconds(o["task_timeout"], path: "execution.task_timeout", file: file))
             if let h = o["history"], h != .null {
                 guard let history = ExecutionSettings.History(json: h) else {
-                    throw fail("execution.history", "must be 'full', 'none' or a number of records >= 1, not \(h)")
+                    throw fail("execution.history", "must be 'full', 'none' or a number of records from 1 to \(ExecutionSettings.History.maxRecords), not \(h)")
                 }
                 execution.history = history
             }

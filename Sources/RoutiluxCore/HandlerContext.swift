@@ -97,15 +97,21 @@ public final class HandlerContext: Sendable {
             return
         }
         let payload = RawJSON(bytes: JSONValue.object(data).serialized())
-        collected.withLock {
-            $0.part.emissions.append((event, payload))
-            $0.part.bytes += payload.bytes.count
-            Self.sendIfFull(&$0, sink)
+        collected.withLock { c in
+            Self.add(&c, sink, bytes: payload.bytes.count + event.utf8.count + 4) { $0.emissions.append((event, payload)) }
         }
     }
 
-    private static func sendIfFull(_ c: inout Collected, _ sink: any PartSink) {
-        guard c.part.count >= sink.maxEntries || c.part.bytes >= sink.maxBytes else { return }
+    /// Adds an entry of `bytes` (its body and name) to the part being filled: a part that it would take
+    /// over the sink's byte size goes first, and the part goes once it is full.
+    private static func add(_ c: inout Collected, _ sink: any PartSink, bytes: Int, _ append: (inout EmissionPart) -> Void) {
+        if !c.part.isEmpty && c.part.bytes + bytes > sink.maxBytes { send(&c, sink) }
+        append(&c.part)
+        c.part.bytes += bytes
+        if c.part.count >= sink.maxEntries || c.part.bytes >= sink.maxBytes { send(&c, sink) }
+    }
+
+    private static func send(_ c: inout Collected, _ sink: any PartSink) {
         sink.send(c.part)
         c.part = EmissionPart()
         c.partsSent += 1
@@ -150,11 +156,9 @@ public final class HandlerContext: Sendable {
             collected.withLock { $0.outputs.append(OutputRecord(outputType: outputType, data: data)) }
             return
         }
-        let bytes = RawJSON(bytes: data.serialized())
-        collected.withLock {
-            $0.part.outputs.append((outputType, bytes))
-            $0.part.bytes += bytes.bytes.count
-            Self.sendIfFull(&$0, sink)
+        let body = RawJSON(bytes: data.serialized())
+        collected.withLock { c in
+            Self.add(&c, sink, bytes: body.bytes.count + outputType.utf8.count + 4) { $0.outputs.append((outputType, body)) }
         }
     }
 

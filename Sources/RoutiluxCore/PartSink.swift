@@ -16,7 +16,7 @@ public protocol PartSink: Sendable {
 public struct EmissionPart: Sendable {
     public var emissions: [(event: String, payload: RawJSON)] = []
     public var outputs: [(type: String, data: RawJSON)] = []
-    /// Body bytes held.
+    /// Bytes held: bodies and names.
     public var bytes = 0
     public init() {}
     public var count: Int { emissions.count + outputs.count }

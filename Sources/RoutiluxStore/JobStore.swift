@@ -352,30 +352,29 @@ public final class JobStore: Sendable {
         }
     }
 
+    /// The parts from `seq` on with no gap (a part missing from the store ends the answer there).
+    static func staged(_ db: Database, taskId: UInt64, attempt: Int, from seq: Int, count: Int) throws -> [[UInt8]] {
+        let rows = try Row.fetchAll(
+            db, sql: "SELECT seq, body FROM staged WHERE task_id = ? AND attempt = ? AND seq >= ? ORDER BY seq LIMIT ?",
+            arguments: [Int64(bitPattern: taskId), attempt, seq, count])
+        var out: [[UInt8]] = []
+        for r in rows {
+            guard (r["seq"] as Int) == seq + out.count else { break }
+            out.append([UInt8](r["body"] as Data))
+        }
+        return out
+    }
+
     /// Up to `count` staged parts of one attempt, from `seq` on, in order.
     public func stagedParts(taskId: UInt64, attempt: Int, from seq: Int, count: Int) async throws(StoreError) -> [[UInt8]] {
-        do {
-            return try await db.read { db in
-                try Data.fetchAll(
-                    db, sql: "SELECT body FROM staged WHERE task_id = ? AND attempt = ? AND seq >= ? ORDER BY seq LIMIT ?",
-                    arguments: [Int64(bitPattern: taskId), attempt, seq, count]
-                ).map { [UInt8]($0) }
-            }
-        } catch {
+        do { return try await db.read { db in try Self.staged(db, taskId: taskId, attempt: attempt, from: seq, count: count) } } catch {
             throw StoreError(directory, "cannot read the staged parts of task \(taskId): \(Self.describe(error))")
         }
     }
 
     /// The same, blocking the calling thread (tests and tools).
     public func stagedPartsNow(taskId: UInt64, attempt: Int, from seq: Int, count: Int) throws(StoreError) -> [[UInt8]] {
-        do {
-            return try db.read { db in
-                try Data.fetchAll(
-                    db, sql: "SELECT body FROM staged WHERE task_id = ? AND attempt = ? AND seq >= ? ORDER BY seq LIMIT ?",
-                    arguments: [Int64(bitPattern: taskId), attempt, seq, count]
-                ).map { [UInt8]($0) }
-            }
-        } catch {
+        do { return try db.read { db in try Self.staged(db, taskId: taskId, attempt: attempt, from: seq, count: count) } } catch {
             throw StoreError(directory, "cannot read the staged parts of task \(taskId): \(Self.describe(error))")
         }
     }

@@ -27,9 +27,12 @@ final class AttemptParts: PartSink {
         var sent = 0
         var staged = 0
         var queued: Deque<[[UInt8]]> = []
+        /// Parts sent and not yet staged, by seq (the newest is sent again if no STAGED comes for a while).
+        var unstaged: Deque<(seq: Int, frames: [[UInt8]])> = []
+        var lastProgress = ContinuousClock.now
         var stopped = false
-        /// Why the attempt cannot be sent (a part over the message limit): it fails with PayloadTooLarge.
-        var oversize: String?
+        /// Why the attempt cannot be sent whole (a part over the message limit, too many parts): its error.
+        var failure: (type: String, message: String)?
         var nextWaiter = 0
         var waiters: [Int: Waiter] = [:]
         func satisfied(_ want: Want) -> Bool {
@@ -59,8 +62,8 @@ final class AttemptParts: PartSink {
     /// Parts handed over so far (the RESULT says how many came before it).
     var partsMade: Int { state.withLock { $0.made } }
 
-    /// Set when a part was over the message limit: the attempt's error.
-    var oversize: String? { state.withLock { $0.oversize } }
+    /// Set when the attempt cannot be sent whole: its error type and message.
+    var failure: (type: String, message: String)? { state.withLock { $0.failure } }
 
     func send(_ part: EmissionPart) {
         var h = template
@@ -73,19 +76,18 @@ final class AttemptParts: PartSink {
             let frames = codec.encode(.part(h, bodies: bodies))
             let bytes = frames.reduce(0) { $0 + $1.count }
             if bytes > messageLimit {
-                // One emission (or output) too big for any message: the attempt fails, its handler is stopped.
+                // An emission (or output) too big for any message: the attempt fails, its handler is stopped.
                 let largest = bodies.map(\.bytes.count).max() ?? 0
-                s.oversize = "PayloadTooLarge: part \(s.made) of this activation's emissions is \(bytes) bytes (\(bodies.count) body frame(s), the largest \(largest) bytes), over the \(messageLimit)-byte message limit (--max-message-bytes)"
-                s.stopped = true
-                s.queued.removeAll()
-                let all = s.waiters.values.map(\.continuation)
-                s.waiters.removeAll()
-                for c in all { c.resume(throwing: CancellationError()) }
-                return
+                return fail(&s, "PayloadTooLarge", "PayloadTooLarge: part \(s.made) of this activation's emissions is \(bytes) bytes (\(bodies.count) body frame(s), the largest \(largest) bytes), over the \(messageLimit)-byte message limit (--max-message-bytes)")
+            }
+            if s.made >= WireLimits.maxParts - 1 {
+                return fail(&s, "ResultTooLarge", "ResultTooLarge: this activation emitted more than \(WireLimits.maxParts - 1) parts (of up to \(maxEntries) entries each)")
             }
             s.made += 1
             if s.queued.isEmpty && s.sent - s.staged < window {
                 transport.send(to: "coordinator", frames: frames)
+                if s.unstaged.isEmpty { s.lastProgress = .now }
+                s.unstaged.append((h.seq, frames))
                 s.sent += 1
             } else {
                 s.queued.append(frames)
@@ -98,8 +100,11 @@ final class AttemptParts: PartSink {
         let ready = state.withLock { s -> [CheckedContinuation<Void, any Error>] in
             guard !s.stopped, seq < s.sent else { return [] }
             s.staged = max(s.staged, seq + 1)
+            s.lastProgress = .now
+            while let first = s.unstaged.first, first.seq < s.staged { s.unstaged.removeFirst() }
             while s.sent - s.staged < window, let frames = s.queued.popFirst() {
                 transport.send(to: "coordinator", frames: frames)
+                s.unstaged.append((s.sent, frames))
                 s.sent += 1
             }
             return takeSatisfied(&s)
@@ -107,11 +112,33 @@ final class AttemptParts: PartSink {
         for c in ready { c.resume() }
     }
 
+    /// With parts awaiting their STAGED and none heard for `after`, the newest is sent again (a STAGED
+    /// lost on the way would otherwise hold the attempt until its lease): the coordinator answers it
+    /// with a STAGED for every part it has, or stages it if it never arrived.
+    func resendIfStalled(after: Duration) {
+        state.withLock { s in
+            guard !s.stopped, let last = s.unstaged.last, ContinuousClock.now - s.lastProgress >= after else { return }
+            s.lastProgress = .now
+            transport.send(to: "coordinator", frames: last.frames)
+        }
+    }
+
+    private func fail(_ s: inout State, _ type: String, _ message: String) {
+        s.failure = (type, message)
+        s.stopped = true
+        s.queued.removeAll()
+        s.unstaged.removeAll()
+        let all = s.waiters.values.map(\.continuation)
+        s.waiters.removeAll()
+        for c in all { c.resume(throwing: CancellationError()) }
+    }
+
     /// The attempt is over here (stopped, or answered): waiters are woken with an error, nothing more is sent.
     func stop() {
         let all = state.withLock { s -> [CheckedContinuation<Void, any Error>] in
             s.stopped = true
             s.queued.removeAll()
+            s.unstaged.removeAll()
             let all = s.waiters.values.map(\.continuation)
             s.waiters.removeAll()
             return all

@@ -56,7 +56,7 @@ enum TaskRunner {
             }
             if let handler = slot.handler { try await handler(data, ctx) }
             let (rest, partsSent) = ctx.takeRemainder()
-            if let why = parts?.oversize { throw RoutineError(why, type: "PayloadTooLarge") }
+            if let f = parts?.failure { throw RoutineError(f.message, type: f.type) }
             // The parts go first (the RESULT says how many); those the window held back are sent now.
             try await parts?.flushed()
             var bodies: [RawJSON] = []
@@ -76,7 +76,7 @@ enum TaskRunner {
             return .result(header, bodies: bodies)
         } catch {
             // A part over the limit stopped the handler (its wait threw): that is the error to report.
-            if let why = parts?.oversize { return failure(RoutineError(why, type: "PayloadTooLarge")) }
+            if let f = parts?.failure { return failure(RoutineError(f.message, type: f.type)) }
             return failure(error)
         }
     }

@@ -238,6 +238,8 @@ public final class WorkerRuntime: Sendable {
                     break loop
                 }
                 dropExpiredQueued()
+                // A STAGED lost on the way: the newest unanswered part goes again after two heartbeats.
+                for sink in partSinks.values { sink.resendIfStalled(after: .milliseconds(2 * heartbeatMs)) }
                 for (serial, end) in leases where end <= now {
                     leases.removeValue(forKey: serial)
                     stoppedAtLease.insert(serial)
@@ -270,6 +272,9 @@ public final class WorkerRuntime: Sendable {
                         nextJoinAt = .distantPast
                         for w in waiting { giveUpQueued(w.0, why: nil) }  // the new session re-queues them
                         waiting.removeAll()
+                        // Attempts still streaming belong to the old session: no STAGED will come for them.
+                        for sink in partSinks.values { sink.stop() }
+                        partSinks.removeAll()
                         received = 0
                         transport.connect(peer: "coordinator", endpoint: options.coordinator, options: link)
                     }

@@ -226,3 +226,43 @@ func stream(_ h: CoreHarness, _ t: Dispatched, items n: Int, size: Int, tail: In
         #expect(state.outputLog.map { $0["output_type"].stringValue } == ["note", "n"])
     }
 }
+
+@Suite struct StreamedEmissionEdgeTests {
+    @Test func aPartSentAgainIsAnsweredAndNotStagedTwice() throws {
+        let dir = StateDir()
+        let h = try CoreHarness(flow: threeStageFlow, store: try dir.open())
+        h.join("w1", credit: 4)
+        let job = h.submit(items(30))
+        let src = h.newTasks()[0]
+        h.part(src, seq: 0, emit: Array(splitEmissions(30).prefix(10)))
+        h.part(src, seq: 1, emit: Array(splitEmissions(30).dropFirst(10).prefix(10)))
+        h.part(src, seq: 0, emit: Array(splitEmissions(30).prefix(10)))  // the worker heard no STAGED: sent again
+        #expect(h.stagedSent.map(\.seq) == [0, 1, 1], "the repeat is answered with the last part staged")
+        #expect(try h.store!.stagedCountNow() == 2)
+        h.completeStreamed(src, parts: 2, emit: Array(splitEmissions(30).suffix(10)))
+        DurabilityTests().drive(h, items: 30)
+        #expect(h.status(job) == .completed)
+        #expect(collected(h.core.jobState(job)).sorted() == Array(0..<30), "each item once")
+    }
+
+    @Test func aPartOfACancelledJobEndsTheAttemptWithoutCountingAgainstTheWorker() throws {
+        let h = try CoreHarness(flow: threeStageFlow)
+        h.join("w1", credit: 4)
+        let job = h.submit(items(30))
+        let src = h.newTasks()[0]
+        h.part(src, seq: 0, emit: Array(splitEmissions(30).prefix(10)))
+        h.feed(.control(JobControl(jobId: job, operation: .cancel(reason: "enough")), reply: .local(77)))
+        #expect(h.status(job) == .cancelled)
+        let credit = h.core.workerCredit("w1")!
+        h.part(src, seq: 1, emit: Array(splitEmissions(30).dropFirst(10).prefix(10)))
+        #expect(h.stagedSent.last?.stop == true, "the worker is told to stop")
+        #expect(h.core.inFlight(worker: "w1").isEmpty, "the attempt is out of the ledger")
+        // The worker's answer to the stop: stale, its credit back, no lease expiry counted.
+        let header = ResultMessage(
+            workerId: "w1", jobId: job, taskId: src.header.taskId, attempt: src.header.attempt, outcome: .error,
+            error: "LeaseExpired: the coordinator stopped it", errorType: "LeaseExpired")
+        h.feed(.message(.result(header, bodies: []), peer: nil))
+        #expect(h.core.workerCredit("w1") == credit + 1)
+        #expect(h.core.counters.leasesExpired == 0)
+    }
+}
