@@ -5,4 +5,6 @@
 #define ZSOCK_NOCHECK 1
 #include <czmq.h>
 #include <zmq.h>
+// glibc's malloc_trim: the long-running processes give freed arenas back (RoutiluxTransport's MemoryRelease).
+#include <malloc.h>
 #endif

@@ -136,6 +136,7 @@ public final class CoordinatorService: Sendable {
             }
         }
         let codec = WireCodec()
+        var trimmed = (finished: 0, at: Date())
         var waiting: [UInt64: CheckedContinuation<ControlReply, Never>] = [:]
         var links = ReplyLinks()
         var fingerprints: [String: String] = [:]
@@ -225,6 +226,12 @@ public final class CoordinatorService: Sendable {
                 if stopping { break }
                 actions = core.handle(.tick, now: now)
                 links.closeIdle(on: transport, now: now)
+                // Finished jobs dropped from memory leave free pages in the allocator's arenas: give them
+                // back to the system now and then (RSS then follows the finished-jobs budget).
+                if core.counters.jobsFinished != trimmed.finished, Date().timeIntervalSince(trimmed.at) >= 10 {
+                    trimmed = (core.counters.jobsFinished, Date())
+                    MemoryRelease.trim()
+                }
             case .answer(let target, let reply):
                 actions = [.reply(target, reply)]
             case .stop:

@@ -290,6 +290,8 @@ public struct CoordinatorCounters: Sendable, Hashable {
     public var staleResults: Int { dropped[.stale] ?? 0 }
     public var tasksDispatched = 0
     public var resultsAccepted = 0
+    /// Jobs that reached a final status.
+    public var jobsFinished = 0
     /// PARTs staged, and streamed activations whose parts were all routed.
     public var partsStaged = 0
     public var streamedResultsRouted = 0
