@@ -277,13 +277,14 @@ extension CoordinatorCore {
 
     /// The first `count` history records of a job, from its journalled log rows.
     public static func historyRecords(_ rows: [[UInt8]], count: Int) throws -> [ExecutionRecord] {
-        var out: [ExecutionRecord] = []
-        for e in try entries(rows) where out.count < count {
-            out.append(ExecutionRecord(
-                routineId: e["routine_id"].stringValue ?? "", eventName: e["event_name"].stringValue ?? "", data: RawJSON(e["data"]),
-                timestamp: Timestamp(seconds: e["t"].doubleValue ?? 0)))
-        }
-        return out
+        try entries(rows).prefix(count).map(record)
+    }
+
+    /// One journalled history entry as a record.
+    static func record(_ e: JSONValue) -> ExecutionRecord {
+        ExecutionRecord(
+            routineId: e["routine_id"].stringValue ?? "", eventName: e["event_name"].stringValue ?? "", data: RawJSON(e["data"]),
+            timestamp: Timestamp(seconds: e["t"].doubleValue ?? 0))
     }
 
     /// The entries of a log's rows, in order.
@@ -367,14 +368,14 @@ extension CoordinatorCore {
         let rows = logs[.history] ?? []
         if let tail = historyTail, let total = meta["history_total"].intValue {
             // From the last row back, until the tail is covered: the older rows stay unparsed.
-            var newest: [[UInt8]] = []
+            var newest: [[JSONValue]] = []
             var count = 0
             for row in rows.reversed() where count < tail {
-                newest.insert(row, at: 0)
-                count += try JSONValue.parse(row).arrayValue?.count ?? 0
+                guard let entries = try JSONValue.parse(row).arrayValue else { throw RoutineError("a journal log row is not a JSON array") }
+                newest.append(entries)
+                count += entries.count
             }
-            var records = try historyRecords(newest, count: .max)
-            if records.count > tail { records.removeFirst(records.count - tail) }
+            let records = newest.reversed().joined().suffix(tail).map(Self.record)
             older = max(0, total - records.count)
             state.executionHistory = records
         } else {

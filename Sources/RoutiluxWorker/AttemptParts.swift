@@ -22,26 +22,36 @@ final class AttemptParts: PartSink {
         var continuation: CheckedContinuation<Void, any Error>
     }
     private struct State {
-        /// Parts made, handed to the transport, and staged by the coordinator (its STAGED's seq + 1).
+        /// Parts made, and staged by the coordinator (its STAGED's seq + 1).
         var made = 0
-        var sent = 0
         var staged = 0
+        /// Parts waiting for room in the window.
         var queued: Deque<[[UInt8]]> = []
         /// Parts sent and not yet staged, by seq (the newest is sent again if no STAGED comes for a while).
         var unstaged: Deque<(seq: Int, frames: [[UInt8]])> = []
+        /// Parts handed to the transport.
+        var sent: Int { staged + unstaged.count }
         var lastProgress = ContinuousClock.now
         var stopped = false
         /// Why the attempt cannot be sent whole (a part over the message limit, too many parts): its error.
         var failure: (type: String, message: String)?
         var nextWaiter = 0
         var waiters: [Int: Waiter] = [:]
-        func satisfied(_ want: Want) -> Bool {
+        func satisfied(_ want: Want, window: Int) -> Bool {
             switch want {
-            case .room: queued.isEmpty && sent - staged < window
+            case .room: queued.isEmpty && unstaged.count < window
             case .flushed: queued.isEmpty
             }
         }
-        var window = 1
+
+        /// Stops the attempt here: nothing more is sent; returns the waiters, to be woken with an error.
+        mutating func halt() -> [CheckedContinuation<Void, any Error>] {
+            stopped = true
+            queued.removeAll()
+            unstaged.removeAll()
+            defer { waiters.removeAll() }
+            return waiters.values.map(\.continuation)
+        }
     }
     private let state: Mutex<State>
 
@@ -54,13 +64,8 @@ final class AttemptParts: PartSink {
         maxEntries = 1000
         // Well inside the message limit: a part's header lists its event names too.
         maxBytes = max(1024, min(1 << 20, messageLimit / 4))
-        var s = State()
-        s.window = self.window
-        state = Mutex(s)
+        state = Mutex(State())
     }
-
-    /// Parts handed over so far (the RESULT says how many came before it).
-    var partsMade: Int { state.withLock { $0.made } }
 
     /// Set when the attempt cannot be sent whole: its error type and message.
     var failure: (type: String, message: String)? { state.withLock { $0.failure } }
@@ -84,11 +89,10 @@ final class AttemptParts: PartSink {
                 return fail(&s, "ResultTooLarge", "ResultTooLarge: this activation emitted more than \(WireLimits.maxParts - 1) parts (of up to \(maxEntries) entries each)")
             }
             s.made += 1
-            if s.queued.isEmpty && s.sent - s.staged < window {
+            if s.satisfied(.room, window: window) {
                 transport.send(to: "coordinator", frames: frames)
                 if s.unstaged.isEmpty { s.lastProgress = .now }
                 s.unstaged.append((h.seq, frames))
-                s.sent += 1
             } else {
                 s.queued.append(frames)
             }
@@ -102,10 +106,9 @@ final class AttemptParts: PartSink {
             s.staged = max(s.staged, seq + 1)
             s.lastProgress = .now
             while let first = s.unstaged.first, first.seq < s.staged { s.unstaged.removeFirst() }
-            while s.sent - s.staged < window, let frames = s.queued.popFirst() {
+            while s.unstaged.count < window, let frames = s.queued.popFirst() {
                 transport.send(to: "coordinator", frames: frames)
                 s.unstaged.append((s.sent, frames))
-                s.sent += 1
             }
             return takeSatisfied(&s)
         }
@@ -125,25 +128,12 @@ final class AttemptParts: PartSink {
 
     private func fail(_ s: inout State, _ type: String, _ message: String) {
         s.failure = (type, message)
-        s.stopped = true
-        s.queued.removeAll()
-        s.unstaged.removeAll()
-        let all = s.waiters.values.map(\.continuation)
-        s.waiters.removeAll()
-        for c in all { c.resume(throwing: CancellationError()) }
+        for c in s.halt() { c.resume(throwing: CancellationError()) }
     }
 
     /// The attempt is over here (stopped, or answered): waiters are woken with an error, nothing more is sent.
     func stop() {
-        let all = state.withLock { s -> [CheckedContinuation<Void, any Error>] in
-            s.stopped = true
-            s.queued.removeAll()
-            s.unstaged.removeAll()
-            let all = s.waiters.values.map(\.continuation)
-            s.waiters.removeAll()
-            return all
-        }
-        for c in all { c.resume(throwing: CancellationError()) }
+        for c in state.withLock({ $0.halt() }) { c.resume(throwing: CancellationError()) }
     }
 
     func waitForRoom() async throws { try await wait(for: .room) }
@@ -152,14 +142,14 @@ final class AttemptParts: PartSink {
     func flushed() async throws { try await wait(for: .flushed) }
 
     private func takeSatisfied(_ s: inout State) -> [CheckedContinuation<Void, any Error>] {
-        let ids = s.waiters.filter { s.satisfied($0.value.want) }.map(\.key)
+        let ids = s.waiters.filter { s.satisfied($0.value.want, window: window) }.map(\.key)
         return ids.compactMap { s.waiters.removeValue(forKey: $0)?.continuation }
     }
 
     private func wait(for want: Want) async throws {
         let id: Int? = try state.withLock { s in
             if s.stopped { throw CancellationError() }
-            if s.satisfied(want) { return nil }
+            if s.satisfied(want, window: window) { return nil }
             s.nextWaiter += 1
             return s.nextWaiter
         }
@@ -168,7 +158,7 @@ final class AttemptParts: PartSink {
             try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
                 let now: Result<Void, any Error>? = state.withLock { s in
                     if s.stopped || Task.isCancelled { return .failure(CancellationError()) }
-                    if s.satisfied(want) { return .success(()) }
+                    if s.satisfied(want, window: window) { return .success(()) }
                     s.waiters[id] = Waiter(want: want, continuation: c)
                     return nil
                 }

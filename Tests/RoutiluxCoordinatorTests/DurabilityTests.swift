@@ -45,15 +45,18 @@ func collected(_ state: JobState?) -> [Int] {
 }
 
 @Suite struct DurabilityTests {
-    /// Runs the job to its end on `h`, answering every task as it is sent (plus `pending`, sent before).
-    func drive(_ h: CoreHarness, items n: Int, pending: [Dispatched] = []) {
+    /// Runs the job on `h`, answering every task as it is sent (plus `pending`, sent before), to its
+    /// end or for `limit` answers; returns the tasks still in flight.
+    @discardableResult
+    func drive(_ h: CoreHarness, items n: Int, pending: [Dispatched] = [], answers limit: Int = 100_000) -> [Dispatched] {
         var queue = pending + h.newTasks()
-        var guardRounds = 0
-        while !queue.isEmpty && guardRounds < 100_000 {
+        var answered = 0
+        while !queue.isEmpty && answered < limit {
             answerAsStock(h, queue.removeFirst(), items: n)
             queue += h.newTasks()
-            guardRounds += 1
+            answered += 1
         }
+        return queue
     }
 
     @Test func aRestartContinuesTheJobAndEachItemReachesTheSinkOnce() throws {
@@ -64,11 +67,7 @@ func collected(_ state: JobState?) -> [Int] {
         h!.join("w2", credit: 4)
         let job = h!.submit(items(300))
         // Part of the job runs: some tasks answered, eight left in flight.
-        var inFlight = h!.newTasks()
-        for _ in 0..<450 {
-            answerAsStock(h!, inFlight.removeFirst(), items: 300)
-            inFlight += h!.newTasks()
-        }
+        let inFlight = drive(h!, items: 300, answers: 450)
         let before = collected(h!.core.jobState(job))
         #expect(!before.isEmpty && before.count < 300, "the sink got part of the items (\(before.count))")
         #expect(inFlight.count == 4, "max_workers tasks in flight at the crash: \(inFlight.count)")
@@ -365,11 +364,7 @@ func answerStateful(_ h: CoreHarness, _ t: Dispatched, state: JSONObject, effect
         h!.join("w1", credit: 4)
         let job = h!.submit(items(2000))
         h!.complete(h!.newTasks()[0], emit: splitEmissions(2000))
-        var queue = h!.newTasks()
-        for _ in 0..<500 {
-            answerAsStock(h!, queue.removeFirst(), items: 2000)
-            queue += h!.newTasks()
-        }
+        DurabilityTests().drive(h!, items: 2000, answers: 500)
         h = nil
         let reopened = try dir.open()
         let restarted = try CoreHarness(flow: threeStageFlow, store: reopened, restoring: try reopened.load(), jobIdStart: 1) { $0.maxQueuedInMemory = 200 }
@@ -428,11 +423,7 @@ func answerStateful(_ h: CoreHarness, _ t: Dispatched, state: JSONObject, effect
         var h: CoreHarness? = try CoreHarness(flow: threeStageFlow, store: try dir.open()) { $0.historyInMemory = 100 }
         h!.join("w1", credit: 4)
         let job = h!.submit(items(300))
-        var queue = h!.newTasks()
-        for _ in 0..<400 {
-            answerAsStock(h!, queue.removeFirst(), items: 300)
-            queue += h!.newTasks()
-        }
+        DurabilityTests().drive(h!, items: 300, answers: 400)
         h = nil
         let store = try dir.open()
         let restarted = try CoreHarness(flow: threeStageFlow, store: store, restoring: try store.load(), jobIdStart: 1) { $0.historyInMemory = 100 }
@@ -454,11 +445,7 @@ func answerStateful(_ h: CoreHarness, _ t: Dispatched, state: JSONObject, effect
         let h = try CoreHarness(flow: threeStageFlow, store: store) { $0.historyInMemory = 100 }
         h.join("w1", credit: 4)
         let job = h.submit(items(300))
-        var queue = h.newTasks()
-        while !queue.isEmpty {
-            answerAsStock(h, queue.removeFirst(), items: 300)
-            queue += h.newTasks()
-        }
+        DurabilityTests().drive(h, items: 300)
         #expect(h.status(job) == .completed)
         let inMemory = try #require(h.core.jobState(job)).executionHistory.count
         #expect(inMemory < 200, "memory holds the tail only (\(inMemory) records)")

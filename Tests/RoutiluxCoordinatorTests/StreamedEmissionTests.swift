@@ -22,6 +22,13 @@ extension CoreHarness {
         feed(.message(.result(header, bodies: emit.map { RawJSON($0.1) }), peer: nil))
     }
 
+    /// A worker joins and a job of `n` items starts: the job's id and its source task, as sent.
+    func startSource(items n: Int) -> (job: String, source: Dispatched) {
+        join("w1", credit: 4)
+        let job = submit(items(n))
+        return (job, newTasks()[0])
+    }
+
     /// STAGED messages sent to a worker so far.
     var stagedSent: [StagedMessage] {
         sent.compactMap { if case .staged(let s) = $0.message { return s } else { return nil } }
@@ -53,9 +60,7 @@ func stream(_ h: CoreHarness, _ t: Dispatched, items n: Int, size: Int, tail: In
     func partsAreStagedAcknowledgedAndRoutedInOrderWhenTheResultIsOk(journal: Bool) throws {
         let dir = StateDir()
         let h = try CoreHarness(flow: threeStageFlow, store: journal ? try dir.open() : nil)
-        h.join("w1", credit: 4)
-        let job = h.submit(items(1500))
-        let src = h.newTasks()[0]
+        let (job, src) = h.startSource(items: 1500)
         let parts = 2
         for seq in 0..<parts {
             h.part(src, seq: seq, emit: Array(splitEmissions(1500)[(seq * 500)..<((seq + 1) * 500)]))
@@ -80,9 +85,7 @@ func stream(_ h: CoreHarness, _ t: Dispatched, items n: Int, size: Int, tail: In
     func aFailedAttemptsPartsAreDroppedUnrouted(journal: Bool) throws {
         let dir = StateDir()
         let h = try CoreHarness(flow: threeStageFlow, store: journal ? try dir.open() : nil)
-        h.join("w1", credit: 4)
-        let job = h.submit(items(10))
-        let src = h.newTasks()[0]
+        let (job, src) = h.startSource(items: 10)
         h.part(src, seq: 0, emit: Array(splitEmissions(10).prefix(6)))
         if journal { #expect(try h.store!.stagedCountNow() == 1) }
         h.fail(src, error: "boom")
@@ -94,9 +97,7 @@ func stream(_ h: CoreHarness, _ t: Dispatched, items n: Int, size: Int, tail: In
 
     @Test func aPartOutOfTurnFailsTheAttemptAndStopsItOnTheWorker() throws {
         let h = try CoreHarness(flow: threeStageFlow)
-        h.join("w1", credit: 4)
-        let job = h.submit(items(10))
-        let src = h.newTasks()[0]
+        let (job, src) = h.startSource(items: 10)
         h.part(src, seq: 0, emit: Array(splitEmissions(10).prefix(3)))
         h.part(src, seq: 2, emit: Array(splitEmissions(10).suffix(3)))  // part 1 was lost
         #expect(h.status(job) == .failed)
@@ -110,9 +111,7 @@ func stream(_ h: CoreHarness, _ t: Dispatched, items n: Int, size: Int, tail: In
 
     @Test func aResultCountingOtherPartsThanArrivedFails() throws {
         let h = try CoreHarness(flow: threeStageFlow)
-        h.join("w1", credit: 4)
-        let job = h.submit(items(10))
-        let src = h.newTasks()[0]
+        let (job, src) = h.startSource(items: 10)
         h.part(src, seq: 0, emit: Array(splitEmissions(10).prefix(5)))
         h.completeStreamed(src, parts: 2, emit: Array(splitEmissions(10).suffix(5)))
         #expect(h.status(job) == .failed)
@@ -122,9 +121,7 @@ func stream(_ h: CoreHarness, _ t: Dispatched, items n: Int, size: Int, tail: In
 
     @Test func aPartOfAnAttemptNoLongerWantedIsAnsweredWithStop() throws {
         let h = try CoreHarness(flow: threeStageFlow)
-        h.join("w1", credit: 4)
-        _ = h.submit(items(10))
-        let src = h.newTasks()[0]
+        let (_, src) = h.startSource(items: 10)
         var old = src
         old.header.attempt = 7
         h.part(old, seq: 0, emit: Array(splitEmissions(10).prefix(2)))
@@ -134,9 +131,7 @@ func stream(_ h: CoreHarness, _ t: Dispatched, items n: Int, size: Int, tail: In
 
     @Test func anActivationEmittingMoreThanTheLimitFailsWithResultTooLarge() throws {
         let h = try CoreHarness(flow: threeStageFlow) { $0.maxResultBytes = 4000 }
-        h.join("w1", credit: 4)
-        let job = h.submit(items(200))
-        let src = h.newTasks()[0]
+        let (job, src) = h.startSource(items: 200)
         h.part(src, seq: 0, emit: Array(splitEmissions(200).prefix(50)))
         h.part(src, seq: 1, emit: Array(splitEmissions(200).dropFirst(50).prefix(50)))
         #expect(h.status(job) == .failed)
@@ -216,9 +211,7 @@ func stream(_ h: CoreHarness, _ t: Dispatched, items n: Int, size: Int, tail: In
         // (Through the journal: a part written is read back entry for entry.)
         let dir = StateDir()
         let h = try CoreHarness(flow: threeStageFlow, store: try dir.open())
-        h.join("w1", credit: 4)
-        let job = h.submit(items(3))
-        let src = h.newTasks()[0]
+        let (job, src) = h.startSource(items: 3)
         h.part(src, seq: 0, emit: [("item", ["item": ["i": 0, "text": "héllo \"q\""], "index": 0, "count": 3])], outputs: [("note", "x"), ("n", 7)])
         h.completeStreamed(src, parts: 1, emit: Array(splitEmissions(3).suffix(2)))
         let state = h.core.jobState(job)!
@@ -231,9 +224,7 @@ func stream(_ h: CoreHarness, _ t: Dispatched, items n: Int, size: Int, tail: In
     @Test func aPartSentAgainIsAnsweredAndNotStagedTwice() throws {
         let dir = StateDir()
         let h = try CoreHarness(flow: threeStageFlow, store: try dir.open())
-        h.join("w1", credit: 4)
-        let job = h.submit(items(30))
-        let src = h.newTasks()[0]
+        let (job, src) = h.startSource(items: 30)
         h.part(src, seq: 0, emit: Array(splitEmissions(30).prefix(10)))
         h.part(src, seq: 1, emit: Array(splitEmissions(30).dropFirst(10).prefix(10)))
         h.part(src, seq: 0, emit: Array(splitEmissions(30).prefix(10)))  // the worker heard no STAGED: sent again
@@ -247,9 +238,7 @@ func stream(_ h: CoreHarness, _ t: Dispatched, items n: Int, size: Int, tail: In
 
     @Test func aPartOfACancelledJobEndsTheAttemptWithoutCountingAgainstTheWorker() throws {
         let h = try CoreHarness(flow: threeStageFlow)
-        h.join("w1", credit: 4)
-        let job = h.submit(items(30))
-        let src = h.newTasks()[0]
+        let (job, src) = h.startSource(items: 30)
         h.part(src, seq: 0, emit: Array(splitEmissions(30).prefix(10)))
         h.feed(.control(JobControl(jobId: job, operation: .cancel(reason: "enough")), reply: .local(77)))
         #expect(h.status(job) == .cancelled)
