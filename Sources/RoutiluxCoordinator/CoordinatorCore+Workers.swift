@@ -75,7 +75,7 @@ extension CoordinatorCore {
                 // A repeated JOIN (the worker retried before our JOINED arrived): answer again, change
                 // nothing; the link is opened only if the first one could not be (what it queued stays).
                 workers[j.workerId]!.lastSeen = now
-                actions.append(.connectWorker(id: j.workerId, endpoint: j.endpoint, key: key, reopen: false))
+                actions.append(.connectWorker(id: j.workerId, endpoint: j.endpoint, key: key, reopen: false, maxMessageBytes: j.maxMessageBytes))
                 actions.append(.send(workerId: j.workerId, .joined(joined(existing))))
                 return
             }
@@ -116,7 +116,7 @@ extension CoordinatorCore {
         workers[j.workerId] = record
         workerOrder.append(j.workerId)
         if let key { bindKey(key, to: j.workerId) }
-        actions.append(.connectWorker(id: j.workerId, endpoint: j.endpoint, key: key))
+        actions.append(.connectWorker(id: j.workerId, endpoint: j.endpoint, key: key, maxMessageBytes: j.maxMessageBytes))
         actions.append(.send(workerId: j.workerId, .joined(joined(record))))
         log(.info, "worker \(j.workerId) joined from \(j.endpoint)\(record.fingerprint.map { " with key \($0)" } ?? "") (types: \(j.routineTypes.joined(separator: ", ")); capacity \(j.capacity), credit \(record.credit))")
         // Its types may be what held requests and waiting jobs need.

@@ -181,6 +181,14 @@ public final class CoordinatorService: Sendable {
                 carryOut(due)
             }
         }
+        /// One message of a received batch, decoded, for the core.
+        func handle(_ frames: [[UInt8]], from: Sender, now: Double) -> [CoordinatorAction] {
+            do {
+                return core.handle(.message(try codec.decode(frames), peer: from), now: now)
+            } catch {
+                return core.handle(.malformed(error, peer: from), now: now)
+            }
+        }
         if let restored {
             uncommitted = core.restore(restored, now: Date().timeIntervalSince1970)
             uncommitted += core.handle(.tick, now: Date().timeIntervalSince1970)
@@ -210,10 +218,14 @@ public final class CoordinatorService: Sendable {
                         actions += core.handle(oversize(m, bytes: bytes, from: from, codec: codec), now: now)
                         continue
                     }
-                    do {
-                        actions += core.handle(.message(try codec.decode(m.frames), peer: from), now: now)
-                    } catch {
-                        actions += core.handle(.malformed(error, peer: from), now: now)
+                    if BatchFraming.isBatch(m.frames) {
+                        do {
+                            for frames in try BatchFraming.unpack(m.frames) { actions += handle(frames, from: from, now: now) }
+                        } catch {
+                            actions += core.handle(.malformed(error, peer: from), now: now)
+                        }
+                    } else {
+                        actions += handle(m.frames, from: from, now: now)
                     }
                 }
             case .local(let i, let cont):
@@ -293,14 +305,28 @@ public final class CoordinatorService: Sendable {
         _ actions: [CoordinatorAction], codec: WireCodec, waiting: inout [UInt64: CheckedContinuation<ControlReply, Never>],
         links: inout ReplyLinks, now: Double, maxBytes: Int
     ) {
+        // Consecutive sends to workers reach the I/O thread together (one wake-up, batched per worker).
+        var sends: [(peer: String, frames: [[UInt8]])] = []
+        defer { transport.send(sends) }
         for a in actions {
+            if case .send(let id, let m) = a {
+                sends.append(("w:" + id, codec.encode(m)))
+                continue
+            }
+            transport.send(sends)
+            sends.removeAll(keepingCapacity: true)
             switch a {
-            case .connectWorker(let id, let endpoint, let key, let reopen):
-                transport.connect(peer: "w:" + id, endpoint: endpoint, options: SocketOptions.standard.with(curve(toward: key)), replace: reopen)
+            case .connectWorker(let id, let endpoint, let key, let reopen, let limit):
+                // What one turn sends a worker goes in batches within both sides' message limits.
+                let batching = Batching(
+                    maxBytes: BatchFraming.maxBytes(forLimit: min(maxBytes, limit ?? maxBytes)), maxMessages: BatchFraming.maxMessages,
+                    pack: BatchFraming.pack)
+                transport.connect(
+                    peer: "w:" + id, endpoint: endpoint, options: SocketOptions.standard.with(curve(toward: key)).batched(batching), replace: reopen)
             case .disconnectWorker(let id, let flush):
                 transport.disconnect(peer: "w:" + id, lingerMs: flush ? SocketOptions.lingering.lingerMs : 0)
-            case .send(let id, let m):
-                transport.send(to: "w:" + id, frames: codec.encode(m))
+            case .send:
+                break  // above
             case .reply(let target, let r) where r.historyInStore > 0 && store != nil:
                 // Its oldest history is in the store only: read it back, then send the whole JobState.
                 Task { [inputContinuation, store] in

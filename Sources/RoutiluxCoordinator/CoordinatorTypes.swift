@@ -233,7 +233,8 @@ public struct ControlReply: Sendable, Hashable {
 public enum CoordinatorAction: Sendable {
     /// Open the PUSH link to a worker's inbox (with CURVE: one that must prove `key`).
     /// `reopen` false: keep a link already open to that endpoint (and what is queued on it).
-    case connectWorker(id: String, endpoint: String, key: String?, reopen: Bool = true)
+    /// `maxMessageBytes`: the worker's limit (JOIN's), which its batches must keep to.
+    case connectWorker(id: String, endpoint: String, key: String?, reopen: Bool = true, maxMessageBytes: Int? = nil)
     /// Send one message to an endpoint that is not a joined worker's (a JOIN's
     /// refusal), through the pooled reply links.
     case notify(endpoint: String, key: String?, WireMessage)

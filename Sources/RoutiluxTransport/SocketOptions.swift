@@ -15,6 +15,8 @@ public struct SocketOptions: Sendable {
     /// Whether this link may use the transport's last reserved sockets (worker
     /// links may; reply links, which strangers can make us open, may not).
     public var essential: Bool
+    /// Messages queued to this link at one wake-up of the I/O thread go as batches (nil: one by one).
+    public var batching: Batching?
 
     public init(
         lingerMs: Int32 = 0, sendHighWaterMark: Int32 = 10_000, receiveHighWaterMark: Int32 = 100_000,
@@ -38,11 +40,33 @@ public struct SocketOptions: Sendable {
     /// nothing queued before the connection completes, not essential.
     public static let reply = SocketOptions(lingerMs: 2000, sendHighWaterMark: 4, immediate: true, essential: false)
 
+    /// The same options with batching.
+    public func batched(_ b: Batching?) -> SocketOptions {
+        var o = self
+        o.batching = b
+        return o
+    }
+
     /// The same options with CURVE.
     public func with(_ curve: CurveSetting?) -> SocketOptions {
         var o = self
         o.curve = curve
         return o
+    }
+}
+
+/// How a link batches: messages queued to it at one wake-up of the I/O thread are
+/// packed, in order, into batches of at most `maxMessages` messages and `maxBytes`
+/// bytes (`pack` makes one message of several; the wire's framing); a lone message,
+/// or one bigger than `maxBytes`, goes as itself.
+public struct Batching: Sendable {
+    public var maxBytes: Int
+    public var maxMessages: Int
+    public var pack: @Sendable ([[[UInt8]]]) -> [[UInt8]]
+    public init(maxBytes: Int, maxMessages: Int, pack: @escaping @Sendable ([[[UInt8]]]) -> [[UInt8]]) {
+        self.maxBytes = maxBytes
+        self.maxMessages = max(1, maxMessages)
+        self.pack = pack
     }
 }
 

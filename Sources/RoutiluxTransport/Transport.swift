@@ -34,6 +34,7 @@ public final class Transport: Sendable {
         case bind(String, SocketOptions, CheckedContinuation<String, any Error>)
         case connect(peer: String, endpoint: String, SocketOptions, replace: Bool)
         case disconnect(peer: String, lingerMs: Int32?)
+        case batch(peer: String, Batching?)
         case send(peer: String, frames: [[UInt8]])
         case stop(CheckedContinuation<Void, Never>?, drainFor: Double)
     }
@@ -100,12 +101,23 @@ public final class Transport: Sendable {
         post(.connect(peer: peer, endpoint: endpoint, options, replace: replace))
     }
 
+    /// Changes how the link to `peer` batches (from its next message on).
+    public func setBatching(peer: String, _ batching: Batching?) { post(.batch(peer: peer, batching)) }
+
     /// Closes the link to `peer`. With `lingerMs`, messages already queued get
     /// that long to leave; otherwise the link's own linger applies.
     public func disconnect(peer: String, lingerMs: Int32? = nil) { post(.disconnect(peer: peer, lingerMs: lingerMs)) }
 
     /// Queues a message for `peer`. Returns at once.
     public func send(to peer: String, frames: [[UInt8]]) { post(.send(peer: peer, frames: frames)) }
+
+    /// Queues several messages, in order, with one wake-up of the I/O thread (so that a
+    /// batching link sends them together).
+    public func send(_ messages: [(peer: String, frames: [[UInt8]])]) {
+        guard !messages.isEmpty else { return }
+        queue.withLock { q in for m in messages { q.append(.send(peer: m.peer, frames: m.frames)) } }
+        wake()
+    }
 
     /// Closes every socket and ends the I/O thread (lingering sockets get their linger time).
     /// `drainingFor`: first, up to that many seconds for messages still waiting for their link to connect.
@@ -177,6 +189,9 @@ private final class IOLoop: @unchecked Sendable {
         /// Whether libzmq ever took a message for it (else closing it leaves nothing to linger for).
         var sentAny = false
         var essential = true
+        var batching: Batching?
+        /// Messages of this wake-up not yet sent (batching links only).
+        var unbatched: [[[UInt8]]] = []
     }
 
     /// Strong: the loop runs until `.stop`, even if every other reference is gone.
@@ -196,6 +211,8 @@ private final class IOLoop: @unchecked Sendable {
     var refusedLinks = 0
     var droppedSends = 0
     var lastWarning = -Double.infinity
+    /// Batching links with messages of this wake-up waiting (sent once the commands are read).
+    var withUnbatched: [String] = []
 
     init(transport: Transport) {
         self.transport = transport
@@ -297,6 +314,7 @@ private final class IOLoop: @unchecked Sendable {
                     cont.resume(returning: actual)
                 case .connect(let peer, let ep, let opts, let replace):
                     if !replace, peers[peer]?.endpoint == ep { continue }
+                    sendUnbatched(peer)  // what was queued before the new link goes on the old one
                     closePeer(peer)
                     guard roomForSocket(essential: opts.essential) else {
                         refusedLinks += 1
@@ -315,44 +333,36 @@ private final class IOLoop: @unchecked Sendable {
                         zsock_destroy(&sp)
                         continue
                     }
-                    peers[peer] = Peer(socket: s, endpoint: ep, essential: opts.essential)
+                    peers[peer] = Peer(socket: s, endpoint: ep, essential: opts.essential, batching: opts.batching)
+                case .batch(let peer, let b):
+                    sendUnbatched(peer)
+                    peers[peer]?.batching = b
                 case .disconnect(let peer, let lingerMs):
+                    sendUnbatched(peer)
                     if let lingerMs, let s = peers[peer]?.socket {
                         flushPending()
                         zsock_set_linger(UnsafeMutableRawPointer(s), lingerMs)
                     }
                     closePeer(peer)
                 case .send(let peer, let frames):
-                    guard peers[peer] != nil else {
-                        droppedSends += 1
-                        warnRateLimited("dropping a message for \(peer): no link")
+                    if peers[peer]?.batching != nil {
+                        // Held until every command of this wake-up is read, then sent in batches.
+                        peers[peer]!.unbatched.append(frames)
+                        if peers[peer]!.unbatched.count == 1 { withUnbatched.append(peer) }
                         continue
                     }
-                    if peers[peer]!.pending.isEmpty, trySend(peers[peer]!.socket, frames) {
-                        peers[peer]!.sentAny = true
-                        continue
-                    }
-                    // What waits for a slow or absent peer is bounded: beyond, it is dropped and counted.
-                    let size = frames.reduce(0) { $0 + $1.count }
-                    let perPeer = peers[peer]!.essential ? transport.limits.maxPendingBytes : 2 * transport.limits.maxMessageBytes
-                    if peers[peer]!.pending.count >= transport.limits.maxPendingMessages
-                        || peers[peer]!.pendingBytes + size > perPeer
-                        || (!peers[peer]!.essential && pendingBytesTotal + size > transport.limits.maxPendingBytesTotal)
-                    {
-                        droppedSends += 1
-                        warnRateLimited("dropping a message for \(peer): \(peers[peer]!.pending.count) message(s), \(peers[peer]!.pendingBytes) bytes already wait for it")
-                        continue
-                    }
-                    peers[peer]!.pending.append(frames)
-                    peers[peer]!.pendingBytes += size
-                    if !peers[peer]!.essential { pendingBytesTotal += size }
+                    enqueue(frames, to: peer)
                 case .stop(let w, let drainFor):
+                    for p in withUnbatched { sendUnbatched(p) }
+                    withUnbatched.removeAll()
                     running = false
                     stopWaiter = w
                     drainUntil = Date().addingTimeInterval(drainFor)
                     flushPending()  // what the pipes take now still leaves (lingering links keep it)
                 }
             }
+            for p in withUnbatched { sendUnbatched(p) }
+            withUnbatched.removeAll()
             if !running && (Date() >= drainUntil || !peers.values.contains { !$0.pending.isEmpty }) { break }
             flushPending()
             poll()
@@ -404,6 +414,56 @@ private final class IOLoop: @unchecked Sendable {
         let linger = zsock_linger(UnsafeMutableRawPointer(p.socket))
         if linger > 0 { lingeringUntil.append(now + Double(linger) / 1000) }
         zsock_destroy(&p.socket)
+    }
+
+    /// Sends (or queues, behind what already waits) one message to `peer`; beyond the
+    /// per-link bounds it is dropped and counted.
+    func enqueue(_ frames: [[UInt8]], to peer: String) {
+        guard peers[peer] != nil else {
+            droppedSends += 1
+            warnRateLimited("dropping a message for \(peer): no link")
+            return
+        }
+        if peers[peer]!.pending.isEmpty, trySend(peers[peer]!.socket, frames) {
+            peers[peer]!.sentAny = true
+            return
+        }
+        // What waits for a slow or absent peer is bounded: beyond, it is dropped and counted.
+        let size = frames.reduce(0) { $0 + $1.count }
+        let perPeer = peers[peer]!.essential ? transport.limits.maxPendingBytes : 2 * transport.limits.maxMessageBytes
+        if peers[peer]!.pending.count >= transport.limits.maxPendingMessages
+            || peers[peer]!.pendingBytes + size > perPeer
+            || (!peers[peer]!.essential && pendingBytesTotal + size > transport.limits.maxPendingBytesTotal)
+        {
+            droppedSends += 1
+            warnRateLimited("dropping a message for \(peer): \(peers[peer]!.pending.count) message(s), \(peers[peer]!.pendingBytes) bytes already wait for it")
+            return
+        }
+        peers[peer]!.pending.append(frames)
+        peers[peer]!.pendingBytes += size
+        if !peers[peer]!.essential { pendingBytesTotal += size }
+    }
+
+    /// Sends what this wake-up queued to a batching link: in order, packed into batches within
+    /// its bounds (a lone message, or one over the byte bound, goes as itself).
+    func sendUnbatched(_ peer: String) {
+        guard let b = peers[peer]?.batching, !peers[peer]!.unbatched.isEmpty else { return }
+        let messages = peers[peer]!.unbatched
+        peers[peer]!.unbatched = []
+        var group: [[[UInt8]]] = []
+        var groupBytes = 0
+        func flush() {
+            if group.count == 1 { enqueue(group[0], to: peer) } else if !group.isEmpty { enqueue(b.pack(group), to: peer) }
+            group.removeAll(keepingCapacity: true)
+            groupBytes = 0
+        }
+        for m in messages {
+            let size = m.reduce(16) { $0 + $1.count + 8 }  // with room for its entry in the batch header
+            if !group.isEmpty && (group.count >= b.maxMessages || groupBytes + size > b.maxBytes) { flush() }
+            group.append(m)
+            groupBytes += size
+        }
+        flush()
     }
 
     /// Sends a multipart message without blocking; false if the pipe is full.

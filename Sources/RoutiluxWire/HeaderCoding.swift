@@ -25,13 +25,15 @@ extension JoinMessage: HeaderCoding {
             endpoint: try f.string("endpoint", maxLength: WireLimits.maxEndpointLength),
             heartbeatMs: try f.int("heartbeat_ms", in: 1...WireLimits.maxDurationMs), session: try f.string("session", maxLength: N),
             pid: try f.optionalInt("pid", in: 0...WireLimits.maxPid), host: try f.optionalString("host", maxLength: N),
-            catalogue: try f.optionalBool("catalogue"), idSecret: try f.optionalString("id_secret", maxLength: N))
+            catalogue: try f.optionalBool("catalogue"), idSecret: try f.optionalString("id_secret", maxLength: N),
+            maxMessageBytes: try f.optionalInt("max_message_bytes", in: 1...Int(Int32.max)))
         v = try f.int("v")
     }
     func write(_ w: inout HeaderWriter) {
         w.put("v", v); w.put("worker_id", workerId); w.put("routine_types", routineTypes); w.put("capacity", capacity)
         w.put("credit", credit); w.put("endpoint", endpoint); w.put("heartbeat_ms", heartbeatMs); w.put("session", session)
         w.put("pid", pid); w.put("host", host); w.put("catalogue", catalogue); w.put("id_secret", idSecret)
+        w.put("max_message_bytes", maxMessageBytes)
     }
 }
 

@@ -1,7 +1,7 @@
 import RoutiluxCore
 
 /// The protocol version every message carries (frame 0 and the header's `v`).
-public let protocolVersion = 4
+public let protocolVersion = 5
 
 /// Every header carries the protocol version in `v`.
 public protocol VersionedHeader: Codable, Sendable {
@@ -55,11 +55,15 @@ public struct JoinMessage: VersionedHeader, Hashable {
     /// per process slot): a JOIN carrying the one the live holder of the id
     /// joined with replaces it at once (the old process is dead).
     public var idSecret: String?
+    /// The worker's message size limit: the coordinator sends it nothing bigger (its batches included).
+    public var maxMessageBytes: Int?
 
     public init(
         workerId: String, routineTypes: [String], capacity: Int, credit: Int, endpoint: String,
-        heartbeatMs: Int = 1000, session: String, pid: Int? = nil, host: String? = nil, catalogue: Bool? = nil, idSecret: String? = nil
+        heartbeatMs: Int = 1000, session: String, pid: Int? = nil, host: String? = nil, catalogue: Bool? = nil, idSecret: String? = nil,
+        maxMessageBytes: Int? = nil
     ) {
+        self.maxMessageBytes = maxMessageBytes
         self.idSecret = idSecret
         self.catalogue = catalogue
         self.session = session

@@ -96,6 +96,9 @@ public final class WireCodec: Sendable {
         guard parts[0] == "RTX\(protocolVersion)" else {
             throw WireError(messageType: String(parts[1]), reason: "unsupported protocol version '\(parts[0])' (this build speaks RTX\(protocolVersion))")
         }
+        if parts[1] == "BATCH" {
+            throw WireError(messageType: "BATCH", reason: "a batch holds messages: unpack it (BatchFraming.unpack), then decode each")
+        }
         guard let type = MessageType(rawValue: String(parts[1])) else {
             throw WireError(messageType: String(parts[1]), reason: "unknown message type")
         }

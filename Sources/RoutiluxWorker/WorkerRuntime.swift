@@ -68,7 +68,11 @@ public final class WorkerRuntime: Sendable {
         let curve = options.keys?.setting
         let bound = try await transport.bindInbox(options.bind ?? options.defaultBind, options: SocketOptions.standard.with(curve))
         let endpoint = options.advertise ?? advertisable(bound)
-        let link = SocketOptions.lingering.with(curve)
+        // Results ready at one wake-up go to the coordinator in batches (within its limit, once JOINED says it).
+        func batching(_ limit: Int) -> Batching {
+            Batching(maxBytes: BatchFraming.maxBytes(forLimit: limit), maxMessages: BatchFraming.maxMessages, pack: BatchFraming.pack)
+        }
+        let link = SocketOptions.lingering.with(curve).batched(batching(options.maxMessageBytes))
         transport.connect(peer: "coordinator", endpoint: options.coordinator, options: link)
         logger.info("worker \(options.workerId) inbox \(bound) (advertised as \(endpoint)); joining \(options.coordinator)")
 
@@ -130,7 +134,8 @@ public final class WorkerRuntime: Sendable {
         var join = JoinMessage(
             workerId: options.workerId, routineTypes: registry.names, capacity: options.concurrency,
             credit: options.concurrency + options.prefetch, endpoint: endpoint, heartbeatMs: options.heartbeatMs,
-            session: newSession(), pid: Int(getpid()), host: ProcessInfo.processInfo.hostName, catalogue: true, idSecret: options.idSecret)
+            session: newSession(), pid: Int(getpid()), host: ProcessInfo.processInfo.hostName, catalogue: true, idSecret: options.idSecret,
+            maxMessageBytes: options.maxMessageBytes)
         // What this worker hosts, described for the coordinator (which learns new types from it).
         let catalogue = RawJSON(registry.catalogue.json())
 
@@ -323,99 +328,111 @@ public final class WorkerRuntime: Sendable {
                         }
                         continue
                     }
-                    let message: WireMessage
-                    do { message = try codec.decode(m.frames) } catch {
+                    let messages: [[[UInt8]]]
+                    do { messages = BatchFraming.isBatch(m.frames) ? try BatchFraming.unpack(m.frames) : [m.frames] } catch {
                         malformed += 1
                         if malformed <= 5 || malformed % 1000 == 0 {
                             logger.warning("dropped malformed message from \(m.peerAddress ?? "unknown peer"): \(error) (\(malformed) so far)")
                         }
                         continue
                     }
-                    // Only the coordinator, in this session, speaks here: JOINED and REJECT
-                    // echo our JOIN's session, everything else carries the token JOINED gave.
-                    let genuine: Bool
-                    switch message {
-                    case .joined(let j): genuine = j.session == join.session
-                    case .reject(let r): genuine = r.session == join.session
-                    case .task(let t, _, _, _, _, _): genuine = joined && t.token == token
-                    case .describe(let d, _): genuine = joined && d.token == token
-                    case .heartbeat(let h): genuine = joined && h.token == token
-                    case .staged(let h): genuine = joined && h.token == token
-                    default: genuine = false
-                    }
-                    guard genuine else {
-                        refused += 1
-                        if refused <= 5 || refused % 1000 == 0 {
-                            logger.warning("dropped \(message.type.rawValue) from \(m.peerAddress ?? "unknown peer"): not from the coordinator in this session (\(refused) dropped so far)")
-                        }
-                        continue
-                    }
-                    lastHeard = now
-                    switch message {
-                    case .joined(let j):
-                        if !joined { logger.info("joined coordinator \(j.coordinatorId)") }
-                        joined = true
-                        if drainDeadline != nil {
-                            token = j.token
-                            tellDraining()
-                        }
-                        token = j.token
-                        messageLimit = min(options.maxMessageBytes, j.maxMessageBytes ?? options.maxMessageBytes)
-                        partWindow = j.partWindow
-                        // The coordinator's interval rules both ways: we heartbeat at least as often
-                        // (its worker timeout is at least twice it), and call it silent only after
-                        // three of its intervals.
-                        silenceLimitMs = max(options.coordinatorTimeoutMs, 3 * j.heartbeatMs)
-                        heartbeatMs = min(options.heartbeatMs, max(10, j.heartbeatMs))
-                    case .reject(let r):
-                        // A refusal for now that arrives after our JOINED (they travel on different links) is moot.
-                        if r.retryMs != nil && joined { continue }
-                        if let retry = r.retryMs, !joined {
-                            // Refused for now (the id is held by a live session): JOIN again later.
-                            logger.warning("the coordinator refused this worker for now: \(r.reason); joining again in \(retry) ms")
-                            nextJoinAt = now.addingTimeInterval(Double(min(retry, 60_000)) / 1000)
-                            joinAttempts = 0
+                    for frames in messages {
+                        let message: WireMessage
+                        do { message = try codec.decode(frames) } catch {
+                            malformed += 1
+                            if malformed <= 5 || malformed % 1000 == 0 {
+                                logger.warning("dropped malformed message from \(m.peerAddress ?? "unknown peer"): \(error) (\(malformed) so far)")
+                            }
                             continue
                         }
-                        logger.error("the coordinator refused this worker: \(r.reason)")
-                        failure = WorkerError(description: "refused by the coordinator: \(r.reason)")
-                        break loop
-                    case .task(let t, let payload, let config, let slotState, let routineState, let shared):
-                        received += 1
-                        if held[t.taskId] != nil {
-                            // An earlier attempt of it is still here: it was taken back, so it stops (never
-                            // two attempts of one task at once on this worker).
-                            let older = waiting.filter { $0.0.taskId == t.taskId && $0.0.attempt < t.attempt }
-                            waiting.removeAll { $0.0.taskId == t.taskId && $0.0.attempt < t.attempt }
-                            for o in older { giveUpQueued(o.0, why: "a later attempt of it arrived") }
-                            for (serial, r) in runningTasks where r.taskId == t.taskId && r.attempt < t.attempt {
-                                stoppedAtLease.insert(serial)
+                        // Only the coordinator, in this session, speaks here: JOINED and REJECT
+                        // echo our JOIN's session, everything else carries the token JOINED gave.
+                        let genuine: Bool
+                        switch message {
+                        case .joined(let j): genuine = j.session == join.session
+                        case .reject(let r): genuine = r.session == join.session
+                        case .task(let t, _, _, _, _, _): genuine = joined && t.token == token
+                        case .describe(let d, _): genuine = joined && d.token == token
+                        case .heartbeat(let h): genuine = joined && h.token == token
+                        case .staged(let h): genuine = joined && h.token == token
+                        default: genuine = false
+                        }
+                        guard genuine else {
+                            refused += 1
+                            if refused <= 5 || refused % 1000 == 0 {
+                                logger.warning("dropped \(message.type.rawValue) from \(m.peerAddress ?? "unknown peer"): not from the coordinator in this session (\(refused) dropped so far)")
+                            }
+                            continue
+                        }
+                        lastHeard = now
+                        switch message {
+                        case .joined(let j):
+                            if !joined { logger.info("joined coordinator \(j.coordinatorId)") }
+                            joined = true
+                            if drainDeadline != nil {
+                                token = j.token
+                                tellDraining()
+                            }
+                            token = j.token
+                            let limit = min(options.maxMessageBytes, j.maxMessageBytes ?? options.maxMessageBytes)
+                            if limit != messageLimit { transport.setBatching(peer: "coordinator", batching(limit)) }
+                            messageLimit = limit
+                            partWindow = j.partWindow
+                            // The coordinator's interval rules both ways: we heartbeat at least as often
+                            // (its worker timeout is at least twice it), and call it silent only after
+                            // three of its intervals.
+                            silenceLimitMs = max(options.coordinatorTimeoutMs, 3 * j.heartbeatMs)
+                            heartbeatMs = min(options.heartbeatMs, max(10, j.heartbeatMs))
+                        case .reject(let r):
+                            // A refusal for now that arrives after our JOINED (they travel on different links) is moot.
+                            if r.retryMs != nil && joined { continue }
+                            if let retry = r.retryMs, !joined {
+                                // Refused for now (the id is held by a live session): JOIN again later.
+                                logger.warning("the coordinator refused this worker for now: \(r.reason); joining again in \(retry) ms")
+                                nextJoinAt = now.addingTimeInterval(Double(min(retry, 60_000)) / 1000)
+                                joinAttempts = 0
+                                continue
+                            }
+                            logger.error("the coordinator refused this worker: \(r.reason)")
+                            failure = WorkerError(description: "refused by the coordinator: \(r.reason)")
+                            break loop
+                        case .task(let t, let payload, let config, let slotState, let routineState, let shared):
+                            received += 1
+                            if held[t.taskId] != nil {
+                                // An earlier attempt of it is still here: it was taken back, so it stops (never
+                                // two attempts of one task at once on this worker).
+                                let older = waiting.filter { $0.0.taskId == t.taskId && $0.0.attempt < t.attempt }
+                                waiting.removeAll { $0.0.taskId == t.taskId && $0.0.attempt < t.attempt }
+                                for o in older { giveUpQueued(o.0, why: "a later attempt of it arrived") }
+                                for (serial, r) in runningTasks where r.taskId == t.taskId && r.attempt < t.attempt {
+                                    stoppedAtLease.insert(serial)
+                                    activations[serial]?.cancel()
+                                }
+                            }
+                            held[t.taskId, default: 0] += 1
+                            if let ms = t.timeoutMs { leaseEnds[leaseKey(t)] = now.addingTimeInterval(Double(ms) / 1000 + leaseGrace) }
+                            waiting.append((t, payload, config, slotState, routineState, shared))
+                            startTasks()
+                        case .describe(let d, let config):
+                            // Cheap and synchronous: a type's factory builds its ports from the config.
+                            transport.send(to: "coordinator", frames: codec.encode(describe(d, config: config, token: token)))
+                        case .heartbeat:
+                            break
+                        case .staged(let h):
+                            let key = "\(h.taskId)/\(h.attempt)"
+                            guard h.stop == true else {
+                                partSinks[key]?.staged(through: h.seq)
+                                break
+                            }
+                            // The coordinator gave the attempt up (it failed there, or was taken back): stop it.
+                            partSinks.removeValue(forKey: key)?.stop()
+                            for (serial, r) in runningTasks where r.taskId == h.taskId && r.attempt == h.attempt {
+                                stoppedByCoordinator.insert(serial)
                                 activations[serial]?.cancel()
                             }
+                        default:
+                            logger.warning("dropped unexpected \(message.type.rawValue) from \(m.peerAddress ?? "unknown peer")")
                         }
-                        held[t.taskId, default: 0] += 1
-                        if let ms = t.timeoutMs { leaseEnds[leaseKey(t)] = now.addingTimeInterval(Double(ms) / 1000 + leaseGrace) }
-                        waiting.append((t, payload, config, slotState, routineState, shared))
-                        startTasks()
-                    case .describe(let d, let config):
-                        // Cheap and synchronous: a type's factory builds its ports from the config.
-                        transport.send(to: "coordinator", frames: codec.encode(describe(d, config: config, token: token)))
-                    case .heartbeat:
-                        break
-                    case .staged(let h):
-                        let key = "\(h.taskId)/\(h.attempt)"
-                        guard h.stop == true else {
-                            partSinks[key]?.staged(through: h.seq)
-                            break
-                        }
-                        // The coordinator gave the attempt up (it failed there, or was taken back): stop it.
-                        partSinks.removeValue(forKey: key)?.stop()
-                        for (serial, r) in runningTasks where r.taskId == h.taskId && r.attempt == h.attempt {
-                            stoppedByCoordinator.insert(serial)
-                            activations[serial]?.cancel()
-                        }
-                    default:
-                        logger.warning("dropped unexpected \(message.type.rawValue) from \(m.peerAddress ?? "unknown peer")")
                     }
                 }
             }

@@ -4,7 +4,7 @@ import RoutiluxCore
 import RoutiluxWire
 
 /// One fuzz input: messages separated by `messageSeparator`, each message's
-/// frames by `frameSeparator`. Every message is decoded; what decodes is fed
+/// frames by `frameSeparator`. Every message is decoded (a BATCH unpacked first); what decodes is fed
 /// to a coordinator core that already has a worker joined and a job running
 /// (with fixed tokens and task ids, so inputs can reach the deep paths), then
 /// time passes. Nothing may trap, and the core's bounds must hold.
@@ -47,10 +47,20 @@ enum FuzzOneInput {
         for message in split(data, on: messageSeparator) {
             let frames = split(message, on: frameSeparator)
             let sender = Sender(address: "10.9.9.9")
-            do {
-                _ = core.handle(.message(try codec.decode(frames), peer: sender), now: now)
-            } catch {
-                _ = core.handle(.malformed(error, peer: sender), now: now)
+            // A batch is unpacked as the coordinator's shell does, its messages handled in order.
+            var inner = [frames]
+            if BatchFraming.isBatch(frames) {
+                do { inner = try BatchFraming.unpack(frames) } catch {
+                    inner = []
+                    _ = core.handle(.malformed(error, peer: sender), now: now)
+                }
+            }
+            for frames in inner {
+                do {
+                    _ = core.handle(.message(try codec.decode(frames), peer: sender), now: now)
+                } catch {
+                    _ = core.handle(.malformed(error, peer: sender), now: now)
+                }
             }
             now += 0.7
             _ = core.handle(.tick, now: now)

@@ -9,15 +9,17 @@ golden = os.path.join(root, "Protocol", "golden")
 out = os.path.join(root, "Tests", "Fuzz", "seeds")
 FS, MS = b"\n\x1f\n", b"\n\x1e\n"
 
-def frames(msg):
+def frames(msg, batch=False):
+    # Frame 0 is the tag; in a batch every string frame starting RTX is one (its messages' tags).
     fs = msg["frames"]
-    return FS.join(f.encode() if i == 0 and isinstance(f, str) else json.dumps(f, separators=(",", ":")).encode() for i, f in enumerate(fs))
+    tag = lambda i, f: isinstance(f, str) and (i == 0 or (batch and f.startswith("RTX")))
+    return FS.join(f.encode() if tag(i, f) else json.dumps(f, separators=(",", ":")).encode() for i, f in enumerate(fs))
 
 os.makedirs(out, exist_ok=True)
 for f in os.listdir(out):
     os.remove(os.path.join(out, f))
 msgs = {}
-for sub in ["", "invalid"]:
+for sub in ["", "invalid", "batch", "batch/invalid"]:
     d = os.path.join(golden, sub)
     for name in sorted(os.listdir(d)):
         if not name.endswith(".json"):
@@ -25,8 +27,8 @@ for sub in ["", "invalid"]:
         m = json.load(open(os.path.join(d, name)))
         if "frames" not in m:
             continue
-        key = (sub + "_" if sub else "") + name[:-5]
-        msgs[key] = frames(m)
+        key = (sub.replace("/", "_") + "_" if sub else "") + name[:-5]
+        msgs[key] = frames(m, batch=sub.startswith("batch"))
         open(os.path.join(out, key + ".bin"), "wb").write(msgs[key])
 # Sequences: a session's messages in order, and the same with hostile numbers.
 seqs = {

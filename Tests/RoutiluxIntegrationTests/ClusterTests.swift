@@ -192,8 +192,8 @@ extension Integration {
             sender.connect(peer: "c", endpoint: c.1)
             sender.send(to: "c", frames: [Array("garbage".utf8)])
             sender.send(to: "c", frames: [Array("RTX9 JOIN".utf8), Array("{}".utf8)])
-            sender.send(to: "c", frames: [Array("RTX4 RESULT".utf8), Array("{not json".utf8)])
-            sender.send(to: "c", frames: [Array("RTX4 JOIN".utf8), Array(#"{"v":4}"#.utf8)])
+            sender.send(to: "c", frames: [Array("RTX5 RESULT".utf8), Array("{not json".utf8)])
+            sender.send(to: "c", frames: [Array("RTX5 JOIN".utf8), Array(#"{"v":5}"#.utf8)])
             try await waitUntil("four malformed messages to be logged\n\(c.0.stderr)") {
                 c.0.stderr.components(separatedBy: "(malformed):").count - 1 >= 4
             }

@@ -15,11 +15,13 @@ struct GoldenFile: CustomStringConvertible {
     var json: JSONValue
     var description: String { name }
 
-    /// Frame 0 as UTF-8 text, every other frame as compact JSON.
+    /// Frame 0 as UTF-8 text, every other frame as compact JSON; in a batch (golden/batch), every
+    /// string frame starting `RTX` is a tag too (its messages' frame 0).
     var frames: [[UInt8]] {
         let fs = json["frames"].arrayValue ?? []
+        let batch = name.hasPrefix("golden/batch/")
         return fs.enumerated().map { i, f in
-            if i == 0, let s = f.stringValue { return Array(s.utf8) }
+            if let s = f.stringValue, i == 0 || (batch && s.hasPrefix("RTX")) { return Array(s.utf8) }
             return f.serialized()
         }
     }
@@ -139,5 +141,53 @@ func canonical(_ v: JSONValue) -> JSONValue {
         guard case .task(let h, let p, _, _, _, _) = try codec.decode(frames) else { Issue.record("not a TASK"); return }
         #expect(h == task)
         #expect(p == payload)
+    }
+}
+
+/// Batches (PROTOCOL.md §2a): the golden batches unpack into messages that decode, and pack
+/// back to the same frames; the invalid ones are refused with their reason; any message round-trips.
+@Suite struct BatchFramingTests {
+    @Test(arguments: goldenFiles("golden/batch"))
+    func goldenBatchesUnpackIntoMessagesAndPackBack(_ file: GoldenFile) throws {
+        let frames = file.frames
+        #expect(BatchFraming.isBatch(frames))
+        let messages = try BatchFraming.unpack(frames)
+        #expect(messages.count >= 2, "\(file): a golden batch holds several messages")
+        for m in messages { _ = try WireCodec().decode(m) }
+        let again = BatchFraming.pack(messages)
+        #expect(again[0] == frames[0])
+        #expect(canonical(try JSONValue.parse(again[1])) == canonical(try JSONValue.parse(frames[1])), "\(file): header")
+        #expect(Array(again.dropFirst(2)) == Array(frames.dropFirst(2)), "\(file): the messages' frames, in order")
+        // The header holds what the schema requires and nothing else.
+        let schemaURL = protocolDirectory.appendingPathComponent("schema/BATCH.schema.json")
+        let schema = try JSONValue.parse(Array(try #require(FileManager.default.contents(atPath: schemaURL.path))))
+        #expect(schema["properties"]["v"]["const"] == .int(protocolVersion))
+        let header = try #require(try JSONValue.parse(frames[1]).objectValue)
+        for key in header.keys { #expect(schema["properties"][key] != .null, "\(file): field '\(key)' is not in the schema") }
+    }
+
+    @Test(arguments: goldenFiles("golden/batch/invalid"))
+    func invalidBatchesAreRefusedWithTheirReason(_ file: GoldenFile) throws {
+        let expected = try #require(file.json["error"].stringValue, "\(file): needs an \"error\"")
+        do {
+            let m = try BatchFraming.unpack(file.frames)
+            Issue.record("\(file): unpacked into \(m.count) messages, expected an error containing '\(expected)'")
+        } catch {
+            #expect(error.description.hasPrefix("BATCH: "), "\(file): got '\(error.description)'")
+            #expect(error.description.contains(expected), "\(file): got '\(error.description)'")
+        }
+    }
+
+    @Test func everyGoldenMessageRoundTripsThroughABatch() throws {
+        let messages = goldenFiles("golden").map(\.frames)
+        let unpacked = try BatchFraming.unpack(BatchFraming.pack(messages))
+        #expect(unpacked == messages)
+        #expect(!BatchFraming.isBatch(messages[0]))
+    }
+
+    @Test func aBatchIsNotDecodedAsOneMessage() throws {
+        let batch = BatchFraming.pack([goldenFiles("golden").first!.frames, goldenFiles("golden").last!.frames])
+        #expect(throws: WireError.self) { try WireCodec().decode(batch) }
+        do { _ = try WireCodec().decode(batch) } catch { #expect(error.description.contains("unpack it")) }
     }
 }

@@ -1,0 +1,70 @@
+import Foundation
+import RoutiluxTestSupport
+import RoutiluxTransport
+import RoutiluxWire
+import Synchronization
+import Testing
+
+/// A batching link sends what one wake-up queued as batches, and a lone message at once, as itself.
+@Suite struct BatchingTransportTests {
+    /// Everything an inbox received, in order.
+    final class Inbox: Sendable {
+        let received = Mutex<[[[UInt8]]]>([])
+        var messages: [[[UInt8]]] { received.withLock { $0 } }
+    }
+
+    func pair(maxBytes: Int = 1 << 20) async throws -> (sender: Transport, receiver: Transport, inbox: Inbox) {
+        let inbox = Inbox()
+        let receiver = Transport(name: "batch-receiver") { batch in inbox.received.withLock { $0 += batch.map(\.frames) } }
+        let endpoint = try await receiver.bindInbox("tcp://127.0.0.1:*")
+        let sender = Transport(name: "batch-sender")
+        sender.connect(
+            peer: "r", endpoint: endpoint,
+            options: SocketOptions.standard.batched(Batching(maxBytes: maxBytes, maxMessages: BatchFraming.maxMessages, pack: BatchFraming.pack)))
+        return (sender, receiver, inbox)
+    }
+
+    func message(_ i: Int, padding: Int = 0) -> [[UInt8]] {
+        [Array("RTX\(protocolVersion) CREDIT".utf8), Array(#"{"v":\#(protocolVersion),"worker_id":"w","credit":\#(i),"token":"t"}"#.utf8), [UInt8](repeating: 0x20, count: padding)]
+    }
+
+    @Test func aLoneMessageGoesAtOnceAsItself() async throws {
+        let (sender, receiver, inbox) = try await pair()
+        sender.send(to: "r", frames: message(1))
+        try await waitUntil("the lone message to arrive", timeout: 10) { !inbox.messages.isEmpty }
+        #expect(inbox.messages == [message(1)], "not wrapped in a batch")
+        await sender.shutdown()
+        await receiver.shutdown()
+    }
+
+    @Test func messagesQueuedTogetherArriveAsOneBatchInOrder() async throws {
+        let (sender, receiver, inbox) = try await pair()
+        let sent = (1...50).map { message($0) }
+        sender.send(sent.map { (peer: "r", frames: $0) })
+        try await waitUntil("the batch to arrive", timeout: 10) { !inbox.messages.isEmpty }
+        let got = inbox.messages
+        #expect(got.count == 1, "one ZeroMQ message")
+        #expect(BatchFraming.isBatch(got[0]))
+        #expect(try BatchFraming.unpack(got[0]) == sent)
+        await sender.shutdown()
+        await receiver.shutdown()
+    }
+
+    @Test func batchesKeepToTheirByteBoundAndTheOrder() async throws {
+        let (sender, receiver, inbox) = try await pair(maxBytes: 4096)
+        // 30 messages of ~1 KiB: several batches of at most 4 KiB; one of 10 KiB goes alone.
+        var sent = (1...30).map { message($0, padding: 1000) }
+        sent.insert(message(99, padding: 10_000), at: 12)
+        sender.send(sent.map { (peer: "r", frames: $0) })
+        var unpacked: [[[UInt8]]] = []
+        try await waitUntil("all 31 messages to arrive", timeout: 10) {
+            unpacked = try inbox.messages.flatMap { BatchFraming.isBatch($0) ? try BatchFraming.unpack($0) : [$0] }
+            return unpacked.count >= 31
+        }
+        #expect(unpacked == sent)
+        for m in inbox.messages { #expect(m.reduce(0) { $0 + $1.count } <= 4096 || m == sent[12], "a batch over its bound") }
+        #expect(inbox.messages.count > 2, "split into several batches")
+        await sender.shutdown()
+        await receiver.shutdown()
+    }
+}
