@@ -3,7 +3,7 @@ SWIFT ?= swift
 BIN := .build/debug
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build run test bench fuzz clean
+.PHONY: deps build run test bench bench-peers fuzz clean
 
 ## Installs Debian's libczmq-dev when pkg-config cannot find CZMQ, and libsqlite3-dev
 ## (the coordinator's journal, through GRDB) when its header is missing.
@@ -44,9 +44,26 @@ fuzz: deps
 	$(FUZZ_BUILD)/debug/routilux-fuzz $(FUZZ_BUILD)/corpus -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
 		-rss_limit_mb=3072 -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/artifacts/
 
-## The throughput benchmark (release build).
+## The benchmark suite (release build): ours and the peers (bench/peers: a pyzmq relay and, once
+## `make bench-peers` has installed them, routilux 1.1.0 and 0.10.0 in one process), interleaved
+## over BENCH_ROUNDS rounds; prints a table of medians and ratios, then one JSON line per row.
+## BENCH_ARGS adds options (routilux-bench --help), e.g. BENCH_ARGS="--only linear,hop".
+BENCH_ROUNDS ?= 3
+BENCH_ARGS ?=
 bench: deps
-	$(SWIFT) run -c release routilux-bench
+	$(SWIFT) build -c release
+	.build/release/routilux-bench --scenario suite --rounds $(BENCH_ROUNDS) $(BENCH_ARGS)
+
+PEERS := .build/peers
+PYTHON ?= python3
+## The peers' Python environments, from PyPI: routilux 1.1.0 with pyzmq (the relay runs there too), and 0.10.0.
+bench-peers:
+	@[ -x $(PEERS)/venv-1.1.0/bin/python ] || { $(PYTHON) -m venv $(PEERS)/venv-1.1.0 && \
+		$(PEERS)/venv-1.1.0/bin/pip install -q "routilux==1.1.0" pyzmq; }
+	@[ -x $(PEERS)/venv-0.10.0/bin/python ] || { $(PYTHON) -m venv $(PEERS)/venv-0.10.0 && \
+		$(PEERS)/venv-0.10.0/bin/pip install -q "routilux==0.10.0"; }
+	@$(PEERS)/venv-1.1.0/bin/python -c "import routilux, zmq; print('peers: routilux', getattr(routilux, '__version__', '1.1.0'), 'pyzmq', zmq.__version__)"
+	@$(PEERS)/venv-0.10.0/bin/python -c "import routilux; print('peers: routilux', getattr(routilux, '__version__', '0.10.0'))"
 
 clean:
 	rm -rf .build Examples/custom-worker/.build

@@ -30,6 +30,8 @@ let package = Package(
         // Child processes (Exec's commands, routilux run's local workers): process
         // groups, signal reset, fd hygiene, teardown and async I/O done once, well.
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        // The benchmark's latency percentiles.
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         // The coordinator's journal: SQLite (Debian's libsqlite3-dev) in WAL mode.
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -148,6 +150,7 @@ let package = Package(
                 "RoutiluxCoordinator", "RoutiluxBuiltins", "RoutiluxTransport", "RoutiluxWorker", "RoutiluxStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: strict
         ),

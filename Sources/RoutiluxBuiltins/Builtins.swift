@@ -5,7 +5,7 @@ public enum Builtins {
     public static let types: [RoutineType] = [
         splitterType, mapperType, collectorType, filterType, conditionalRouterType, dataTransformerType, dataValidatorType,
         dataFlattenerType, textClipperType, textRendererType, timeProviderType, batcherType, debouncerType, aggregatorType,
-        retryHandlerType, schemaValidatorType, resultExtractorType, delayType, failerType, execType,
+        retryHandlerType, schemaValidatorType, resultExtractorType, delayType, failerType, execType, spinType,
     ]
 
     /// A registry holding every builtin.
