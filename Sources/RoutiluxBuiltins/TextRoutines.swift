@@ -13,6 +13,7 @@ public let textClipperType = RoutineType("TextClipper", summary: "clips long tex
     let preserve = try Config.bool(config, "preserve_tracebacks", default: true)
     let message = try Config.string(config, "truncation_message", default: "...(省略了{remaining}行)") ?? ""
     var r = RoutineDefinition(config: config)
+    r.runInline()  // computes on its input only
     r.event("output")
     r.slot("input") { data, ctx in
         let text = textOf(data["text"] ?? extractInputData(data.filter { $0.key != "max_length" }))
@@ -59,6 +60,7 @@ public let textRendererType = RoutineType("TextRenderer", summary: "renders data
     guard format == "xml" || format == "markdown" else { throw RoutineConfigError(key: "tag_format", "must be xml or markdown") }
     let indent = try Config.string(config, "indent", default: "  ") ?? "  "
     var r = RoutineDefinition(config: config)
+    r.runInline()  // computes on its input only
     r.event("output")
     r.slot("input") { data, ctx in
         let value = data["data"] ?? extractInputData(data)
@@ -96,6 +98,7 @@ public let timeProviderType = RoutineType("TimeProvider", summary: "emits the cu
     let weekday = try Config.bool(config, "include_weekday", default: true)
     let locale = try Config.string(config, "locale", default: "zh_CN") ?? "zh_CN"
     var r = RoutineDefinition(config: config)
+    r.runInline()  // computes on its input only
     r.event("output")
     let handler: SlotHandler = { data, ctx in
         let format = data["format"]?.stringValue ?? extractInputData(data)["format"].stringValue ?? configured

@@ -29,6 +29,44 @@ public struct JSONObjectWriter {
         JSONValue.writeString(s, into: &out)
     }
 
+    public mutating func int(_ k: String, _ i: Int) {
+        key(k)
+        JSONValue.writeInt(i, into: &out)
+    }
+
+    public mutating func bool(_ k: String, _ b: Bool) {
+        key(k)
+        out.append(contentsOf: b ? JSONValue.trueBytes : JSONValue.falseBytes)
+    }
+
+    /// An array of strings.
+    public mutating func strings(_ k: String, _ a: [String]) {
+        key(k)
+        JSONValue.writeStrings(a, into: &out)
+    }
+
+    /// An array of integers.
+    public mutating func ints(_ k: String, _ a: [Int]) {
+        key(k)
+        out.append(0x5B)
+        for (i, v) in a.enumerated() {
+            if i > 0 { out.append(0x2C) }
+            JSONValue.writeInt(v, into: &out)
+        }
+        out.append(0x5D)
+    }
+
+    /// An array of arrays of strings.
+    public mutating func stringLists(_ k: String, _ a: [[String]]) {
+        key(k)
+        out.append(0x5B)
+        for (i, v) in a.enumerated() {
+            if i > 0 { out.append(0x2C) }
+            JSONValue.writeStrings(v, into: &out)
+        }
+        out.append(0x5D)
+    }
+
     /// An object of raw JSON values, keys in the order given.
     public mutating func rawObject(_ k: String, _ fields: [(String, [UInt8])]) {
         var inner = JSONObjectWriter()
@@ -37,4 +75,10 @@ public struct JSONObjectWriter {
     }
 
     public func finish() -> [UInt8] { out + [0x7D] }
+
+    /// The object's text, closed (the writer is done with).
+    public mutating func finished() -> [UInt8] {
+        out.append(0x7D)
+        return out
+    }
 }

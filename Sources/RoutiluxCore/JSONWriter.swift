@@ -19,7 +19,7 @@ extension JSONValue {
         switch self {
         case .null: out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
         case .bool(let b): out.append(contentsOf: b ? Array("true".utf8) : Array("false".utf8))
-        case .int(let i): out.append(contentsOf: Array(String(i).utf8))
+        case .int(let i): Self.writeInt(i, into: &out)
         case .double(let d):
             if d.isFinite {
                 if d.rounded() == d && abs(d) < 1e15 {
@@ -67,9 +67,58 @@ extension JSONValue {
     }
 
     static let hexDigits = Array("0123456789abcdef".utf8)
+    static let trueBytes = Array("true".utf8)
+    static let falseBytes = Array("false".utf8)
+
+    /// An integer's decimal digits, written without a String in between.
+    static func writeInt(_ i: Int, into out: inout [UInt8]) {
+        if i == Int.min {
+            out.append(contentsOf: Array(String(i).utf8))
+            return
+        }
+        if i < 0 { out.append(0x2D) }
+        var n = i.magnitude
+        if n < 10 {
+            out.append(0x30 + UInt8(n))
+            return
+        }
+        // At most 19 digits (Int.max), written backwards into a fixed buffer.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buf in
+            var at = 20
+            while n > 0 {
+                at -= 1
+                buf[at] = 0x30 + UInt8(n % 10)
+                n /= 10
+            }
+            out.append(contentsOf: buf[at..<20])
+        }
+    }
+
+    static func writeStrings(_ a: [String], into out: inout [UInt8]) {
+        out.append(0x5B)
+        for (i, s) in a.enumerated() {
+            if i > 0 { out.append(0x2C) }
+            writeString(s, into: &out)
+        }
+        out.append(0x5D)
+    }
 
     static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(0x22)
+        // Most strings need no escape: copied whole.
+        var plain = true
+        var s = s
+        s.withUTF8 { u in
+            for c in u where c < 0x20 || c == 0x22 || c == 0x5C {
+                plain = false
+                break
+            }
+            if plain { out.append(contentsOf: u) }
+        }
+        if plain {
+            out.append(0x22)
+            return
+        }
         for c in s.utf8 {
             switch c {
             case 0x22: out.append(0x5C); out.append(0x22)

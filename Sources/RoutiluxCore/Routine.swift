@@ -26,8 +26,15 @@ public struct RoutineDefinition: Sendable {
     /// the coordinator stores it, sends it with each task, and runs one of the
     /// job's activations of this routine at a time.
     public private(set) var keepsState = false
+    /// Its handlers never wait (no I/O, sleeps, timers or `ctx.waitForRoom()`) and return within
+    /// microseconds: a worker may run them on its own loop, without a task each (`runInline()`).
+    /// What such a handler emits goes in one RESULT, never in streamed parts.
+    public private(set) var runsInline = false
 
     public init(config: JSONObject = [:]) { self.config = config }
+
+    /// Declares that the handlers only compute on their input (see `runsInline`).
+    public mutating func runInline() { runsInline = true }
 
     /// Declares that the routine keeps per-job state in `ctx.state` (and may set timers).
     public mutating func keepState() { keepsState = true }

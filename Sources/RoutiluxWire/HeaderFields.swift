@@ -170,20 +170,19 @@ public struct HeaderFields {
 
 /// Builds a header object in field order; nil optionals are left out.
 struct HeaderWriter {
-    var object = JSONObject()
+    /// Written straight to bytes, fields in the order put (no JSON tree in between).
+    private var writer = JSONObjectWriter(capacity: 256)
 
-    mutating func put(_ field: String, _ v: String) { object[field] = .string(v) }
-    mutating func put(_ field: String, _ v: String?) { if let v { object[field] = .string(v) } }
-    mutating func put(_ field: String, _ v: Int) { object[field] = .int(v) }
-    mutating func put(_ field: String, _ v: Int?) { if let v { object[field] = .int(v) } }
-    mutating func put(_ field: String, _ v: UInt64) { object[field] = .int(Int(truncatingIfNeeded: v)) }
-    mutating func put(_ field: String, _ v: Bool) { object[field] = .bool(v) }
-    mutating func put(_ field: String, _ v: Bool?) { if let v { object[field] = .bool(v) } }
-    mutating func put(_ field: String, _ v: [UInt64]?) { if let v { object[field] = .array(v.map { .int(Int(truncatingIfNeeded: $0)) }) } }
-    mutating func put(_ field: String, _ v: [String]) { object[field] = .array(v.map { .string($0) }) }
-    mutating func put(_ field: String, _ v: [[String]]?) {
-        if let v { object[field] = .array(v.map { .array($0.map { .string($0) }) }) }
-    }
+    mutating func put(_ field: String, _ v: String) { writer.string(field, v) }
+    mutating func put(_ field: String, _ v: String?) { if let v { writer.string(field, v) } }
+    mutating func put(_ field: String, _ v: Int) { writer.int(field, v) }
+    mutating func put(_ field: String, _ v: Int?) { if let v { writer.int(field, v) } }
+    mutating func put(_ field: String, _ v: UInt64) { writer.int(field, Int(truncatingIfNeeded: v)) }
+    mutating func put(_ field: String, _ v: Bool) { writer.bool(field, v) }
+    mutating func put(_ field: String, _ v: Bool?) { if let v { writer.bool(field, v) } }
+    mutating func put(_ field: String, _ v: [UInt64]?) { if let v { writer.ints(field, v.map { Int(truncatingIfNeeded: $0) }) } }
+    mutating func put(_ field: String, _ v: [String]) { writer.strings(field, v) }
+    mutating func put(_ field: String, _ v: [[String]]?) { if let v { writer.stringLists(field, v) } }
 
-    var bytes: [UInt8] { JSONValue.object(object).serialized() }
+    var bytes: [UInt8] { writer.finish() }
 }

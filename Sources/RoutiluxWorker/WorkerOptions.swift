@@ -14,6 +14,12 @@ public struct WorkerOptions: Sendable {
     public var concurrency: Int
     /// Extra tasks the worker accepts beyond `concurrency`, queued locally.
     public var prefetch: Int
+    /// No `prefetch` was given: while its handlers are quick (under a millisecond on average) the
+    /// worker asks for up to `quickCredit` tasks at a time, so that the job's `max_workers` binds
+    /// rather than a round trip per task; while they are slow, `concurrency + prefetch`.
+    public var adaptsCredit: Bool
+    /// The credit a worker with quick handlers asks for (when it adapts).
+    public static let quickCredit = 32
     public var heartbeatMs: Int
     /// Silence from the coordinator after which the worker re-joins.
     public var coordinatorTimeoutMs: Int
@@ -43,6 +49,7 @@ public struct WorkerOptions: Sendable {
         self.advertise = advertise
         self.concurrency = max(1, concurrency)
         self.prefetch = prefetch ?? max(1, concurrency)
+        adaptsCredit = prefetch == nil
         self.heartbeatMs = heartbeatMs
         self.coordinatorTimeoutMs = coordinatorTimeoutMs
         self.workerId = workerId ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())-\(UInt16.random(in: 0...UInt16.max))"

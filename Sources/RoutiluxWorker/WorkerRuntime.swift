@@ -130,6 +130,10 @@ public final class WorkerRuntime: Sendable {
             if let n = held[id], n > 1 { held[id] = n - 1 } else { held.removeValue(forKey: id) }
         }
         var received = 0
+        /// Credit granted this session (JOIN's, and each RESULT's and CREDIT's since).
+        var granted = 0
+        /// Handler time, a moving average (seconds): quick handlers get deeper credit (`adaptsCredit`).
+        var handlerSeconds = 0.0
         func newSession() -> String { UUID().uuidString.lowercased() }
         var join = JoinMessage(
             workerId: options.workerId, routineTypes: registry.names, capacity: options.concurrency,
@@ -138,6 +142,15 @@ public final class WorkerRuntime: Sendable {
             maxMessageBytes: options.maxMessageBytes)
         // What this worker hosts, described for the coordinator (which learns new types from it).
         let catalogue = RawJSON(registry.catalogue.json())
+
+        /// What this input sends the coordinator: handed to the transport together once the input is
+        /// handled (one wake-up of its I/O thread, so the link batches it).
+        var outbox: [(peer: String, frames: [[UInt8]])] = []
+        func send(_ frames: [[UInt8]]) { outbox.append((peer: "coordinator", frames: frames)) }
+        func flushOutbox() {
+            transport.send(outbox)
+            outbox.removeAll(keepingCapacity: true)
+        }
 
         // Handlers running now, by a local serial: a stopping worker cancels them (an
         // Exec command's process group is killed with its activation).
@@ -156,7 +169,10 @@ public final class WorkerRuntime: Sendable {
         func giveUpQueued(_ t: TaskMessage, why: String? = "its lease ended while it waited in this worker's queue") {
             leaseEnds.removeValue(forKey: leaseKey(t))
             release(t.taskId)
-            if let why { transport.send(to: "coordinator", frames: codec.encode(leaseExpired(t, why))) }
+            if let why {
+                granted += 1  // the credit it took comes back
+                send(codec.encode(leaseExpired(t, why)))
+            }
         }
         /// Gives up, at once, queued tasks whose lease has passed (also when every slot is busy).
         func dropExpiredQueued() {
@@ -166,7 +182,65 @@ public final class WorkerRuntime: Sendable {
             waiting.removeAll { leasePassed($0.0, now) }
             for w in expired { giveUpQueued(w.0) }
         }
-        func startTasks() {
+        /// When a drain must be over (nil: not draining).
+        var drainDeadline: Date?
+        var leaveReason = "worker stopping"
+        func tellDraining() {
+            send(codec.encode(.credit(CreditMessage(workerId: options.workerId, credit: 0, token: token, draining: true))))
+        }
+        /// Starts a drain: nothing more is asked for (a re-JOIN included), what is held runs to its end.
+        func beginDrain(within timeout: Double, at now: Date) {
+            drainDeadline = now.addingTimeInterval(timeout)
+            join.credit = 0
+            if joined { tellDraining() }
+        }
+        /// Drained: nothing held, nothing running.
+        var drained: Bool { drainDeadline != nil && held.isEmpty && running == 0 && waiting.isEmpty }
+
+        /// The credit for one answered task: 1 keeps what is held plus unused credit steady; with
+        /// `adaptsCredit`, more (or none) moves it toward the target for how quick handlers are now.
+        func creditForAnswer() -> Int {
+            guard options.adaptsCredit, drainDeadline == nil else { return 1 }
+            let base = options.concurrency + options.prefetch
+            let target = handlerSeconds < 0.001 ? max(base, WorkerOptions.quickCredit) : base
+            let total = (granted - received) + held.count
+            return max(0, min(target - total, target))
+        }
+
+        /// An activation ended (`result` its answer): its bookkeeping, and its answer sent.
+        func finishActivation(_ result: WireMessage, serial: UInt64, at now: Date) {
+            var result = result
+            activations.removeValue(forKey: serial)
+            leases.removeValue(forKey: serial)
+            let ran = runningTasks.removeValue(forKey: serial)
+            if let ran { partSinks.removeValue(forKey: leaseKey(ran))?.stop() }
+            if stoppedByCoordinator.remove(serial) != nil, let ran {
+                stoppedAtLease.remove(serial)
+                result = leaseExpired(ran, "the coordinator stopped it")
+            } else if stoppedAtLease.remove(serial) != nil, let ran {
+                result = leaseExpired(ran, "its handler was stopped at the end of its lease")
+            }
+            running -= 1
+            _ = doneCount.add(1, ordering: .relaxed)
+            if drainDeadline == nil, let m = options.maxTasks, doneCount.load(ordering: .relaxed) >= m {
+                logger.notice("recycling after \(m) task(s): draining \(held.count - 1) more, then leaving")
+                beginDrain(within: options.drainTimeout, at: now)
+            }
+            if case .result(var h, let bodies) = result {
+                release(h.taskId)
+                // A result of an earlier session is stale there; it is not sent.
+                if h.token == token {
+                    handlerSeconds = 0.9 * handlerSeconds + 0.1 * Double(h.handlerUs) / 1e6
+                    if h.credit == 1 { h.credit = creditForAnswer() }
+                    granted += h.credit
+                    let answer = WireMessage.result(h, bodies: bodies)
+                    send(TaskRunner.limited(answer, frames: codec.encode(answer), limit: messageLimit, codec: codec))
+                }
+            }
+        }
+        /// Starts queued tasks while handlers are free. A routine that `runsInline` runs here, on
+        /// this loop (no task of its own, no hop back): its answer goes out with this input's.
+        func startTasks() async {
             // A task whose earlier attempt still runs here (stopping) waits for it: never two at once.
             var heldBack: [(TaskMessage, RawJSON, RawJSON, RawJSON?, RawJSON?, RawJSON?)] = []
             defer { for w in heldBack.reversed() { waiting.prepend(w) } }
@@ -184,6 +258,16 @@ public final class WorkerRuntime: Sendable {
                 let workerId = options.workerId
                 nextSerial += 1
                 let serial = nextSerial
+                runningTasks[serial] = task
+                if (try? routine.get())?.runsInline ?? true {
+                    leaseEnds.removeValue(forKey: leaseKey(task))
+                    // Everything it emits goes in its RESULT (it cannot wait for STAGED on the loop that reads them).
+                    let result = await TaskRunner.run(
+                        task: task, payload: payload, slotState: slotState, routineState: routineState, shared: shared, routine: routine,
+                        merges: registry, workerId: workerId, token: token, parts: nil)
+                    finishActivation(result, serial: serial, at: Date())
+                    continue
+                }
                 let parts = partWindow.map {
                     AttemptParts(
                         template: PartMessage(workerId: workerId, jobId: task.jobId, taskId: task.taskId, attempt: task.attempt, seq: 0, emissions: [], outputs: [], token: token),
@@ -198,29 +282,15 @@ public final class WorkerRuntime: Sendable {
                     inputContinuation.yield(.done(result, serial: serial))
                 }
                 activations[serial] = activation
-                runningTasks[serial] = task
                 // At the lease's end the coordinator takes the task back, so the handler stops too.
                 if let end = leaseEnds.removeValue(forKey: leaseKey(task)) { leases[serial] = end }
             }
         }
 
-        /// When a drain must be over (nil: not draining).
-        var drainDeadline: Date?
-        var leaveReason = "worker stopping"
-        func tellDraining() {
-            transport.send(to: "coordinator", frames: codec.encode(.credit(CreditMessage(workerId: options.workerId, credit: 0, token: token, draining: true))))
-        }
-        /// Starts a drain: nothing more is asked for (a re-JOIN included), what is held runs to its end.
-        func beginDrain(within timeout: Double, at now: Date) {
-            drainDeadline = now.addingTimeInterval(timeout)
-            join.credit = 0
-            if joined { tellDraining() }
-        }
-        /// Drained: nothing held, nothing running.
-        var drained: Bool { drainDeadline != nil && held.isEmpty && running == 0 && waiting.isEmpty }
 
         loop: for await input in inputs {
             let now = Date()
+            defer { flushOutbox() }
             switch input {
             case .stop:
                 break loop
@@ -258,14 +328,14 @@ public final class WorkerRuntime: Sendable {
                         // Start afresh so that a JOIN queued on a dead link is not the only one.
                         transport.connect(peer: "coordinator", endpoint: options.coordinator, options: link)
                     }
-                    transport.send(to: "coordinator", frames: codec.encode(.join(join, catalogue: catalogue)))
+                    send(codec.encode(.join(join, catalogue: catalogue)))
                     joinAttempts += 1
                     nextJoinAt = now.addingTimeInterval(joinBackoff(joinAttempts))
                 }
                 if joined {
                     if now.timeIntervalSince(lastHeartbeat) * 1000 >= Double(heartbeatMs) {
                         lastHeartbeat = now
-                        transport.send(to: "coordinator", frames: codec.encode(.heartbeat(HeartbeatMessage(
+                        send(codec.encode(.heartbeat(HeartbeatMessage(
                             senderId: options.workerId, token: token, held: held.keys.sorted(), received: received))))
                     }
                     if now.timeIntervalSince(lastHeard) * 1000 > Double(silenceLimitMs) {
@@ -281,34 +351,13 @@ public final class WorkerRuntime: Sendable {
                         for sink in partSinks.values { sink.stop() }
                         partSinks.removeAll()
                         received = 0
+                        granted = 0
                         transport.connect(peer: "coordinator", endpoint: options.coordinator, options: link)
                     }
                 }
-            case .done(var result, let serial):
-                activations.removeValue(forKey: serial)
-                leases.removeValue(forKey: serial)
-                let ran = runningTasks.removeValue(forKey: serial)
-                if let ran { partSinks.removeValue(forKey: leaseKey(ran))?.stop() }
-                if stoppedByCoordinator.remove(serial) != nil, let ran {
-                    stoppedAtLease.remove(serial)
-                    result = leaseExpired(ran, "the coordinator stopped it")
-                } else if stoppedAtLease.remove(serial) != nil, let ran {
-                    result = leaseExpired(ran, "its handler was stopped at the end of its lease")
-                }
-                running -= 1
-                _ = doneCount.add(1, ordering: .relaxed)
-                if drainDeadline == nil, let m = options.maxTasks, doneCount.load(ordering: .relaxed) >= m {
-                    logger.notice("recycling after \(m) task(s): draining \(held.count - 1) more, then leaving")
-                    beginDrain(within: options.drainTimeout, at: now)
-                }
-                if case .result(let h, _) = result {
-                    release(h.taskId)
-                    // A result of an earlier session is stale there; it is not sent.
-                    if h.token == token {
-                        transport.send(to: "coordinator", frames: TaskRunner.limited(result, frames: codec.encode(result), limit: messageLimit, codec: codec))
-                    }
-                }
-                startTasks()
+            case .done(let result, let serial):
+                finishActivation(result, serial: serial, at: now)
+                await startTasks()
                 if drained {
                     leaveReason = "drained"
                     break loop
@@ -320,7 +369,8 @@ public final class WorkerRuntime: Sendable {
                         // A TASK too big to take is answered (its header was kept): the job learns why at once.
                         if let answer = TaskRunner.refusal(of: m.frames, bytes: bytes, limit: messageLimit, workerId: options.workerId, token: token) {
                             received += 1  // it came, and is answered: not lost
-                            transport.send(to: "coordinator", frames: codec.encode(answer))
+                            if case .result(let h, _) = answer { granted += h.credit }
+                            send(codec.encode(answer))
                         }
                         malformed += 1
                         if malformed <= 5 || malformed % 1000 == 0 {
@@ -369,6 +419,7 @@ public final class WorkerRuntime: Sendable {
                         case .joined(let j):
                             if !joined { logger.info("joined coordinator \(j.coordinatorId)") }
                             joined = true
+                            if j.session == join.session && granted == 0 { granted = join.credit }
                             if drainDeadline != nil {
                                 token = j.token
                                 tellDraining()
@@ -412,10 +463,14 @@ public final class WorkerRuntime: Sendable {
                             held[t.taskId, default: 0] += 1
                             if let ms = t.timeoutMs { leaseEnds[leaseKey(t)] = now.addingTimeInterval(Double(ms) / 1000 + leaseGrace) }
                             waiting.append((t, payload, config, slotState, routineState, shared))
-                            startTasks()
+                            await startTasks()
+                            if drained {
+                                leaveReason = "drained"
+                                break loop
+                            }
                         case .describe(let d, let config):
                             // Cheap and synchronous: a type's factory builds its ports from the config.
-                            transport.send(to: "coordinator", frames: codec.encode(describe(d, config: config, token: token)))
+                            send(codec.encode(describe(d, config: config, token: token)))
                         case .heartbeat:
                             break
                         case .staged(let h):

@@ -17,6 +17,7 @@ enum BenchRoutines {
     /// Emits its input on `output` with `t_ns`, the time of the emission.
     static let hopStampType = RoutineType("HopStamp", summary: "emits its input stamped with the time (benchmark)") { config in
         var r = RoutineDefinition(config: config)
+        r.runInline()
         let h: SlotHandler = { data, ctx in
             var out = data
             out["t_ns"] = .int(wallNanos())
@@ -31,6 +32,7 @@ enum BenchRoutines {
     /// Records, as the output `hop`, how long ago its input's `t_ns` was stamped (at handler start).
     static let hopMeasureType = RoutineType("HopMeasure", summary: "outputs the time since its input was stamped (benchmark)") { config in
         var r = RoutineDefinition(config: config)
+        r.runInline()
         r.slot("input") { data, ctx in
             let now = wallNanos()
             let stamped = data["t_ns"]?.intValue ?? extractStamp(data) ?? now
