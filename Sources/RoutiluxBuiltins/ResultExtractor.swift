@@ -34,7 +34,6 @@ public let resultExtractorType = RoutineType("ResultExtractor", summary: "extrac
     let order = priority.filter(Extractors.names.contains) + Extractors.names.filter { !priority.contains($0) }
     let returnOriginal = try Config.bool(config, "return_original_on_failure", default: true)
     var r = RoutineDefinition(config: config)
-    r.runInline()  // computes on its input only
     r.event("output")
     r.slot("input") { data, ctx in
         var input = data["data"] ?? extractInputData(data)

@@ -20,7 +20,6 @@ public let schemaValidatorType = RoutineType("SchemaValidator", summary: "valida
     let strict = try Config.bool(config, "strict_mode", default: false)
     let coerce = try Config.bool(config, "coerce_types", default: false)
     var r = RoutineDefinition(config: config)
-    r.runInline()  // computes on its input only
     r.event("valid")
     r.event("invalid")
     r.slot("input") { data, ctx in

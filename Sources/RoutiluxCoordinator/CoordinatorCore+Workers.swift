@@ -126,7 +126,8 @@ extension CoordinatorCore {
     func joined(_ w: WorkerRecord) -> JoinedMessage {
         JoinedMessage(
             workerId: w.id, coordinatorId: config.coordinatorId, heartbeatMs: config.heartbeatMs, session: w.session, token: w.token,
-            maxMessageBytes: config.maxMessageBytes, partWindow: config.partWindow > 0 ? min(config.partWindow, WireLimits.maxPartWindow) : nil)
+            maxMessageBytes: config.maxMessageBytes, partWindow: config.partWindow > 0 ? min(config.partWindow, WireLimits.maxPartWindow) : nil,
+            maxCredit: config.maxCredit)
     }
 
     /// Remembers which key holds a worker id; bounded (ids of departed workers are forgotten first).

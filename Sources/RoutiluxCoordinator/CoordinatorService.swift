@@ -219,6 +219,11 @@ public final class CoordinatorService: Sendable {
                         continue
                     }
                     if BatchFraming.isBatch(m.frames) {
+                        if from.role == .client {
+                            // Batches are for worker links: a client sends one request at a time.
+                            actions += core.handle(.malformed(WireError(messageType: "BATCH", reason: "a client's key may not send batches"), peer: from), now: now)
+                            continue
+                        }
                         do {
                             for frames in try BatchFraming.unpack(m.frames) { actions += handle(frames, from: from, now: now) }
                         } catch {

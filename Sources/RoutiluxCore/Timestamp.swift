@@ -16,6 +16,36 @@ public struct Timestamp: Sendable, Hashable, Comparable {
         var t = time_t((total - Int64(micros)) / 1_000_000)
         var tmv = tm()
         gmtime_r(&t, &tmv)
+        let year = Int(tmv.tm_year) + 1900
+        guard (0...9999).contains(year) else { return Self.isoSlow(tmv, micros: micros) }
+        // Written digit by digit into 26 bytes: this runs for every output a job records.
+        return String(unsafeUninitializedCapacity: 26) { b in
+            func put(_ v: Int, _ n: Int, at i: Int) {
+                var v = v
+                for k in stride(from: i + n - 1, through: i, by: -1) {
+                    b[k] = 0x30 + UInt8(v % 10)
+                    v /= 10
+                }
+            }
+            put(year, 4, at: 0)
+            b[4] = 0x2D
+            put(Int(tmv.tm_mon) + 1, 2, at: 5)
+            b[7] = 0x2D
+            put(Int(tmv.tm_mday), 2, at: 8)
+            b[10] = 0x54
+            put(Int(tmv.tm_hour), 2, at: 11)
+            b[13] = 0x3A
+            put(Int(tmv.tm_min), 2, at: 14)
+            b[16] = 0x3A
+            put(Int(tmv.tm_sec), 2, at: 17)
+            b[19] = 0x2E
+            put(micros, 6, at: 20)
+            return 26
+        }
+    }
+
+    /// The same for years outside 0...9999 (as Python writes them).
+    static func isoSlow(_ tmv: tm, micros: Int) -> String {
         func pad(_ v: Int32, _ n: Int) -> String {
             let s = String(v)
             return String(repeating: "0", count: max(0, n - s.count)) + s

@@ -418,9 +418,9 @@ private final class IOLoop: @unchecked Sendable {
 
     /// Sends (or queues, behind what already waits) one message to `peer`; beyond the
     /// per-link bounds it is dropped and counted.
-    func enqueue(_ frames: [[UInt8]], to peer: String) {
+    func enqueue(_ frames: [[UInt8]], to peer: String, messages: Int = 1) {
         guard peers[peer] != nil else {
-            droppedSends += 1
+            droppedSends += messages
             warnRateLimited("dropping a message for \(peer): no link")
             return
         }
@@ -435,8 +435,8 @@ private final class IOLoop: @unchecked Sendable {
             || peers[peer]!.pendingBytes + size > perPeer
             || (!peers[peer]!.essential && pendingBytesTotal + size > transport.limits.maxPendingBytesTotal)
         {
-            droppedSends += 1
-            warnRateLimited("dropping a message for \(peer): \(peers[peer]!.pending.count) message(s), \(peers[peer]!.pendingBytes) bytes already wait for it")
+            droppedSends += messages
+            warnRateLimited("dropping \(messages == 1 ? "a message" : "a batch of \(messages) messages") for \(peer): \(peers[peer]!.pending.count) message(s), \(peers[peer]!.pendingBytes) bytes already wait for it")
             return
         }
         peers[peer]!.pending.append(frames)
@@ -453,7 +453,7 @@ private final class IOLoop: @unchecked Sendable {
         var group: [[[UInt8]]] = []
         var groupBytes = 0
         func flush() {
-            if group.count == 1 { enqueue(group[0], to: peer) } else if !group.isEmpty { enqueue(b.pack(group), to: peer) }
+            if group.count == 1 { enqueue(group[0], to: peer) } else if !group.isEmpty { enqueue(b.pack(group), to: peer, messages: group.count) }
             group.removeAll(keepingCapacity: true)
             groupBytes = 0
         }

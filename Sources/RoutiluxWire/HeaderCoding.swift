@@ -43,12 +43,14 @@ extension JoinedMessage: HeaderCoding {
             workerId: try f.string("worker_id", maxLength: N), coordinatorId: try f.string("coordinator_id", maxLength: N),
             heartbeatMs: try f.int("heartbeat_ms", in: 1...WireLimits.maxDurationMs), session: try f.string("session", maxLength: N),
             token: try f.string("token", maxLength: N), maxMessageBytes: try f.optionalInt("max_message_bytes", in: 1...Int(Int32.max)),
-            partWindow: try f.optionalInt("part_window", in: 1...WireLimits.maxPartWindow))
+            partWindow: try f.optionalInt("part_window", in: 1...WireLimits.maxPartWindow),
+            maxCredit: try f.optionalInt("max_credit", in: 1...WireLimits.maxCredit))
         v = try f.int("v")
     }
     func write(_ w: inout HeaderWriter) {
         w.put("v", v); w.put("worker_id", workerId); w.put("coordinator_id", coordinatorId); w.put("heartbeat_ms", heartbeatMs)
         w.put("session", session); w.put("token", token); w.put("max_message_bytes", maxMessageBytes); w.put("part_window", partWindow)
+        w.put("max_credit", maxCredit)
     }
 }
 

@@ -3,15 +3,31 @@ import RoutiluxCore
 /// Reads a header's fields with errors that name the field (snake_case) and
 /// the fault. A null optional field counts as absent; unknown fields are ignored.
 public struct HeaderFields {
-    let object: JSONObject
+    /// The header's fields in order; a repeated key's last value counts (as when parsed to an object).
+    let fields: [(key: String, value: JSONValue)]
     let type: MessageType
 
     init(_ value: JSONValue, type: MessageType) throws(WireError) {
         guard case .object(let o) = value else {
             throw WireError(messageType: type.rawValue, reason: "header has the wrong type: expected a JSON object, got \(value.typeName)")
         }
-        object = o
+        fields = o.map { (key: $0.key, value: $0.value) }
         self.type = type
+    }
+
+    init(fields: [(key: String, value: JSONValue)], type: MessageType) {
+        self.fields = fields
+        self.type = type
+    }
+
+    /// The field's value (the last, if repeated).
+    private func lookup(_ field: String) -> JSONValue? {
+        var i = fields.count
+        while i > 0 {
+            i -= 1
+            if fields[i].key == field { return fields[i].value }
+        }
+        return nil
     }
 
     private func fault(_ field: String, _ what: String) -> WireError {
@@ -19,12 +35,12 @@ public struct HeaderFields {
     }
 
     private func present(_ field: String) -> JSONValue? {
-        guard let v = object[field], v != .null else { return nil }
+        guard let v = lookup(field), v != .null else { return nil }
         return v
     }
 
     private func required(_ field: String) throws(WireError) -> JSONValue {
-        guard let v = object[field] else { throw fault(field, "is missing") }
+        guard let v = lookup(field) else { throw fault(field, "is missing") }
         if v == .null { throw fault(field, "is null") }
         return v
     }

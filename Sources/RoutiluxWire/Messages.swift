@@ -55,7 +55,7 @@ public struct JoinMessage: VersionedHeader, Hashable {
     /// per process slot): a JOIN carrying the one the live holder of the id
     /// joined with replaces it at once (the old process is dead).
     public var idSecret: String?
-    /// The worker's message size limit: the coordinator sends it nothing bigger (its batches included).
+    /// The worker's message size limit: the coordinator's batches to it stay within half of it.
     public var maxMessageBytes: Int?
 
     public init(
@@ -92,10 +92,13 @@ public struct JoinedMessage: VersionedHeader, Hashable {
     public var maxMessageBytes: Int?
     /// How many PARTs of one attempt may await their STAGED (absent: send no PARTs, everything in the RESULT).
     public var partWindow: Int?
+    /// The most credit the coordinator lets one worker hold (`--max-credit`): a worker asks for no more.
+    public var maxCredit: Int?
     public init(
         workerId: String, coordinatorId: String, heartbeatMs: Int, session: String, token: String, maxMessageBytes: Int? = nil,
-        partWindow: Int? = nil
+        partWindow: Int? = nil, maxCredit: Int? = nil
     ) {
+        self.maxCredit = maxCredit
         self.partWindow = partWindow
         self.workerId = workerId
         self.coordinatorId = coordinatorId

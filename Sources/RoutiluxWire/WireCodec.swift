@@ -105,11 +105,16 @@ public final class WireCodec: Sendable {
         guard frames.count >= 2 else { throw WireError(messageType: type.rawValue, reason: "missing header frame") }
         let body = Array(frames.dropFirst(2)).map { RawJSON(bytes: $0) }
         func header<T: VersionedHeader & HeaderCoding>(_: T.Type) throws(WireError) -> T {
-            let value: JSONValue
-            do { value = try JSONValue.parse(frames[1]) } catch {
+            let fields: [(key: String, value: JSONValue)]?
+            do { fields = try JSONValue.parseFields(frames[1]) } catch {
                 throw WireError(messageType: type.rawValue, reason: "header is not valid JSON (\(error))")
             }
-            let h = try T(HeaderFields(value, type: type))
+            guard let fields else {
+                // Valid JSON, not an object: say what it is.
+                let value = (try? JSONValue.parse(frames[1])) ?? .null
+                throw WireError(messageType: type.rawValue, reason: "header has the wrong type: expected a JSON object, got \(value.typeName)")
+            }
+            let h = try T(HeaderFields(fields: fields, type: type))
             guard h.v == protocolVersion else {
                 throw WireError(messageType: type.rawValue, reason: "header says protocol version \(h.v), the tag says \(protocolVersion)")
             }

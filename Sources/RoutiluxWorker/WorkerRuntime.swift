@@ -134,6 +134,8 @@ public final class WorkerRuntime: Sendable {
         var granted = 0
         /// Handler time, a moving average (seconds): quick handlers get deeper credit (`adaptsCredit`).
         var handlerSeconds = 0.0
+        /// JOINED's `max_credit`: the most credit the coordinator lets this worker hold.
+        var coordinatorCreditCap = Int.max
         func newSession() -> String { UUID().uuidString.lowercased() }
         var join = JoinMessage(
             workerId: options.workerId, routineTypes: registry.names, capacity: options.concurrency,
@@ -198,13 +200,17 @@ public final class WorkerRuntime: Sendable {
         var drained: Bool { drainDeadline != nil && held.isEmpty && running == 0 && waiting.isEmpty }
 
         /// The credit for one answered task: 1 keeps what is held plus unused credit steady; with
-        /// `adaptsCredit`, more (or none) moves it toward the target for how quick handlers are now.
+        /// `adaptsCredit`, more (or none) moves it toward the target for how quick handlers are now
+        /// (never past the coordinator's cap). An answer that leaves nothing here grants at least 1: the
+        /// worker's count of unused credit can run ahead of the coordinator's (an answer it dropped),
+        /// and an idle worker must never be left with none.
         func creditForAnswer() -> Int {
             guard options.adaptsCredit, drainDeadline == nil else { return 1 }
             let base = options.concurrency + options.prefetch
-            let target = handlerSeconds < 0.001 ? max(base, WorkerOptions.quickCredit) : base
+            let target = min(handlerSeconds < 0.001 ? max(base, WorkerOptions.quickCredit) : base, coordinatorCreditCap)
             let total = (granted - received) + held.count
-            return max(0, min(target - total, target))
+            let floor = held.isEmpty && waiting.isEmpty ? 1 : 0
+            return max(floor, min(target - total, target))
         }
 
         /// An activation ended (`result` its answer): its bookkeeping, and its answer sent.
@@ -230,7 +236,12 @@ public final class WorkerRuntime: Sendable {
                 release(h.taskId)
                 // A result of an earlier session is stale there; it is not sent.
                 if h.token == token {
-                    handlerSeconds = 0.9 * handlerSeconds + 0.1 * Double(h.handlerUs) / 1e6
+                    // A slow activation counts at once, quick ones bring the average down slowly; an
+                    // attempt given up at its lease says nothing about speed.
+                    if h.errorType != "LeaseExpired" {
+                        let s = Double(h.handlerUs) / 1e6
+                        handlerSeconds = max(s >= 0.001 ? s : 0, 0.9 * handlerSeconds + 0.1 * s)
+                    }
                     if h.credit == 1 { h.credit = creditForAnswer() }
                     granted += h.credit
                     let answer = WireMessage.result(h, bodies: bodies)
@@ -259,7 +270,8 @@ public final class WorkerRuntime: Sendable {
                 nextSerial += 1
                 let serial = nextSerial
                 runningTasks[serial] = task
-                if (try? routine.get())?.runsInline ?? true {
+                // Small inputs only: a large one takes long to parse even for a quick routine.
+                if payload.bytes.count <= Self.inlinePayloadLimit, (try? routine.get())?.runsInline ?? true {
                     leaseEnds.removeValue(forKey: leaseKey(task))
                     // Everything it emits goes in its RESULT (it cannot wait for STAGED on the loop that reads them).
                     let result = await TaskRunner.run(
@@ -352,6 +364,8 @@ public final class WorkerRuntime: Sendable {
                         partSinks.removeAll()
                         received = 0
                         granted = 0
+                        // The old session's answers are stale there: not sent, not counted.
+                        token = ""
                         transport.connect(peer: "coordinator", endpoint: options.coordinator, options: link)
                     }
                 }
@@ -417,17 +431,21 @@ public final class WorkerRuntime: Sendable {
                         lastHeard = now
                         switch message {
                         case .joined(let j):
-                            if !joined { logger.info("joined coordinator \(j.coordinatorId)") }
+                            if !joined {
+                                logger.info("joined coordinator \(j.coordinatorId)")
+                                // This session's first JOINED: the coordinator holds JOIN's credit, capped.
+                                coordinatorCreditCap = j.maxCredit ?? Int.max
+                                granted = min(join.credit, coordinatorCreditCap)
+                            }
                             joined = true
-                            if j.session == join.session && granted == 0 { granted = join.credit }
                             if drainDeadline != nil {
                                 token = j.token
                                 tellDraining()
                             }
                             token = j.token
-                            let limit = min(options.maxMessageBytes, j.maxMessageBytes ?? options.maxMessageBytes)
-                            if limit != messageLimit { transport.setBatching(peer: "coordinator", batching(limit)) }
-                            messageLimit = limit
+                            messageLimit = min(options.maxMessageBytes, j.maxMessageBytes ?? options.maxMessageBytes)
+                            // On every JOINED: a re-join's link starts again from the worker's own limit.
+                            transport.setBatching(peer: "coordinator", batching(messageLimit))
                             partWindow = j.partWindow
                             // The coordinator's interval rules both ways: we heartbeat at least as often
                             // (its worker timeout is at least twice it), and call it silent only after
@@ -519,6 +537,9 @@ public final class WorkerRuntime: Sendable {
         await transport.shutdown()
         if let failure { throw failure }
     }
+
+    /// The largest payload a `runsInline` routine's activation is run inline with (bytes).
+    static let inlinePayloadLimit = 64 << 10
 
     /// Seconds before JOIN attempt `n + 1`: 0.25, 0.5, 1, 2, 4, then 8.
     func joinBackoff(_ n: Int) -> Double { min(8.0, 0.25 * pow(2.0, Double(n - 1))) }

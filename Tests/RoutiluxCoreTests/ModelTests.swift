@@ -47,6 +47,14 @@ import Testing
         #expect(Timestamp(iso: "2025-11-24T16:00:00+01:00")?.seconds == 1_763_996_400)
     }
 
+    @Test func isoIsWrittenDigitByDigitLikeBefore() {
+        #expect(Timestamp(seconds: 0).iso == "1970-01-01T00:00:00.000000")
+        #expect(Timestamp(seconds: 1_000_000_000.000001).iso == "2001-09-09T01:46:40.000001")
+        #expect(Timestamp(seconds: 253_402_300_799.5).iso == "9999-12-31T23:59:59.500000")
+        #expect(Timestamp(seconds: -1).iso == "1969-12-31T23:59:59.000000")
+        #expect(Timestamp(seconds: 253_402_300_800).iso.hasPrefix("10000-01-01T00:00:00"))
+    }
+
     @Test func roundingCarriesIntoTheNextSecond() {
         #expect(Timestamp(seconds: 1_764_000_000.9999996).iso == "2025-11-24T16:00:01.000000")
     }
