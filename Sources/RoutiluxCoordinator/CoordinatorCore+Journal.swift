@@ -231,8 +231,16 @@ extension CoordinatorCore {
             w.raw("data", r.data.bytes)
             bytes += w.finish()
         }
-        let o = job.state.outputLog
-        row(.outputs, from: job.logged.outputs, to: o.count) { i, bytes in bytes += o[i].serialized() }
+        let o = job.state.outputs
+        row(.outputs, from: job.logged.outputs, to: o.count) { i, bytes in
+            // routilux's shape, the data spliced in as it came (checked when its RESULT was accepted)
+            var w = JSONObjectWriter()
+            w.string("routine_id", o[i].routineId)
+            w.string("output_type", o[i].outputType)
+            w.raw("data", o[i].data.bytes)
+            w.string("timestamp", o[i].timestamp.iso)
+            bytes += w.finish()
+        }
         let l = job.state.sharedLog
         row(.sharedLog, from: job.logged.shared, to: l.count) { i, bytes in bytes += l[i].serialized() }
         job.logged = (dropped + h.count, o.count, l.count)
@@ -411,9 +419,9 @@ extension CoordinatorCore {
         job.journalled = true
         job.flowJournalled = true
         job.historyDropped = olderInStore
-        job.logged = (olderInStore + state.executionHistory.count, state.outputLog.count, state.sharedLog.count)
+        job.logged = (olderInStore + state.executionHistory.count, state.outputs.count, state.sharedLog.count)
         job.recordedBytes = job.entryParams.bytes.count + state.executionHistory.reduce(0) { $0 + Self.recordCost($1.data.bytes.count) }
-            + state.outputLog.reduce(0) { $0 + Self.outputCost($1["data"].serialized().count) }
+            + state.outputs.reduce(0) { $0 + Self.outputCost($1.data.bytes.count) }
         // What the store holds need not all be in memory (every record read back was journalled).
         trimHistory(job)
         // Built aside first: a job that cannot be read whole changes nothing.

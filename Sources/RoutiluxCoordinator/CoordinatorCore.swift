@@ -544,7 +544,7 @@ public final class CoordinatorCore {
         let ts = Timestamp(seconds: now)
         for (event, payload) in emissions { emit(event, from: rid, payload: payload, in: job, now: now) }
         for (outputType, data) in outputs {
-            job.state.sendOutput(routineId: rid, outputType: outputType, data: data.valueOrError, at: ts)
+            job.state.sendOutput(routineId: rid, outputType: outputType, raw: data, at: ts)
             job.recordedBytes += Self.outputCost(data.bytes.count)
         }
     }

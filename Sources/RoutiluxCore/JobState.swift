@@ -61,6 +61,35 @@ public struct ExecutionRecord: Sendable, Hashable {
     }
 }
 
+/// One record of a job's output log: its data as JSON bytes, its time as a number (both
+/// formatted only when the JobState is exported).
+public struct OutputEntry: Sendable, Hashable {
+    public var routineId: String
+    public var outputType: String
+    public var data: RawJSON
+    public var timestamp: Timestamp
+
+    public init(routineId: String, outputType: String, data: RawJSON, timestamp: Timestamp) {
+        self.routineId = routineId
+        self.outputType = outputType
+        self.data = data
+        self.timestamp = timestamp
+    }
+
+    /// From routilux's shape (a record of an exported or journalled JobState).
+    public init(json: JSONValue) {
+        routineId = json["routine_id"].stringValue ?? ""
+        outputType = json["output_type"].stringValue ?? ""
+        data = RawJSON(json["data"])
+        timestamp = json["timestamp"].stringValue.flatMap { Timestamp(iso: $0) } ?? Timestamp(seconds: json["timestamp"].doubleValue ?? 0)
+    }
+
+    /// Routilux's shape.
+    public var json: JSONValue {
+        ["routine_id": .string(routineId), "output_type": .string(outputType), "data": data.valueOrError, "timestamp": .string(timestamp.iso)]
+    }
+}
+
 /// The state of one job: status, per-routine states, history, shared data
 /// and outputs. Field names and the JSON shape are routilux 0.10's (§3.1).
 public struct JobState: Sendable, Hashable {
@@ -77,7 +106,13 @@ public struct JobState: Sendable, Hashable {
     public var deferredEvents: [JSONValue]
     public var sharedData: JSONObject
     public var sharedLog: [JSONValue]
-    public var outputLog: [JSONValue]
+    /// The output log (routilux `send_output`), kept compactly: each record's data as its JSON bytes.
+    public var outputs: [OutputEntry]
+    /// The output log in routilux's shape (`routine_id`, `output_type`, `data`, `timestamp`), built on demand.
+    public var outputLog: [JSONValue] {
+        get { outputs.map(\.json) }
+        set { outputs = newValue.map(OutputEntry.init(json:)) }
+    }
     /// Merge state of stateful slots (append, custom), by `routine.slot`. An
     /// addition to routilux's fields (which kept it on the routine, shared by
     /// all jobs); written as `slot_states` only when not empty.
@@ -105,7 +140,7 @@ public struct JobState: Sendable, Hashable {
         deferredEvents = []
         sharedData = [:]
         sharedLog = []
-        outputLog = []
+        outputs = []
         slotStates = [:]
         routineData = [:]
     }
@@ -131,10 +166,12 @@ public struct JobState: Sendable, Hashable {
 
     /// Appends to the output log (routilux `send_output`).
     public mutating func sendOutput(routineId: String, outputType: String, data: JSONValue, at now: Timestamp) {
-        outputLog.append([
-            "routine_id": .string(routineId), "output_type": .string(outputType), "data": data,
-            "timestamp": .string(now.iso),
-        ])
+        sendOutput(routineId: routineId, outputType: outputType, raw: RawJSON(data), at: now)
+    }
+
+    /// Appends to the output log data kept as the bytes it came in (a worker's, checked on the way in).
+    public mutating func sendOutput(routineId: String, outputType: String, raw: RawJSON, at now: Timestamp) {
+        outputs.append(OutputEntry(routineId: routineId, outputType: outputType, data: raw, timestamp: now))
         updatedAt = now
     }
 

@@ -51,8 +51,8 @@ struct BenchCluster {
         let start = ContinuousClock.now
         let reply = await cluster.service.submit(SubmitRequest(flow: .id(flowId), params: params, maxWorkers: maxInFlight, wait: true))
         let elapsed = ContinuousClock.now - start
-        guard reply.ok, let state = reply.jobState, state.status == .completed, state.outputLog.count == outputs else {
-            let why = reply.error ?? "status \(reply.jobState?.status.rawValue ?? "?"), \(reply.jobState?.outputLog.count ?? 0) of \(outputs) outputs"
+        guard reply.ok, let state = reply.jobState, state.status == .completed, state.outputs.count == outputs else {
+            let why = reply.error ?? "status \(reply.jobState?.status.rawValue ?? "?"), \(reply.jobState?.outputs.count ?? 0) of \(outputs) outputs"
             throw BenchError("\(flowId) job did not complete: \(why)\n\(cluster.workerLogs())")
         }
         return (seconds(elapsed), state)
@@ -149,8 +149,8 @@ struct Latency {
 
     /// Records every `hop` output of a job.
     mutating func record(_ state: JobState) {
-        for o in state.outputLog where o["output_type"].stringValue == "hop" {
-            let ns = o["data"]["ns"].intValue ?? 0
+        for o in state.outputs where o.outputType == "hop" {
+            let ns = (try? o.data.value())?["ns"].intValue ?? 0
             _ = histogram.record(UInt64(max(1, min(100_000_000, ns / 1000))))
         }
     }

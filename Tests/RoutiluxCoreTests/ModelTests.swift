@@ -261,3 +261,17 @@ import Testing
         #expect(again.errorHandler?.strategy == .continue)
     }
 }
+
+@Suite struct OutputLogTests {
+    @Test func theOutputLogReadsBackInRoutiluxShape() throws {
+        var s = JobState(flowId: "f", jobId: "j")
+        s.sendOutput(routineId: "sink", outputType: "collected", raw: RawJSON(bytes: Array(#"{"i": 1}"#.utf8)), at: Timestamp(seconds: 1))
+        s.sendOutput(routineId: "sink", outputType: "n", data: 7, at: Timestamp(seconds: 2))
+        #expect(s.outputLog.map { $0["output_type"].stringValue } == ["collected", "n"])
+        #expect(s.outputLog[0]["data"]["i"] == 1)
+        #expect(s.outputLog[0]["routine_id"] == "sink")
+        #expect(s.outputLog[1]["timestamp"] == "1970-01-01T00:00:02.000000")
+        let back = try JobState(json: s.json)
+        #expect(back.outputLog == s.outputLog)
+    }
+}
