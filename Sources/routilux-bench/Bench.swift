@@ -105,18 +105,14 @@ struct Bench: AsyncParsableCommand {
 
     /// The linear 4-stage pipeline: `runs` timed jobs on one cluster after a warm-up.
     func pipeline(_ setup: ClusterSetup) async throws -> JSONValue {
-        let c = try await BenchCluster.start(BenchFlows.linear, setup)
-        var seconds: [Double] = []
-        do {
+        let seconds = try await BenchCluster.with(BenchFlows.linear, setup) { c in
+            var seconds: [Double] = []
             for round in 0...runs {
                 let (s, _) = try await c.run("linear", itemParams(items), maxInFlight: maxInFlight, outputs: items)
                 if round > 0 { seconds.append(s) }
             }
-        } catch {
-            await c.stop()
-            throw error
+            return seconds
         }
-        await c.stop()
         let median = Stats.median(seconds)
         // Deliveries: every task the coordinator dispatched (the entry task plus one per item per stage).
         let deliveries = 1 + 3 * items
@@ -133,8 +129,7 @@ struct Bench: AsyncParsableCommand {
 
     /// `jobs` sequential jobs on one coordinator: its RSS (this process) before and after, and the finished-jobs budget.
     func memory(_ setup: ClusterSetup) async throws {
-        let c = try await BenchCluster.start(BenchFlows.linear, setup)
-        do {
+        let (before, after, peak) = try await BenchCluster.with(BenchFlows.linear, setup) { c in
             let params = itemParams(items)
             _ = try await c.run("linear", params, maxInFlight: maxInFlight, outputs: items)
             let before = ProcessRuns.residentBytes()
@@ -143,45 +138,36 @@ struct Bench: AsyncParsableCommand {
                 _ = try await c.run("linear", params, maxInFlight: maxInFlight, outputs: items)
                 peak = max(peak, ProcessRuns.residentBytes())
             }
-            let after = ProcessRuns.residentBytes()
-            await c.stop()
-            let r: JSONValue = [
-                "benchmark": "memory_sequential", "items": .int(items), "jobs": .int(jobs), "journal": .string(journal == "none" ? "off" : durability),
-                "rss_mb_after_first": .double(Stats.round3(Double(before) / 1_048_576)), "rss_mb_after": .double(Stats.round3(Double(after) / 1_048_576)),
-                "rss_mb_peak": .double(Stats.round3(Double(peak) / 1_048_576)),
-                "finished_jobs_budget_mb": .double(Stats.round3(Double(CoordinatorConfig(coordinatorId: "x").finishedJobsBytes) / 1_048_576)),
-            ]
-            print(r.jsonString())
-        } catch {
-            await c.stop()
-            throw error
+            return (before, ProcessRuns.residentBytes(), peak)
         }
+        let r: JSONValue = [
+            "benchmark": "memory_sequential", "items": .int(items), "jobs": .int(jobs), "journal": .string(journal == "none" ? "off" : durability),
+            "rss_mb_after_first": .double(Stats.round3(Double(before) / 1_048_576)), "rss_mb_after": .double(Stats.round3(Double(after) / 1_048_576)),
+            "rss_mb_peak": .double(Stats.round3(Double(peak) / 1_048_576)),
+            "finished_jobs_budget_mb": .double(Stats.round3(Double(CoordinatorConfig(coordinatorId: "x").finishedJobsBytes) / 1_048_576)),
+        ]
+        print(r.jsonString())
     }
 
     /// What the coordinator (this process) keeps per completed item while finished jobs stay in memory:
     /// its RSS growth over `jobs` sequential linear jobs (after a first one), per item. Keep jobs × items
     /// within the finished-jobs budget, or the oldest are dropped and the figure falls.
     func retained(_ setup: ClusterSetup) async throws {
-        let c = try await BenchCluster.start(BenchFlows.linear, setup)
-        do {
+        let (before, after) = try await BenchCluster.with(BenchFlows.linear, setup) { c in
             let params = itemParams(items)
             _ = try await c.run("linear", params, maxInFlight: maxInFlight, outputs: items)
             MemoryRelease.trim()
             let before = ProcessRuns.residentBytes()
             for _ in 0..<jobs { _ = try await c.run("linear", params, maxInFlight: maxInFlight, outputs: items) }
             MemoryRelease.trim()
-            let after = ProcessRuns.residentBytes()
-            await c.stop()
-            let r: JSONValue = [
-                "benchmark": "retained_per_item", "items": .int(items), "jobs": .int(jobs), "journal": .string(journal == "none" ? "off" : durability),
-                "rss_mb_before": .double(Stats.round3(Double(before) / 1_048_576)), "rss_mb_after": .double(Stats.round3(Double(after) / 1_048_576)),
-                "bytes_per_item": .double(Stats.round1(Double(after - before) / Double(jobs * items))),
-            ]
-            print(r.jsonString())
-        } catch {
-            await c.stop()
-            throw error
+            return (before, ProcessRuns.residentBytes())
         }
+        let r: JSONValue = [
+            "benchmark": "retained_per_item", "items": .int(items), "jobs": .int(jobs), "journal": .string(journal == "none" ? "off" : durability),
+            "rss_mb_before": .double(Stats.round3(Double(before) / 1_048_576)), "rss_mb_after": .double(Stats.round3(Double(after) / 1_048_576)),
+            "bytes_per_item": .double(Stats.round1(Double(after - before) / Double(jobs * items))),
+        ]
+        print(r.jsonString())
     }
 
     /// One source activation emits `items` items into a stage that holds each for 30 s: the

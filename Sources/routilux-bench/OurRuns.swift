@@ -62,6 +62,19 @@ struct BenchCluster {
         await cluster.stop()
         if let d = stateDir { try? FileManager.default.removeItem(atPath: d) }
     }
+
+    /// Starts a cluster, runs `body` on it and stops it, whether `body` returns or throws.
+    static func with<T>(_ flowText: String, _ setup: ClusterSetup, _ body: (BenchCluster) async throws -> T) async throws -> T {
+        let c = try await start(flowText, setup)
+        do {
+            let r = try await body(c)
+            await c.stop()
+            return r
+        } catch {
+            await c.stop()
+            throw error
+        }
+    }
 }
 
 struct BenchError: Error, CustomStringConvertible {
@@ -80,48 +93,33 @@ func itemParams(_ n: Int) -> RawJSON {
 enum OurRuns {
     /// Items per second of one job of `items` through `flow` (after a warm-up job of a quarter of them).
     static func throughput(flow: String, flowId: String, items: Int, outputsPerItem: Int, setup: ClusterSetup, maxInFlight: Int) async throws -> Double {
-        let c = try await BenchCluster.start(flow, setup)
-        do {
+        try await BenchCluster.with(flow, setup) { c in
             _ = try await c.run(flowId, itemParams(max(1, items / 4)), maxInFlight: maxInFlight, outputs: max(1, items / 4) * outputsPerItem)
             let (s, _) = try await c.run(flowId, itemParams(items), maxInFlight: maxInFlight, outputs: items * outputsPerItem)
-            await c.stop()
             return Double(items) / s
-        } catch {
-            await c.stop()
-            throw error
         }
     }
 
     /// Hops (emission → the next handler's start) of `jobs` single-item jobs run one after another.
     static func hopsAtLightLoad(jobs: Int, setup: ClusterSetup) async throws -> Latency {
-        let c = try await BenchCluster.start(BenchFlows.hop, setup)
-        do {
+        try await BenchCluster.with(BenchFlows.hop, setup) { c in
             var h = Latency()
             for i in 0..<(jobs + 20) {
                 let (_, state) = try await c.run("hop", RawJSON(["i": .int(i)]), maxInFlight: 64, outputs: 1)
                 if i >= 20 { h.record(state) }  // the first 20 warm up
             }
-            await c.stop()
             return h
-        } catch {
-            await c.stop()
-            throw error
         }
     }
 
     /// Hops of every item of one job of `items` (each stamped by one stage, measured by the next).
     static func hopsUnderLoad(items: Int, setup: ClusterSetup, maxInFlight: Int) async throws -> (Latency, itemsPerSecond: Double) {
-        let c = try await BenchCluster.start(BenchFlows.hopLoad, setup)
-        do {
+        try await BenchCluster.with(BenchFlows.hopLoad, setup) { c in
             _ = try await c.run("hop_load", itemParams(max(1, items / 4)), maxInFlight: maxInFlight, outputs: max(1, items / 4))
             let (s, state) = try await c.run("hop_load", itemParams(items), maxInFlight: maxInFlight, outputs: items)
-            await c.stop()
             var h = Latency()
             h.record(state)
             return (h, Double(items) / s)
-        } catch {
-            await c.stop()
-            throw error
         }
     }
 
@@ -130,15 +128,9 @@ enum OurRuns {
         var setup = ClusterSetup()
         setup.workers = workers
         setup.concurrency = 1
-        let c = try await BenchCluster.start(BenchFlows.spin(cpuMicros: cpuMicros), setup)
-        do {
+        return try await BenchCluster.with(BenchFlows.spin(cpuMicros: cpuMicros), setup) { c in
             _ = try await c.run("spin", itemParams(max(1, items / 10)), maxInFlight: 64, outputs: max(1, items / 10))
-            let (s, _) = try await c.run("spin", itemParams(items), maxInFlight: 64, outputs: items)
-            await c.stop()
-            return s
-        } catch {
-            await c.stop()
-            throw error
+            return try await c.run("spin", itemParams(items), maxInFlight: 64, outputs: items).seconds
         }
     }
 }
