@@ -1,4 +1,5 @@
 import Foundation
+import RoutiluxCore
 import RoutiluxTestSupport
 import RoutiluxTransport
 import RoutiluxWire
@@ -66,5 +67,46 @@ import Testing
         #expect(inbox.messages.count > 2, "split into several batches")
         await sender.shutdown()
         await receiver.shutdown()
+    }
+}
+
+extension Integration {
+    /// Against a real coordinator: a lone TASK at light load goes at once, as itself; TASKs one turn
+    /// dispatches to a worker go together, as one batch, in order.
+    @Suite struct CoordinatorBatchingTests {
+        @Test func aLoneTaskGoesAloneAndOneTurnsTasksGoAsOneBatch() async throws {
+            let h = try ProcessHarness()
+            let flow = try h.write("p4.yaml", pipeline4)
+            let c = try await h.coordinator(flows: [flow])
+            let worker = RawPeer(coordinator: c.1)
+            do {
+                try await worker.bind()
+                worker.send(.join(JoinMessage(workerId: "raw", routineTypes: ["Splitter", "Mapper", "Collector"], capacity: 16, credit: 16, endpoint: worker.inbox, session: "s"), catalogue: nil))
+                try await waitUntil("the raw worker to join") { worker.token != nil }
+                let params = try h.write("params.json", pipelineParams(12))
+                let submitted = try await h.routilux(["job", "submit", "--coordinator", c.1, "--flow", "p4", "--params", "@\(params)"])
+                #expect(submitted.code == 0, "\(submitted.err)")
+                // The job's one entry task: nothing else is ready, so it is not held for a batch.
+                try await waitUntil("the entry task to arrive") { worker.tasks.count == 1 }
+                #expect(worker.arrivals.last == 1, "the lone TASK came as itself (arrivals \(worker.arrivals))")
+                let entry = worker.tasks[0]
+                #expect(entry.routineId == "source")
+                // Its answer emits 12 items: the coordinator routes them and, in the same turn, dispatches
+                // as many as the flow's max_workers (6) allows, to this worker, in one message.
+                let items: [RawJSON] = (0..<12).map { RawJSON(["item": ["i": .int($0), "text": "t"], "index": .int($0), "count": 12]) }
+                worker.send(.result(ResultMessage(
+                    workerId: "raw", jobId: entry.jobId, taskId: entry.taskId, attempt: entry.attempt, outcome: .ok,
+                    emissions: Array(repeating: "item", count: 12), outputs: [], handlerUs: 5, credit: 1, token: worker.token!), bodies: items))
+                try await waitUntil("6 stage tasks to arrive (\(worker.tasks.count - 1) so far)") { worker.tasks.count == 7 }
+                #expect(worker.arrivals.last == 6, "one batch of 6 (arrivals \(worker.arrivals))")
+                #expect(worker.tasks.dropFirst().allSatisfy { $0.routineId == "stage1" })
+            } catch {
+                await worker.close()
+                await h.shutdown()
+                throw error
+            }
+            await worker.close()
+            await h.shutdown()
+        }
     }
 }

@@ -15,6 +15,9 @@ final class RawPeer: @unchecked Sendable {
     private let lock = NSLock()
     private var _received: [WireMessage] = []
     var received: [WireMessage] { lock.lock(); defer { lock.unlock() }; return _received }
+    /// How many messages each ZeroMQ message held (1: it came alone; more: a BATCH).
+    private var _arrivals: [Int] = []
+    var arrivals: [Int] { lock.lock(); defer { lock.unlock() }; return _arrivals }
 
     init(coordinator: String) { transport.connect(peer: "c", endpoint: coordinator) }
 
@@ -28,12 +31,24 @@ final class RawPeer: @unchecked Sendable {
         reader = Task { [weak self] in
             for await batch in stream {
                 for m in batch {
-                    guard let self, let w = try? self.codec.decode(m.frames) else { continue }
-                    self.append(w)
-                    answer?(w, self)
+                    guard let self else { return }
+                    // A batch is unpacked as a worker does; its messages are handled in order.
+                    let inner = BatchFraming.isBatch(m.frames) ? ((try? BatchFraming.unpack(m.frames)) ?? []) : [m.frames]
+                    self.arrived(BatchFraming.isBatch(m.frames) ? inner.count : 1)
+                    for frames in inner {
+                        guard let w = try? self.codec.decode(frames) else { continue }
+                        self.append(w)
+                        answer?(w, self)
+                    }
                 }
             }
         }
+    }
+
+    private func arrived(_ n: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        _arrivals.append(n)
     }
 
     private func append(_ m: WireMessage) {
