@@ -18,7 +18,9 @@ public struct CoordinatorSecurity: Sendable {
 
 /// The thin shell around `CoordinatorCore`: it binds the inbox, decodes
 /// messages, feeds the core with the time, and carries out its actions on the
-/// transport. One task owns the core; everything reaches it through one stream.
+/// transport. The core runs on the transport's I/O thread: received messages are
+/// handled where they arrive; requests, ticks and commits reach it through one
+/// stream and are handed to that thread in order.
 ///
 /// With `security`, every link is CURVE: the inbox lets in only authorized keys
 /// (the ZAP handler tags each message with its key's role), and each link to a
@@ -33,6 +35,8 @@ public final class CoordinatorService: Sendable {
         case committed(String?)
         case tick
         case stop
+        /// Nothing: the loop's task looks whether the loop is over (decided on the I/O thread).
+        case wake
     }
 
     public let security: CoordinatorSecurity?
@@ -58,6 +62,11 @@ public final class CoordinatorService: Sendable {
     private let workerCountBox = Mutex(0)
     private let finishedHook = Mutex<(@Sendable (String, JobStatus) -> Void)?>(nil)
     /// Who waits for a number of joined workers (`waitForWorkers`), and whether the loop has ended.
+    /// The loop's state (nil until `run()` starts it). Only the transport's I/O thread uses it (the
+    /// lock proves as much to the compiler; it is never contended).
+    private let loop = Mutex<LoopState?>(nil)
+    private let loopOver = Atomic<Bool>(false)
+    private let router: InboundRouter
     private let workerWaiters = Mutex<(waiting: [(id: UInt64, count: Int, continuation: CheckedContinuation<Bool, Never>)], ended: Bool)>(([], false))
 
     /// `makeCore` builds the core on the service's own task (the core is not shared).
@@ -74,8 +83,10 @@ public final class CoordinatorService: Sendable {
         let (inputs, inputContinuation) = AsyncStream.makeStream(of: Input.self, bufferingPolicy: .unbounded)
         self.inputs = inputs
         self.inputContinuation = inputContinuation
-        // Received batches go straight into the core's input stream.
-        transport = Transport(name: "coordinator", limits: limits, tracksBacklog: true) { batch in inputContinuation.yield(.inbound(batch)) }
+        // Received batches go to the loop from the I/O thread (held back until it runs).
+        let router = InboundRouter()
+        self.router = router
+        transport = Transport(name: "coordinator", limits: limits, tracksBacklog: true) { batch in router.route(batch) }
         self.logger = logger
         self.makeCore = makeCore
         self.security = security
@@ -126,161 +137,57 @@ public final class CoordinatorService: Sendable {
     }
 
     /// Runs until `stop()`. Call once.
+    ///
+    /// The core and the shell's bookkeeping live in one `LoopState`, used on the transport's I/O
+    /// thread only. Received messages are handled there, where they arrive (no hop to a task and
+    /// back: what they send is queued there and leaves at the next wake-up); requests, ticks,
+    /// store reads and journal commits come through the input stream to this task, which hands
+    /// each to that thread in order.
     public func run() async {
         if started.exchange(true, ordering: .relaxed) { return }
-        let core = makeCore()
         let ticker = Task { [inputContinuation] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(100))
                 inputContinuation.yield(.tick)
             }
         }
-        let codec = WireCodec()
-        var trimmed = (finished: 0, at: Date())
-        var waiting: [UInt64: CheckedContinuation<ControlReply, Never>] = [:]
-        var links = ReplyLinks()
-        var fingerprints: [String: String] = [:]
         var pending = inputs.makeAsyncIterator()
-        // Group commit. What acknowledges something to a client (a reply, a job's end) is carried
-        // out only once the journal holds the turn that decided it; one commit is in flight at a
-        // time and the turns handled meanwhile are committed together next. What goes to workers
-        // leaves at once: a TASK sent before its commit is, after a crash, a task of the old
-        // session (its answer carries the old token and is dropped) and runs again from the
-        // journal, so a result is still applied at most once.
-        var uncommitted: [CoordinatorAction] = []
-        var committingActions: [CoordinatorAction] = []
-        var committing = false
-        var stopping = false
-        var lastCommit = Date.distantPast
-        func carryOut(_ actions: [CoordinatorAction]) {
-            perform(actions, codec: codec, waiting: &waiting, links: &links, now: Date().timeIntervalSince1970, maxBytes: core.config.maxMessageBytes)
-        }
-        func commitOrCarryOut() {
-            guard !committing else { return }
-            // Unacknowledged progress waits a little (at most a tick) to be committed with more:
-            // each commit rewrites whole pages, so many small ones cost far more than a few large.
-            if store != nil, uncommitted.isEmpty, !stopping, core.journalBacklog < 4096, Date().timeIntervalSince(lastCommit) < Self.commitInterval {
-                return
-            }
-            if let store, let batch = core.takeJournal() {
-                lastCommit = Date()
-                committing = true
-                committingActions = uncommitted
-                uncommitted = []
-                Task { [inputContinuation] in
-                    do {
-                        try await store.commit(batch)
-                        inputContinuation.yield(.committed(nil))
-                    } catch {
-                        inputContinuation.yield(.committed("\(error)"))
+        // The loop runs on the transport's I/O thread, which already owns the sockets: received
+        // messages are handled where they arrive, everything else is handed there from this task.
+        // First its state, then what was received before it existed, in order; then every batch
+        // as it arrives.
+        transport.call { [self] in
+            router.begin({ early in
+                loop.withLock { box in
+                    let st = LoopState(core: makeCore())
+                    box = st
+                    if let restored {
+                        st.uncommitted = st.core.restore(restored, now: Date().timeIntervalSince1970)
+                        st.uncommitted += st.core.handle(.tick, now: Date().timeIntervalSince1970)
+                        commitOrCarryOut(st)
                     }
+                    for batch in early { step(.inbound(batch), st) }
                 }
-            } else {
-                let due = uncommitted
-                uncommitted = []
-                carryOut(due)
-            }
+            }, direct: { [weak self] batch in self?.received(batch) })
         }
-        /// One message of a received batch, decoded, for the core.
-        func handle(_ frames: [[UInt8]], from: Sender, now: Double) -> [CoordinatorAction] {
-            do {
-                return core.handle(.message(try codec.decode(frames), peer: from), now: now)
-            } catch {
-                return core.handle(.malformed(error, peer: from), now: now)
-            }
+        while !loopOver.load(ordering: .acquiring), let input = await pending.next() {
+            if case .wake = input { continue }
+            transport.call { [self] in received(input) }
         }
-        if let restored {
-            uncommitted = core.restore(restored, now: Date().timeIntervalSince1970)
-            uncommitted += core.handle(.tick, now: Date().timeIntervalSince1970)
-            commitOrCarryOut()
-        }
-        loop: while let input = await pending.next() {
-            let now = Date().timeIntervalSince1970
-            var actions: [CoordinatorAction] = []
-            switch input {
-            case .committed(let error):
-                committing = false
-                if let error {
-                    let why = "\(error); stopping: what was decided since the last commit was not carried out (a restart continues from there)"
-                    logger.critical("\(why)")
-                    failureBox.withLock { $0 = why }
-                    break loop
-                }
-                let done = committingActions
-                committingActions = []
-                carryOut(done)
-            case .inbound(let batch):
-                defer { transport.consumed(batch) }
-                if stopping { break }  // a restart re-dispatches what these answer
-                for m in batch {
-                    let from = sender(of: m, fingerprints: &fingerprints)
-                    if let bytes = m.oversizeBytes {
-                        actions += core.handle(oversize(m, bytes: bytes, from: from, codec: codec), now: now)
-                        continue
-                    }
-                    if BatchFraming.isBatch(m.frames) {
-                        if from.role == .client {
-                            // Batches are for worker links: a client sends one request at a time.
-                            actions += core.handle(.malformed(WireError(messageType: "BATCH", reason: "a client's key may not send batches"), peer: from), now: now)
-                            continue
-                        }
-                        do {
-                            for frames in try BatchFraming.unpack(m.frames) { actions += handle(frames, from: from, now: now) }
-                        } catch {
-                            actions += core.handle(.malformed(error, peer: from), now: now)
-                        }
-                    } else {
-                        actions += handle(m.frames, from: from, now: now)
-                    }
-                }
-            case .local(let i, let cont):
-                if let cont, case .submit(_, .local(let id)) = i { waiting[id] = cont }
-                if let cont, case .query(_, _, .local(let id), _, _) = i { waiting[id] = cont }
-                if let cont, case .status(.local(let id)) = i { waiting[id] = cont }
-                if let cont, case .control(_, .local(let id)) = i { waiting[id] = cont }
-                actions = core.handle(i, now: now)
-            case .tick:
-                if stopping { break }
-                actions = core.handle(.tick, now: now)
-                links.closeIdle(on: transport, now: now)
-                // Finished jobs dropped from memory leave free pages in the allocator's arenas: give them
-                // back to the system now and then (RSS then follows the finished-jobs budget).
-                if core.counters.jobsFinished != trimmed.finished, Date().timeIntervalSince(trimmed.at) >= 10 {
-                    trimmed = (core.counters.jobsFinished, Date())
-                    MemoryRelease.trim()
-                }
-            case .answer(let target, let reply):
-                actions = [.reply(target, reply)]
-            case .stop:
-                // Waiters are told, new jobs refused; the loop ends once the journal has the last turn.
-                if !stopping { actions = core.handle(.shutdown, now: now) }
-                stopping = true
-            }
-            if store == nil {
-                carryOut(actions)
-            } else {
-                var now: [CoordinatorAction] = []
-                for a in actions {
-                    switch a {
-                    // A store read waits too: it must see what this turn (and those before) changed.
-                    case .reply, .jobFinished, .lookUp, .readQueued, .readStaged: uncommitted.append(a)
-                    // A part is acknowledged once it is in the journal: the worker's window then bounds what
-                    // waits in memory for a commit.
-                    case .send(_, .staged(let h)) where h.stop != true: uncommitted.append(a)
-                    default: now.append(a)
-                    }
-                }
-                carryOut(now)
-                commitOrCarryOut()
-            }
-            countersBox.withLock { $0 = core.counters }
-            workerCountBox.withLock { $0 = core.workerIds.count }
-            answerWorkerWaiters(joined: core.workerIds.count, ended: false)
-            if stopping && !committing && uncommitted.isEmpty { break loop }
-        }
+        router.close()
         answerWorkerWaiters(joined: 0, ended: true)
         ticker.cancel()
-        for (_, c) in waiting { c.resume(returning: .failure("coordinator stopped")) }
+        // What still waits for an answer, taken on the loop's thread (which has stopped stepping).
+        let waiters = await withCheckedContinuation { (c: CheckedContinuation<[CheckedContinuation<ControlReply, Never>], Never>) in
+            transport.call { [self] in
+                c.resume(returning: loop.withLock { box in
+                    let w = Array(box?.waiting.values ?? [:].values)
+                    box?.waiting = [:]
+                    return w
+                })
+            }
+        }
+        for c in waiters { c.resume(returning: .failure("coordinator stopped")) }
         // Requests already queued behind the stop get an answer too; later ones are refused in `ask`.
         inputContinuation.finish()
         while let input = await pending.next() {
@@ -290,6 +197,166 @@ public final class CoordinatorService: Sendable {
         await transport.shutdown(drainingFor: 1)
         // A clean stop checkpoints the journal into its one file.
         store?.close()
+    }
+
+    /// An input, on the I/O thread: received batches as they arrive, the rest handed there from `run()`.
+    private func received(_ batch: [InboundMessage]) { received(.inbound(batch)) }
+
+    private func received(_ input: Input) {
+        let over = loop.withLock { box -> Bool? in
+            guard let st = box, !st.finished else { return nil }
+            step(input, st)
+            return st.finished
+        }
+        guard let over else {
+            // The loop is over: a request that came too late is answered so.
+            if case .local(_, let c?) = input { c.resume(returning: .failure("coordinator stopped")) }
+            if case .inbound(let batch) = input { transport.consumed(batch) }
+            return
+        }
+        // Over: the loop's task, waiting on its stream, is told to look.
+        if over {
+            loopOver.store(true, ordering: .releasing)
+            inputContinuation.yield(.wake)
+        }
+    }
+
+    /// Carries out actions now.
+    private func carryOut(_ actions: [CoordinatorAction], _ st: LoopState) {
+        perform(
+            actions, codec: st.codec, waiting: &st.waiting, links: &st.links, now: Date().timeIntervalSince1970,
+            maxBytes: st.core.config.maxMessageBytes)
+    }
+
+    /// Group commit. What acknowledges something to a client (a reply, a job's end) is carried
+    /// out only once the journal holds the turn that decided it; one commit is in flight at a
+    /// time and the turns handled meanwhile are committed together next. What goes to workers
+    /// leaves at once: a TASK sent before its commit is, after a crash, a task of the old
+    /// session (its answer carries the old token and is dropped) and runs again from the
+    /// journal, so a result is still applied at most once.
+    private func commitOrCarryOut(_ st: LoopState) {
+        guard !st.committing else { return }
+        // Unacknowledged progress waits a little (at most a tick) to be committed with more:
+        // each commit rewrites whole pages, so many small ones cost far more than a few large.
+        if store != nil, st.uncommitted.isEmpty, !st.stopping, st.core.journalBacklog < 4096, Date().timeIntervalSince(st.lastCommit) < Self.commitInterval {
+            return
+        }
+        if let store, let batch = st.core.takeJournal() {
+            st.lastCommit = Date()
+            st.committing = true
+            st.committingActions = st.uncommitted
+            st.uncommitted = []
+            Task { [inputContinuation] in
+                do {
+                    try await store.commit(batch)
+                    inputContinuation.yield(.committed(nil))
+                } catch {
+                    inputContinuation.yield(.committed("\(error)"))
+                }
+            }
+        } else {
+            let due = st.uncommitted
+            st.uncommitted = []
+            carryOut(due, st)
+        }
+    }
+
+    /// One message of a received batch, decoded, for the core.
+    private func handleFrames(_ frames: [[UInt8]], from: Sender, now: Double, _ st: LoopState) -> [CoordinatorAction] {
+        do {
+            return st.core.handle(.message(try st.codec.decode(frames), peer: from), now: now)
+        } catch {
+            return st.core.handle(.malformed(error, peer: from), now: now)
+        }
+    }
+
+    /// One input through the core, and its actions carried out (or held for the journal).
+    private func step(_ input: Input, _ st: LoopState) {
+        let now = Date().timeIntervalSince1970
+        var actions: [CoordinatorAction] = []
+        switch input {
+        case .committed(let error):
+            st.committing = false
+            if let error {
+                let why = "\(error); stopping: what was decided since the last commit was not carried out (a restart continues from there)"
+                logger.critical("\(why)")
+                failureBox.withLock { $0 = why }
+                st.finished = true
+                return
+            }
+            let done = st.committingActions
+            st.committingActions = []
+            carryOut(done, st)
+        case .inbound(let batch):
+            defer { transport.consumed(batch) }
+            if st.stopping { break }  // a restart re-dispatches what these answer
+            for m in batch {
+                let from = sender(of: m, fingerprints: &st.fingerprints)
+                if let bytes = m.oversizeBytes {
+                    actions += st.core.handle(oversize(m, bytes: bytes, from: from, codec: st.codec), now: now)
+                    continue
+                }
+                if BatchFraming.isBatch(m.frames) {
+                    if from.role == .client {
+                        // Batches are for worker links: a client sends one request at a time.
+                        actions += st.core.handle(.malformed(WireError(messageType: "BATCH", reason: "a client's key may not send batches"), peer: from), now: now)
+                        continue
+                    }
+                    do {
+                        for frames in try BatchFraming.unpack(m.frames) { actions += handleFrames(frames, from: from, now: now, st) }
+                    } catch {
+                        actions += st.core.handle(.malformed(error, peer: from), now: now)
+                    }
+                } else {
+                    actions += handleFrames(m.frames, from: from, now: now, st)
+                }
+            }
+        case .local(let i, let cont):
+            if let cont, case .submit(_, .local(let id)) = i { st.waiting[id] = cont }
+            if let cont, case .query(_, _, .local(let id), _, _) = i { st.waiting[id] = cont }
+            if let cont, case .status(.local(let id)) = i { st.waiting[id] = cont }
+            if let cont, case .control(_, .local(let id)) = i { st.waiting[id] = cont }
+            actions = st.core.handle(i, now: now)
+        case .tick:
+            if st.stopping { break }
+            actions = st.core.handle(.tick, now: now)
+            st.links.closeIdle(on: transport, now: now)
+            // Finished jobs dropped from memory leave free pages in the allocator's arenas: give them
+            // back to the system now and then (RSS then follows the finished-jobs budget).
+            if st.core.counters.jobsFinished != st.trimmed.finished, Date().timeIntervalSince(st.trimmed.at) >= 10 {
+                st.trimmed = (st.core.counters.jobsFinished, Date())
+                MemoryRelease.trim()
+            }
+        case .answer(let target, let reply):
+            actions = [.reply(target, reply)]
+        case .stop:
+            // Waiters are told, new jobs refused; the loop ends once the journal has the last turn.
+            if !st.stopping { actions = st.core.handle(.shutdown, now: now) }
+            st.stopping = true
+        case .wake:
+            break
+        }
+        if store == nil {
+            carryOut(actions, st)
+        } else {
+            var now: [CoordinatorAction] = []
+            for a in actions {
+                switch a {
+                // A store read waits too: it must see what this turn (and those before) changed.
+                case .reply, .jobFinished, .lookUp, .readQueued, .readStaged: st.uncommitted.append(a)
+                // A part is acknowledged once it is in the journal: the worker's window then bounds what
+                // waits in memory for a commit.
+                case .send(_, .staged(let h)) where h.stop != true: st.uncommitted.append(a)
+                default: now.append(a)
+                }
+            }
+            carryOut(now, st)
+            commitOrCarryOut(st)
+        }
+        countersBox.withLock { $0 = st.core.counters }
+        workerCountBox.withLock { $0 = st.core.workerIds.count }
+        answerWorkerWaiters(joined: st.core.workerIds.count, ended: false)
+        if st.stopping && !st.committing && st.uncommitted.isEmpty { st.finished = true }
     }
 
     /// Why the loop stopped on its own (the journal could not be written), if it did.

@@ -35,6 +35,7 @@ public final class Transport: Sendable {
         case connect(peer: String, endpoint: String, SocketOptions, replace: Bool)
         case disconnect(peer: String, lingerMs: Int32?)
         case batch(peer: String, Batching?)
+        case call(@Sendable () -> Void)
         case send(peer: String, frames: [[UInt8]])
         case stop(CheckedContinuation<Void, Never>?, drainFor: Double)
     }
@@ -100,6 +101,10 @@ public final class Transport: Sendable {
     public func connect(peer: String, endpoint: String, options: SocketOptions = .standard, replace: Bool = true) {
         post(.connect(peer: peer, endpoint: endpoint, options, replace: replace))
     }
+
+    /// Runs `work` on the I/O thread, in order with the other commands (what it sends is queued
+    /// there and leaves at the next wake-up). It must not block: the I/O thread serves every socket.
+    public func call(_ work: @escaping @Sendable () -> Void) { post(.call(work)) }
 
     /// Changes how the link to `peer` batches (from its next message on).
     public func setBatching(peer: String, _ batching: Batching?) { post(.batch(peer: peer, batching)) }
@@ -334,6 +339,8 @@ private final class IOLoop: @unchecked Sendable {
                         continue
                     }
                     peers[peer] = Peer(socket: s, endpoint: ep, essential: opts.essential, batching: opts.batching)
+                case .call(let work):
+                    work()
                 case .batch(let peer, let b):
                     sendUnbatched(peer)
                     peers[peer]?.batching = b
