@@ -61,15 +61,16 @@ public final class CoordinatorService: Sendable {
     private let countersBox = Mutex(CoordinatorCounters())
     private let workerCountBox = Mutex(0)
     private let finishedHook = Mutex<(@Sendable (String, JobStatus) -> Void)?>(nil)
-    /// Who waits for a number of joined workers (`waitForWorkers`), and whether the loop has ended.
-    /// The loop's state (nil until `run()` starts it). Only the transport's I/O thread uses it (the
-    /// lock proves as much to the compiler; it is never contended).
+    /// The loop's state (nil until `run()` builds it). Once the loop has begun only the transport's
+    /// I/O thread uses it (the lock proves as much to the compiler; it is not contended).
     private let loop = Mutex<LoopState?>(nil)
     private let loopOver = Atomic<Bool>(false)
     private let router: InboundRouter
+    /// Who waits for a number of joined workers (`waitForWorkers`), and whether the loop has ended.
     private let workerWaiters = Mutex<(waiting: [(id: UInt64, count: Int, continuation: CheckedContinuation<Bool, Never>)], ended: Bool)>(([], false))
 
-    /// `makeCore` builds the core on the service's own task (the core is not shared).
+    /// `makeCore` builds the core when `run()` starts (the core is not shared: it then runs on the
+    /// transport's I/O thread).
     /// With `security`, call `reloadKeys()` before `bind`: until then no key is let in.
     /// With `store`, the core must be made `durable`: each turn's changes are
     /// committed before its actions are carried out, and `restored` (what
@@ -131,7 +132,7 @@ public final class CoordinatorService: Sendable {
         return .server(security.keys, domain: ZAPHandler.peerDomain(key ?? "none"))
     }
 
-    /// Called (on the service's task) when a job reaches a final status.
+    /// Called when a job reaches a final status, on the transport's I/O thread: it must return at once.
     public func onJobFinished(_ f: @escaping @Sendable (String, JobStatus) -> Void) {
         finishedHook.withLock { $0 = f }
     }
@@ -156,16 +157,21 @@ public final class CoordinatorService: Sendable {
         // messages are handled where they arrive, everything else is handed there from this task.
         // First its state, then what was received before it existed, in order; then every batch
         // as it arrives.
+        // The core is built, and a restart's journal restored, here (nothing else uses the state yet:
+        // received batches wait in the router), so that a big restore does not hold the I/O thread.
+        loop.withLock { box in
+            let st = LoopState(core: makeCore())
+            box = st
+            if let restored {
+                st.uncommitted = st.core.restore(restored, now: Date().timeIntervalSince1970)
+                st.uncommitted += st.core.handle(.tick, now: Date().timeIntervalSince1970)
+                commitOrCarryOut(st)
+            }
+        }
         transport.call { [self] in
             router.begin({ early in
                 loop.withLock { box in
-                    let st = LoopState(core: makeCore())
-                    box = st
-                    if let restored {
-                        st.uncommitted = st.core.restore(restored, now: Date().timeIntervalSince1970)
-                        st.uncommitted += st.core.handle(.tick, now: Date().timeIntervalSince1970)
-                        commitOrCarryOut(st)
-                    }
+                    guard let st = box else { return }
                     for batch in early { step(.inbound(batch), st) }
                 }
             }, direct: { [weak self] batch in self?.received(batch) })
@@ -325,7 +331,8 @@ public final class CoordinatorService: Sendable {
             // back to the system now and then (RSS then follows the finished-jobs budget).
             if st.core.counters.jobsFinished != st.trimmed.finished, Date().timeIntervalSince(st.trimmed.at) >= 10 {
                 st.trimmed = (st.core.counters.jobsFinished, Date())
-                MemoryRelease.trim()
+                // Off the I/O thread: on a large heap it can take a while, and it needs nothing of the core.
+                Task.detached(priority: .utility) { MemoryRelease.trim() }
             }
         case .answer(let target, let reply):
             actions = [.reply(target, reply)]

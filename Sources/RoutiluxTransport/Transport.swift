@@ -46,6 +46,8 @@ public final class Transport: Sendable {
     private let inboundContinuation: AsyncStream<[InboundMessage]>.Continuation
     private let sink: (@Sendable ([InboundMessage]) -> Void)?
     private let queue = Mutex<Deque<Command>>([])
+    /// The I/O thread has ended: nothing reads the queue any more (set under the queue's lock).
+    private let ended = Mutex<Bool>(false)
     private let signalled = Atomic<Bool>(false)
     private let wakeRead: Int32
     private let wakeWrite: Int32
@@ -120,6 +122,7 @@ public final class Transport: Sendable {
     /// batching link sends them together).
     public func send(_ messages: [(peer: String, frames: [[UInt8]])]) {
         guard !messages.isEmpty else { return }
+        guard !hasEnded else { return }  // nothing is sent any more
         queue.withLock { q in for m in messages { q.append(.send(peer: m.peer, frames: m.frames)) } }
         wake()
     }
@@ -132,8 +135,38 @@ public final class Transport: Sendable {
     }
 
     private func post(_ c: Command) {
-        queue.withLock { $0.append(c) }
-        wake()
+        // Once the I/O thread has ended, a call runs here (what it sends goes nowhere) and a
+        // bind fails, so nobody waits for a thread that is gone.
+        let accepted = ended.withLock { gone -> Bool in
+            if gone { return false }
+            queue.withLock { $0.append(c) }
+            return true
+        }
+        if accepted { wake() } else { refuse(c) }
+    }
+
+    private var hasEnded: Bool { ended.withLock { $0 } }
+
+    /// A command that came after the I/O thread ended.
+    fileprivate func refuse(_ c: Command) {
+        switch c {
+        case .call(let work): work()
+        case .bind(let ep, _, let cont): cont.resume(throwing: TransportError(endpoint: ep, reason: "the transport is shut down"))
+        case .stop(let cont, _): cont?.resume()
+        default: break
+        }
+    }
+
+    /// The I/O thread is ending: from now on commands are refused at once; those still queued are returned.
+    fileprivate func endCommands() -> Deque<Command> {
+        ended.withLock { gone in
+            gone = true
+            return queue.withLock { q in
+                let out = q
+                q.removeAll()
+                return out
+            }
+        }
     }
 
     private func wake() {
@@ -379,6 +412,8 @@ private final class IOLoop: @unchecked Sendable {
         inboxes.removeAll()
         for var m in monitors { zsock_destroy(&m) }
         monitors.removeAll()
+        // What was posted after the last drain: calls still run (their continuations resume), the rest is refused.
+        for c in transport.endCommands() { transport.refuse(c) }
         transport.finish()
         stopWaiter?.resume()
     }

@@ -70,6 +70,23 @@ import Testing
     }
 }
 
+/// Work handed to a transport's I/O thread runs in order, and still runs (or fails) once the
+/// thread has ended, so nobody waits for it forever.
+@Suite struct TransportCallTests {
+    @Test func callsRunInOrderAndAfterShutdownAtOnce() async throws {
+        let t = Transport(name: "calls")
+        let order = Mutex<[Int]>([])
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            for i in 0..<100 { t.call { order.withLock { $0.append(i) } } }
+            t.call { c.resume() }
+        }
+        #expect(order.withLock { $0 } == Array(0..<100))
+        await t.shutdown()
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in t.call { c.resume() } }
+        await #expect(throws: TransportError.self) { _ = try await t.bindInbox("tcp://127.0.0.1:*") }
+    }
+}
+
 extension Integration {
     /// Against a real coordinator: a lone TASK at light load goes at once, as itself; TASKs one turn
     /// dispatches to a worker go together, as one batch, in order.
