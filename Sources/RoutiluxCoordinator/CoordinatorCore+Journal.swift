@@ -183,7 +183,7 @@ extension CoordinatorCore {
     static func metaBlob(_ job: JobRecord) -> [UInt8] {
         var s = job.state
         s.executionHistory = []
-        s.outputLog = []
+        s.outputs = []
         s.sharedLog = []
         s.pendingTasks = []
         s.slotStates = [:]
@@ -389,7 +389,7 @@ extension CoordinatorCore {
         } else {
             state.executionHistory = try historyRecords(rows, count: .max)
         }
-        state.outputLog += try entries(logs[.outputs])
+        state.outputs += try entries(logs[.outputs]).map(OutputEntry.init(json:))
         state.sharedLog += try entries(logs[.sharedLog])
         return (state, older)
     }

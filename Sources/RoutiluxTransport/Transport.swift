@@ -45,9 +45,8 @@ public final class Transport: Sendable {
     public let inbound: AsyncStream<[InboundMessage]>
     private let inboundContinuation: AsyncStream<[InboundMessage]>.Continuation
     private let sink: (@Sendable ([InboundMessage]) -> Void)?
-    private let queue = Mutex<Deque<Command>>([])
-    /// The I/O thread has ended: nothing reads the queue any more (set under the queue's lock).
-    private let ended = Mutex<Bool>(false)
+    /// Commands for the I/O thread, and whether it has ended (then nothing reads them any more).
+    private let queue = Mutex<(commands: Deque<Command>, ended: Bool)>(([], false))
     private let signalled = Atomic<Bool>(false)
     private let wakeRead: Int32
     private let wakeWrite: Int32
@@ -122,9 +121,12 @@ public final class Transport: Sendable {
     /// batching link sends them together).
     public func send(_ messages: [(peer: String, frames: [[UInt8]])]) {
         guard !messages.isEmpty else { return }
-        guard !hasEnded else { return }  // nothing is sent any more
-        queue.withLock { q in for m in messages { q.append(.send(peer: m.peer, frames: m.frames)) } }
-        wake()
+        let accepted = queue.withLock { q -> Bool in
+            if q.ended { return false }  // nothing is sent any more
+            for m in messages { q.commands.append(.send(peer: m.peer, frames: m.frames)) }
+            return true
+        }
+        if accepted { wake() }
     }
 
     /// Closes every socket and ends the I/O thread (lingering sockets get their linger time).
@@ -137,15 +139,13 @@ public final class Transport: Sendable {
     private func post(_ c: Command) {
         // Once the I/O thread has ended, a call runs here (what it sends goes nowhere) and a
         // bind fails, so nobody waits for a thread that is gone.
-        let accepted = ended.withLock { gone -> Bool in
-            if gone { return false }
-            queue.withLock { $0.append(c) }
+        let accepted = queue.withLock { q -> Bool in
+            if q.ended { return false }
+            q.commands.append(c)
             return true
         }
         if accepted { wake() } else { refuse(c) }
     }
-
-    private var hasEnded: Bool { ended.withLock { $0 } }
 
     /// A command that came after the I/O thread ended.
     fileprivate func refuse(_ c: Command) {
@@ -159,13 +159,11 @@ public final class Transport: Sendable {
 
     /// The I/O thread is ending: from now on commands are refused at once; those still queued are returned.
     fileprivate func endCommands() -> Deque<Command> {
-        ended.withLock { gone in
-            gone = true
-            return queue.withLock { q in
-                let out = q
-                q.removeAll()
-                return out
-            }
+        queue.withLock { q in
+            q.ended = true
+            let out = q.commands
+            q.commands.removeAll()
+            return out
         }
     }
 
@@ -181,8 +179,8 @@ public final class Transport: Sendable {
         while read(wakeRead, &drained, 64) > 0 {}
         signalled.store(false, ordering: .releasing)
         return queue.withLock { q in
-            let out = q
-            q.removeAll()
+            let out = q.commands
+            q.commands.removeAll()
             return out
         }
     }

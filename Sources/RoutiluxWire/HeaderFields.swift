@@ -7,14 +7,6 @@ public struct HeaderFields {
     let fields: [(key: String, value: JSONValue)]
     let type: MessageType
 
-    init(_ value: JSONValue, type: MessageType) throws(WireError) {
-        guard case .object(let o) = value else {
-            throw WireError(messageType: type.rawValue, reason: "header has the wrong type: expected a JSON object, got \(value.typeName)")
-        }
-        fields = o.map { (key: $0.key, value: $0.value) }
-        self.type = type
-    }
-
     init(fields: [(key: String, value: JSONValue)], type: MessageType) {
         self.fields = fields
         self.type = type
@@ -200,5 +192,6 @@ struct HeaderWriter {
     mutating func put(_ field: String, _ v: [String]) { writer.strings(field, v) }
     mutating func put(_ field: String, _ v: [[String]]?) { if let v { writer.stringLists(field, v) } }
 
-    var bytes: [UInt8] { writer.finish() }
+    /// The header's bytes (the writer is done with).
+    mutating func finished() -> [UInt8] { writer.finished() }
 }

@@ -28,7 +28,7 @@ public final class WireCodec: Sendable {
         func header(_ h: some HeaderCoding) {
             var w = HeaderWriter()
             h.write(&w)
-            frames.append(w.bytes)
+            frames.append(w.finished())
         }
         switch message {
         case .join(let h, let catalogue):

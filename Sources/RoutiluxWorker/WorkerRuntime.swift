@@ -299,7 +299,6 @@ public final class WorkerRuntime: Sendable {
             }
         }
 
-
         loop: for await input in inputs {
             let now = Date()
             defer { flushOutbox() }

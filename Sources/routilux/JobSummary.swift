@@ -30,12 +30,12 @@ func summarize(_ state: JobState, elapsed: Double?, maxOutputs: Int = 10) -> Str
             lines.append("  flow: \(f["total_routines"].intValue ?? 0) routines, \(f["total_events"].intValue ?? 0) events")
         }
     }
-    if !state.outputLog.isEmpty {
-        lines.append("output (\(state.outputLog.count) record\(state.outputLog.count == 1 ? "" : "s")):")
-        for o in state.outputLog.prefix(maxOutputs) {
+    if !state.outputs.isEmpty {
+        lines.append("output (\(state.outputs.count) record\(state.outputs.count == 1 ? "" : "s")):")
+        for o in state.outputs.prefix(maxOutputs).map(\.json) {
             lines.append("  [\(o["routine_id"].stringValue ?? "?")/\(o["output_type"].stringValue ?? "?")] \(o["data"].jsonString())")
         }
-        if state.outputLog.count > maxOutputs { lines.append("  … \(state.outputLog.count - maxOutputs) more (see --output or --json)") }
+        if state.outputs.count > maxOutputs { lines.append("  … \(state.outputs.count - maxOutputs) more (see --output or --json)") }
     }
     return lines.joined(separator: "\n")
 }

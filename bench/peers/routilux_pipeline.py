@@ -105,6 +105,28 @@ DELIVERIES_PER_ITEM = {"linear": 3, "fanout": 8}
 SINK_RECEIPTS_PER_ITEM = {"linear": 1, "fanout": 4}
 
 
+def wire(flow, scenario: str, collector, source, sink, transform_class) -> None:
+    """Adds the source, the scenario's stages and the sink to `flow` and connects them
+    (linear: a chain; fanout: the source to every branch, every branch to the sink).
+    0.10.0 and 1.1.0 share this part of the API."""
+    flow.add_routine(source, "source")
+    sink.set_config(collector=collector)
+    flow.add_routine(sink, "sink")
+    stages = SCENARIOS[scenario]
+    for rid in stages:
+        r = transform_class()
+        r.set_config(transform=rid)
+        flow.add_routine(r, rid)
+    if scenario == "linear":
+        chain = ["source", *stages, "sink"]
+        for a, b in zip(chain, chain[1:]):
+            flow.connect(a, "output", b, "input")
+    else:
+        for rid in stages:
+            flow.connect("source", "output", rid, "input")
+            flow.connect(rid, "output", "sink", "input")
+
+
 class BenchError(RuntimeError):
     pass
 
@@ -239,23 +261,7 @@ class LegacyBench:
 
         flow = Flow(flow_id=f"bench-{scenario}", execution_strategy="concurrent",
                     max_workers=max_workers)
-        flow.add_routine(Source(), "source")
-        sink = Sink()
-        sink.set_config(collector=collector)
-        flow.add_routine(sink, "sink")
-        stages = SCENARIOS[scenario]
-        for rid in stages:
-            r = Transform()
-            r.set_config(transform=rid)
-            flow.add_routine(r, rid)
-        if scenario == "linear":
-            chain = ["source", *stages, "sink"]
-            for a, b in zip(chain, chain[1:]):
-                flow.connect(a, "output", b, "input")
-        else:
-            for rid in stages:
-                flow.connect("source", "output", rid, "input")
-                flow.connect(rid, "output", "sink", "input")
+        wire(flow, scenario, collector, Source(), Sink(), Transform)
         self.flow = flow
         self.concurrency = {"strategy": "concurrent", "max_workers": flow.max_workers}
 
@@ -351,23 +357,7 @@ class RuntimeBench:
         # The worker's timeout counts from worker start (300 s by default),
         # not per job: leave room for the warm-up and the timed run.
         flow = Flow(flow_id=f"bench-{scenario}", execution_timeout=max(3600.0, 4 * timeout))
-        flow.add_routine(Source(), "source")
-        sink = Sink()
-        sink.set_config(collector=collector)
-        flow.add_routine(sink, "sink")
-        stages = SCENARIOS[scenario]
-        for rid in stages:
-            r = Transform()
-            r.set_config(transform=rid)
-            flow.add_routine(r, rid)
-        if scenario == "linear":
-            chain = ["source", *stages, "sink"]
-            for a, b in zip(chain, chain[1:]):
-                flow.connect(a, "output", b, "input")
-        else:
-            for rid in stages:
-                flow.connect("source", "output", rid, "input")
-                flow.connect(rid, "output", "sink", "input")
+        wire(flow, scenario, collector, Source(), Sink(), Transform)
         problems = [p for p in flow.validate() if "error" in p.lower()]
         if problems:
             raise BenchError(f"flow.validate(): {problems}")
