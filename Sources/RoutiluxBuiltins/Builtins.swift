@@ -31,8 +31,7 @@ public let failerType = RoutineType(
     let failAttempts = config["fail_attempts"].map { $0 == .null ? 0 : ($0.intValue ?? -1) } ?? 0
     guard failAttempts >= 0 else { throw RoutineConfigError(key: "fail_attempts", "must be a non-negative integer") }
     var r = RoutineDefinition(config: config)
-    r.runInline()  // computes on its input only
-    let h: SlotHandler = { data, ctx in
+    let h: InlineSlotHandler = { data, ctx in
         if ctx.attempt <= failAttempts {
             throw RoutineError("\(message) (attempt \(ctx.attempt))", type: errorType)
         }
@@ -41,8 +40,8 @@ public let failerType = RoutineType(
         }
         try ctx.emit("output", data)
     }
-    r.slot("input", h)
-    r.slot("trigger", h)
+    r.inlineSlot("input", h)
+    r.inlineSlot("trigger", h)
     r.event("output")
     return r
 }

@@ -18,8 +18,7 @@ public let collectorType = RoutineType(
         throw RoutineConfigError(key: "merge", "must be override or append, not '\(merge)'")
     }
     var r = RoutineDefinition(config: config)
-    r.runInline()  // computes on its input only
-    r.slot("input", merge: MergeStrategy(name: merge)) { data, ctx in
+    r.inlineSlot("input", merge: MergeStrategy(name: merge)) { data, ctx in
         let value: JSONValue
         if let field {
             guard let v = lookupPath(field, in: .object(data)) ?? lookupPath(field, in: extractInputData(data)) else {

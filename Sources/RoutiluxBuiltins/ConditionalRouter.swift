@@ -41,10 +41,9 @@ public let conditionalRouterType = RoutineType(
         throw RoutineConfigError(key: "route_priority", "must be first_match or all_matches")
     }
     var r = RoutineDefinition(config: config)
-    r.runInline()  // computes on its input only
     r.event("output")
     for name in routes.map(\.0) + [defaultRoute].compactMap({ $0 }) where !r.events.contains(name) { r.event(name) }
-    r.slot("input") { data, ctx in
+    r.inlineSlot("input") { data, ctx in
         let input = extractInputData(data)
         var matched = false
         for (name, cond) in routes where cond.holds(input, config: ctx.config) {

@@ -14,9 +14,8 @@ public let dataFlattenerType = RoutineType("DataFlattener", summary: "flattens n
     let maxDepth = config["max_depth"]?.intValue ?? 100
     guard maxDepth >= 1 else { throw RoutineConfigError(key: "max_depth", "must be at least 1") }
     var r = RoutineDefinition(config: config)
-    r.runInline()  // computes on its input only
     r.event("output")
-    r.slot("input") { data, ctx in
+    r.inlineSlot("input") { data, ctx in
         let value = data["data"] ?? extractInputData(data)
         var out = JSONObject()
         var deepest = 0

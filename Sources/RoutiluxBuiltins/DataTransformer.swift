@@ -14,9 +14,8 @@ public let dataTransformerType = RoutineType(
     try Config.allowOnly(config, ["transformations", "chain_transformations"])
     let configured = try names(config["transformations"], key: "transformations")
     var r = RoutineDefinition(config: config)
-    r.runInline()  // computes on its input only
     r.event("output")
-    r.slot("input") { data, ctx in
+    r.inlineSlot("input") { data, ctx in
         let list = data["transformations"].flatMap { v -> [String]? in
             guard let a = v.arrayValue, !a.isEmpty else { return nil }
             return a.compactMap(\.stringValue)

@@ -26,10 +26,9 @@ public let dataValidatorType = RoutineType(
     let strict = try Config.bool(config, "strict_mode", default: false)
     let allowExtra = try Config.bool(config, "allow_extra_fields", default: true)
     var r = RoutineDefinition(config: config)
-    r.runInline()  // computes on its input only
     r.event("valid")
     r.event("invalid")
-    r.slot("input") { data, ctx in
+    r.inlineSlot("input") { data, ctx in
         let value = data["data"] ?? extractInputData(data)
         let activeRules = try data["rules"].map { try parseRules($0, key: "input rules") } ?? rules
         var errors: [String] = []

@@ -15,10 +15,9 @@ public let filterType = RoutineType("Filter", summary: "emits passed or rejected
     let invert = try Config.bool(config, "invert", default: false)
     let includeReason = try Config.bool(config, "include_reason", default: true)
     var r = RoutineDefinition(config: config)
-    r.runInline()  // computes on its input only
     r.event("passed")
     r.event("rejected")
-    r.slot("input") { data, ctx in
+    r.inlineSlot("input") { data, ctx in
         let input = extractInputData(data)
         var ok = allowList.map { $0.contains(input) } ?? condition!.holds(input, config: ctx.config)
         if invert { ok.toggle() }

@@ -20,8 +20,7 @@ public let mapperType = RoutineType(
     let defaultValue = config["default_value"] ?? .null
     let rules = try (Config.object(config, "mappings") ?? [:]).map { try MapRule(target: $0.key, spec: $0.value) }
     var r = RoutineDefinition(config: config)
-    r.runInline()  // computes on its input only
-    r.slot("input") { data, ctx in
+    r.inlineSlot("input") { data, ctx in
         let input = extractInputData(data)
         var out = JSONObject()
         if keep, let o = input.objectValue { out = o }

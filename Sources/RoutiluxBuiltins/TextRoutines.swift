@@ -13,9 +13,8 @@ public let textClipperType = RoutineType("TextClipper", summary: "clips long tex
     let preserve = try Config.bool(config, "preserve_tracebacks", default: true)
     let message = try Config.string(config, "truncation_message", default: "...(省略了{remaining}行)") ?? ""
     var r = RoutineDefinition(config: config)
-    r.runInline()  // computes on its input only
     r.event("output")
-    r.slot("input") { data, ctx in
+    r.inlineSlot("input") { data, ctx in
         let text = textOf(data["text"] ?? extractInputData(data.filter { $0.key != "max_length" }))
         let limit = data["max_length"]?.intValue.flatMap { $0 > 0 ? $0 : nil } ?? configured
         var clipped = text
@@ -60,9 +59,8 @@ public let textRendererType = RoutineType("TextRenderer", summary: "renders data
     guard format == "xml" || format == "markdown" else { throw RoutineConfigError(key: "tag_format", "must be xml or markdown") }
     let indent = try Config.string(config, "indent", default: "  ") ?? "  "
     var r = RoutineDefinition(config: config)
-    r.runInline()  // computes on its input only
     r.event("output")
-    r.slot("input") { data, ctx in
+    r.inlineSlot("input") { data, ctx in
         let value = data["data"] ?? extractInputData(data)
         func render(_ v: JSONValue, _ level: Int) -> String {
             let ind = String(repeating: indent, count: level)
@@ -98,9 +96,8 @@ public let timeProviderType = RoutineType("TimeProvider", summary: "emits the cu
     let weekday = try Config.bool(config, "include_weekday", default: true)
     let locale = try Config.string(config, "locale", default: "zh_CN") ?? "zh_CN"
     var r = RoutineDefinition(config: config)
-    r.runInline()  // computes on its input only
     r.event("output")
-    let handler: SlotHandler = { data, ctx in
+    let handler: InlineSlotHandler = { data, ctx in
         let format = data["format"]?.stringValue ?? extractInputData(data)["format"].stringValue ?? configured
         let now = Date().timeIntervalSince1970
         let iso = localISO(now)
@@ -120,8 +117,8 @@ public let timeProviderType = RoutineType("TimeProvider", summary: "emits the cu
         }
         try ctx.emit("output", ["time_string": .string(text), "timestamp": .double(now), "datetime": .string(iso), "formatted": .string(formatted)])
     }
-    r.slot("request", handler)
-    r.slot("trigger", handler)
+    r.inlineSlot("request", handler)
+    r.inlineSlot("trigger", handler)
     return r
 }
 

@@ -2,16 +2,31 @@ import OrderedCollections
 /// A slot handler: it gets the merged data and its context. Throwing is a routine error.
 public typealias SlotHandler = @Sendable (JSONObject, HandlerContext) async throws -> Void
 
+/// A handler that never waits: it only computes on its input (no I/O, sleeps, timers or
+/// `ctx.waitForRoom()`) and returns within microseconds. A worker runs it on its I/O thread,
+/// where the task arrived, with no task of its own (see `RoutineDefinition.inlineSlot`).
+public typealias InlineSlotHandler = @Sendable (JSONObject, HandlerContext) throws -> Void
+
 /// An input of a routine.
 public struct SlotDefinition: Sendable {
     public var name: String
     public var merge: MergeStrategy
     public var handler: SlotHandler?
+    /// The same handler, callable without waiting, when the slot was declared with `inlineSlot`.
+    public var inlineHandler: InlineSlotHandler?
 
     public init(name: String, merge: MergeStrategy = .override, handler: SlotHandler?) {
         self.name = name
         self.merge = merge
         self.handler = handler
+    }
+
+    /// A slot whose handler never waits (it is also the slot's `handler`).
+    public init(name: String, merge: MergeStrategy = .override, inline: @escaping InlineSlotHandler) {
+        self.name = name
+        self.merge = merge
+        self.handler = { data, ctx in try inline(data, ctx) }
+        self.inlineHandler = inline
     }
 }
 
@@ -26,15 +41,12 @@ public struct RoutineDefinition: Sendable {
     /// the coordinator stores it, sends it with each task, and runs one of the
     /// job's activations of this routine at a time.
     public private(set) var keepsState = false
-    /// Its handlers never wait (no I/O, sleeps, timers or `ctx.waitForRoom()`) and return within
-    /// microseconds: a worker may run them on its own loop, without a task each (`runInline()`).
-    /// What such a handler emits goes in one RESULT, never in streamed parts.
-    public private(set) var runsInline = false
+    /// Every slot's handler never waits (each was declared with `inlineSlot`): a worker may run
+    /// its activations on its I/O thread, without a task each. What such a handler emits goes in
+    /// one RESULT, never in streamed parts.
+    public var runsInline: Bool { slots.allSatisfy { $0.handler == nil || $0.inlineHandler != nil } }
 
     public init(config: JSONObject = [:]) { self.config = config }
-
-    /// Declares that the handlers only compute on their input (see `runsInline`).
-    public mutating func runInline() { runsInline = true }
 
     /// Declares that the routine keeps per-job state in `ctx.state` (and may set timers).
     public mutating func keepState() { keepsState = true }
@@ -59,6 +71,13 @@ public struct RoutineDefinition: Sendable {
     public mutating func slot(_ name: String, merge: MergeStrategy = .override, _ handler: SlotHandler? = nil) {
         precondition(!slots.contains { $0.name == name }, "slot '\(name)' already exists")
         slots.append(SlotDefinition(name: name, merge: merge, handler: handler))
+    }
+
+    /// Declares an input slot whose handler never waits and returns within microseconds (see
+    /// `InlineSlotHandler`); a routine whose slots are all such runs inline on its worker (`runsInline`).
+    public mutating func inlineSlot(_ name: String, merge: MergeStrategy = .override, _ handler: @escaping InlineSlotHandler) {
+        precondition(!slots.contains { $0.name == name }, "slot '\(name)' already exists")
+        slots.append(SlotDefinition(name: name, merge: merge, inline: handler))
     }
 
     /// Declares an output event.

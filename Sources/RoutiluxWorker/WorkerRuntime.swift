@@ -14,23 +14,23 @@ public struct WorkerError: Error, CustomStringConvertible, Sendable {
 /// A worker process's engine: binds its task inbox, joins the coordinator
 /// (retrying with backoff until it answers), runs tasks up to `concurrency`
 /// at once and sends their results, heartbeats, and re-joins if the
-/// coordinator goes silent. One task owns all of its state.
+/// coordinator goes silent.
+///
+/// Its loop (`WorkerLoop`) runs on the transport's I/O thread, where messages arrive; this
+/// shell starts it, hands it ticks, stops and drains from its own task, and, once it is over,
+/// stops what still runs and leaves.
 public final class WorkerRuntime: Sendable {
-    enum Input: Sendable {
-        case inbound([InboundMessage])
-        case done(WireMessage, serial: UInt64)
-        case tick
-        case stop
-        /// Finish what is held within this many seconds, then leave.
-        case drain(Double, why: String)
-    }
-
     public let options: WorkerOptions
     private let registry: RoutineRegistry
     private let logger: Logger
     private let transport: Transport
-    private let inputs: AsyncStream<Input>
-    private let inputContinuation: AsyncStream<Input>.Continuation
+    private let inputs: AsyncStream<WorkerInput>
+    private let inputContinuation: AsyncStream<WorkerInput>.Continuation
+    private let router: InboundRouter
+    /// The loop (nil until `run()` builds it). Once it has begun only the transport's I/O thread
+    /// uses it (the lock proves as much to the compiler; it is not contended).
+    private let loop = Mutex<WorkerLoop?>(nil)
+    private let loopOver = Atomic<Bool>(false)
     private let doneCount = Atomic<Int>(0)
     private let leftDrained = Atomic<Bool>(false)
     /// Whether the last `run()` ended by a clean drain (every held task finished and answered).
@@ -40,11 +40,14 @@ public final class WorkerRuntime: Sendable {
         self.registry = registry
         self.options = options
         self.logger = logger
-        let (inputs, inputContinuation) = AsyncStream.makeStream(of: Input.self, bufferingPolicy: .unbounded)
+        let (inputs, inputContinuation) = AsyncStream.makeStream(of: WorkerInput.self, bufferingPolicy: .unbounded)
         self.inputs = inputs
         self.inputContinuation = inputContinuation
+        // Received batches go to the loop on the I/O thread (held back until it runs).
+        let router = InboundRouter()
+        self.router = router
         transport = Transport(name: "worker", limits: TransportLimits(maxMessageBytes: options.maxMessageBytes), tracksBacklog: true) { batch in
-            inputContinuation.yield(.inbound(batch))
+            router.route(batch)
         }
     }
 
@@ -68,11 +71,7 @@ public final class WorkerRuntime: Sendable {
         let curve = options.keys?.setting
         let bound = try await transport.bindInbox(options.bind ?? options.defaultBind, options: SocketOptions.standard.with(curve))
         let endpoint = options.advertise ?? advertisable(bound)
-        // Results ready at one wake-up go to the coordinator in batches (within its limit, once JOINED says it).
-        func batching(_ limit: Int) -> Batching {
-            Batching(maxBytes: BatchFraming.maxBytes(forLimit: limit), maxMessages: BatchFraming.maxMessages, pack: BatchFraming.pack)
-        }
-        let link = SocketOptions.lingering.with(curve).batched(batching(options.maxMessageBytes))
+        let link = SocketOptions.lingering.with(curve).batched(WorkerLoop.batching(options.maxMessageBytes))
         transport.connect(peer: "coordinator", endpoint: options.coordinator, options: link)
         logger.info("worker \(options.workerId) inbox \(bound) (advertised as \(endpoint)); joining \(options.coordinator)")
 
@@ -84,443 +83,50 @@ public final class WorkerRuntime: Sendable {
         }
         defer { ticker.cancel() }
 
-        let codec = WireCodec()
-        var host = RoutineHost(registry: registry)
-        var joined = false
-        var joinAttempts = 0
-        var nextJoinAt = Date.distantPast
-        var lastHeard = Date()
-        var lastHeartbeat = Date.distantPast
-        var waiting: Deque<(TaskMessage, RawJSON, RawJSON, RawJSON?, RawJSON?, RawJSON?)> = []
-        /// When each held task's lease ends, counted from its arrival, plus a grace: the coordinator
-        /// takes it back at the lease, so a task still queued then is not started, and a handler
-        /// still running a moment after is stopped.
-        var leaseEnds: [String: Date] = [:]
-        func leaseKey(_ t: TaskMessage) -> String { "\(t.taskId)/\(t.attempt)" }
-        /// The answer for an attempt this worker gives up at its lease (not started, or stopped): an
-        /// error the coordinator knows as an expiry, with the credit the attempt took.
-        func leaseExpired(_ t: TaskMessage, _ why: String) -> WireMessage {
-            .result(
-                ResultMessage(
-                    workerId: options.workerId, jobId: t.jobId, taskId: t.taskId, attempt: t.attempt, outcome: .error,
-                    error: "LeaseExpired: \(why)", errorType: "LeaseExpired", credit: 1, token: t.token),
-                bodies: [])
+        loop.withLock { box in
+            box = WorkerLoop(
+                options: options, registry: registry, logger: logger, transport: transport, link: link, endpoint: endpoint,
+                deliver: { [weak self] input in
+                    guard let self else { return }
+                    transport.call { [self] in step(input) }
+                },
+                doneCount: { [weak self] in self?.doneCount.load(ordering: .relaxed) ?? 0 },
+                countDone: { [weak self] in _ = self?.doneCount.add(1, ordering: .relaxed) })
         }
-        let leaseGrace = 1.0
-        var running = 0
-        var failure: WorkerError?
-        var silenceLimitMs = options.coordinatorTimeoutMs
-        var heartbeatMs = options.heartbeatMs
-        var malformed = 0
-        var refused = 0
-        /// The session token JOINED gave; every message of the session carries it.
-        var token = ""
-        var messageLimit = options.maxMessageBytes
-        /// JOINED's: how many PARTs of an attempt may await their STAGED (nil: everything goes in the RESULT).
-        var partWindow: Int?
-        /// The part sinks of running attempts, by "task/attempt".
-        var partSinks: [String: AttemptParts] = [:]
-        /// Activations the coordinator asked to stop (STAGED `stop`).
-        var stoppedByCoordinator: Set<UInt64> = []
-        /// Tasks held now (queued here or running), with how many attempts of each (a task taken back at
-        /// its lease may come again while its old attempt still runs), and TASKs received this
-        /// session: the heartbeat says both.
-        var held: [UInt64: Int] = [:]
-        func release(_ id: UInt64) {
-            if let n = held[id], n > 1 { held[id] = n - 1 } else { held.removeValue(forKey: id) }
+        // What was received before the loop existed first, in order; then every batch as it arrives.
+        transport.call { [self] in
+            router.begin({ early in
+                for batch in early { step(.inbound(batch)) }
+            }, direct: { [weak self] batch in self?.step(.inbound(batch)) })
         }
-        var received = 0
-        /// Credit granted this session (JOIN's, and each RESULT's and CREDIT's since).
-        var granted = 0
-        /// Handler time, a moving average (seconds): quick handlers get deeper credit (`adaptsCredit`).
-        var handlerSeconds = 0.0
-        /// JOINED's `max_credit`: the most credit the coordinator lets this worker hold.
-        var coordinatorCreditCap = Int.max
-        func newSession() -> String { UUID().uuidString.lowercased() }
-        var join = JoinMessage(
-            workerId: options.workerId, routineTypes: registry.names, capacity: options.concurrency,
-            credit: options.concurrency + options.prefetch, endpoint: endpoint, heartbeatMs: options.heartbeatMs,
-            session: newSession(), pid: Int(getpid()), host: ProcessInfo.processInfo.hostName, catalogue: true, idSecret: options.idSecret,
-            maxMessageBytes: options.maxMessageBytes)
-        // What this worker hosts, described for the coordinator (which learns new types from it).
-        let catalogue = RawJSON(registry.catalogue.json())
-
-        /// What this input sends the coordinator: handed to the transport together once the input is
-        /// handled (one wake-up of its I/O thread, so the link batches it).
-        var outbox: [(peer: String, frames: [[UInt8]])] = []
-        func send(_ frames: [[UInt8]]) { outbox.append((peer: "coordinator", frames: frames)) }
-        func flushOutbox() {
-            transport.send(outbox)
-            outbox.removeAll(keepingCapacity: true)
+        var pending = inputs.makeAsyncIterator()
+        while !loopOver.load(ordering: .acquiring), let input = await pending.next() {
+            if case .wake = input { continue }
+            transport.call { [self] in step(input) }
         }
-
-        // Handlers running now, by a local serial: a stopping worker cancels them (an
-        // Exec command's process group is killed with its activation).
-        var activations: [UInt64: Task<Void, Never>] = [:]
-        /// The task each activation runs, and those stopped at their lease (their answer says so).
-        var runningTasks: [UInt64: TaskMessage] = [:]
-        var stoppedAtLease: Set<UInt64> = []
-        /// When the leases of running activations end (checked on every tick; no timer per task).
-        var leases: [UInt64: Date] = [:]
-        var nextSerial: UInt64 = 0
-        /// Whether a queued task's lease has passed (it runs elsewhere now, so it is not started).
-        func leasePassed(_ t: TaskMessage, _ now: Date) -> Bool {
-            leaseEnds[leaseKey(t)].map { $0.addingTimeInterval(-leaseGrace) <= now } ?? false
-        }
-        /// Forgets a queued task (already out of `waiting`); with `why`, tells the coordinator it was given up.
-        func giveUpQueued(_ t: TaskMessage, why: String? = "its lease ended while it waited in this worker's queue") {
-            leaseEnds.removeValue(forKey: leaseKey(t))
-            release(t.taskId)
-            if let why {
-                granted += 1  // the credit it took comes back
-                send(codec.encode(leaseExpired(t, why)))
-            }
-        }
-        /// Gives up, at once, queued tasks whose lease has passed (also when every slot is busy).
-        func dropExpiredQueued() {
-            let now = Date()
-            guard waiting.contains(where: { leasePassed($0.0, now) }) else { return }
-            let expired = waiting.filter { leasePassed($0.0, now) }
-            waiting.removeAll { leasePassed($0.0, now) }
-            for w in expired { giveUpQueued(w.0) }
-        }
-        /// When a drain must be over (nil: not draining).
-        var drainDeadline: Date?
-        var leaveReason = "worker stopping"
-        func tellDraining() {
-            send(codec.encode(.credit(CreditMessage(workerId: options.workerId, credit: 0, token: token, draining: true))))
-        }
-        /// Starts a drain: nothing more is asked for (a re-JOIN included), what is held runs to its end.
-        func beginDrain(within timeout: Double, at now: Date) {
-            drainDeadline = now.addingTimeInterval(timeout)
-            join.credit = 0
-            if joined { tellDraining() }
-        }
-        /// Drained: nothing held, nothing running.
-        var drained: Bool { drainDeadline != nil && held.isEmpty && running == 0 && waiting.isEmpty }
-
-        /// The credit for one answered task: 1 keeps what is held plus unused credit steady; with
-        /// `adaptsCredit`, more (or none) moves it toward the target for how quick handlers are now
-        /// (never past the coordinator's cap). An answer that leaves nothing here grants at least 1: the
-        /// worker's count of unused credit can run ahead of the coordinator's (an answer it dropped),
-        /// and an idle worker must never be left with none.
-        func creditForAnswer() -> Int {
-            guard options.adaptsCredit, drainDeadline == nil else { return 1 }
-            let base = options.concurrency + options.prefetch
-            let target = min(handlerSeconds < 0.001 ? max(base, WorkerOptions.quickCredit) : base, coordinatorCreditCap)
-            let total = (granted - received) + held.count
-            let floor = held.isEmpty && waiting.isEmpty ? 1 : 0
-            return max(floor, min(target - total, target))
-        }
-
-        /// An activation ended (`result` its answer): its bookkeeping, and its answer sent.
-        func finishActivation(_ result: WireMessage, serial: UInt64, at now: Date) {
-            var result = result
-            activations.removeValue(forKey: serial)
-            leases.removeValue(forKey: serial)
-            let ran = runningTasks.removeValue(forKey: serial)
-            if let ran { partSinks.removeValue(forKey: leaseKey(ran))?.stop() }
-            if stoppedByCoordinator.remove(serial) != nil, let ran {
-                stoppedAtLease.remove(serial)
-                result = leaseExpired(ran, "the coordinator stopped it")
-            } else if stoppedAtLease.remove(serial) != nil, let ran {
-                result = leaseExpired(ran, "its handler was stopped at the end of its lease")
-            }
-            running -= 1
-            _ = doneCount.add(1, ordering: .relaxed)
-            if drainDeadline == nil, let m = options.maxTasks, doneCount.load(ordering: .relaxed) >= m {
-                logger.notice("recycling after \(m) task(s): draining \(held.count - 1) more, then leaving")
-                beginDrain(within: options.drainTimeout, at: now)
-            }
-            if case .result(var h, let bodies) = result {
-                release(h.taskId)
-                // A result of an earlier session is stale there; it is not sent.
-                if h.token == token {
-                    // A slow activation counts at once, quick ones bring the average down slowly; an
-                    // attempt given up at its lease says nothing about speed.
-                    if h.errorType != "LeaseExpired" {
-                        let s = Double(h.handlerUs) / 1e6
-                        handlerSeconds = max(s >= 0.001 ? s : 0, 0.9 * handlerSeconds + 0.1 * s)
-                    }
-                    if h.credit == 1 { h.credit = creditForAnswer() }
-                    granted += h.credit
-                    let answer = WireMessage.result(h, bodies: bodies)
-                    send(TaskRunner.limited(answer, frames: codec.encode(answer), limit: messageLimit, codec: codec))
-                }
-            }
-        }
-        /// Starts queued tasks while handlers are free. A routine that `runsInline` runs here, on
-        /// this loop (no task of its own, no hop back): its answer goes out with this input's.
-        func startTasks() async {
-            // A task whose earlier attempt still runs here (stopping) waits for it: never two at once.
-            var heldBack: [(TaskMessage, RawJSON, RawJSON, RawJSON?, RawJSON?, RawJSON?)] = []
-            defer { for w in heldBack.reversed() { waiting.prepend(w) } }
-            while running < options.concurrency, let (task, payload, config, slotState, routineState, shared) = waiting.popFirst() {
-                if runningTasks.values.contains(where: { $0.taskId == task.taskId }) {
-                    heldBack.append((task, payload, config, slotState, routineState, shared))
-                    continue
-                }
-                if leasePassed(task, Date()) {
-                    giveUpQueued(task)
-                    continue
-                }
-                running += 1
-                let routine = Result { try host.instance(for: task, config: config) }
-                let workerId = options.workerId
-                nextSerial += 1
-                let serial = nextSerial
-                runningTasks[serial] = task
-                // Small inputs only: a large one takes long to parse even for a quick routine.
-                if payload.bytes.count <= Self.inlinePayloadLimit, (try? routine.get())?.runsInline ?? true {
-                    leaseEnds.removeValue(forKey: leaseKey(task))
-                    // Everything it emits goes in its RESULT (it cannot wait for STAGED on the loop that reads them).
-                    let result = await TaskRunner.run(
-                        task: task, payload: payload, slotState: slotState, routineState: routineState, shared: shared, routine: routine,
-                        merges: registry, workerId: workerId, token: token, parts: nil)
-                    finishActivation(result, serial: serial, at: Date())
-                    continue
-                }
-                let parts = partWindow.map {
-                    AttemptParts(
-                        template: PartMessage(workerId: workerId, jobId: task.jobId, taskId: task.taskId, attempt: task.attempt, seq: 0, emissions: [], outputs: [], token: token),
-                        window: $0, messageLimit: messageLimit, transport: transport)
-                }
-                partSinks[leaseKey(task)] = parts
-                let activation = Task { [inputContinuation, token] in
-                    let result = await TaskRunner.run(
-                        task: task, payload: payload, slotState: slotState, routineState: routineState, shared: shared, routine: routine,
-                        merges: registry,
-                        workerId: workerId, token: token, parts: parts)
-                    inputContinuation.yield(.done(result, serial: serial))
-                }
-                activations[serial] = activation
-                // At the lease's end the coordinator takes the task back, so the handler stops too.
-                if let end = leaseEnds.removeValue(forKey: leaseKey(task)) { leases[serial] = end }
-            }
-        }
-
-        loop: for await input in inputs {
-            let now = Date()
-            defer { flushOutbox() }
-            switch input {
-            case .stop:
-                break loop
-            case .drain(let timeout, let why):
-                if drainDeadline != nil { break }
-                logger.notice("\(why): draining: finishing \(held.count) task(s) within \(timeout) s, then leaving (a second signal stops at once)")
-                beginDrain(within: timeout, at: now)
-                if drained {
-                    leaveReason = "drained"
-                    break loop
-                }
-            case .tick:
-                if drainDeadline == nil, let parent = options.supervisorPid, getppid() != parent {
-                    // The supervisor is gone (killed): this process must not run on unsupervised.
-                    logger.warning("the supervisor (pid \(parent)) is gone: draining, then exiting")
-                    beginDrain(within: options.drainTimeout, at: now)
-                }
-                if let d = drainDeadline, now >= d {
-                    logger.warning("drain timeout: stopping \(running) running handler(s); the coordinator re-queues the \(held.count) task(s) held")
-                    break loop
-                }
-                dropExpiredQueued()
-                // A STAGED lost on the way: the newest unanswered part goes again after two heartbeats.
-                for sink in partSinks.values { sink.resendIfStalled(after: .milliseconds(2 * heartbeatMs)) }
-                for (serial, end) in leases where end <= now {
-                    leases.removeValue(forKey: serial)
-                    stoppedAtLease.insert(serial)
-                    activations[serial]?.cancel()
-                }
-                if !joined && now >= nextJoinAt {
-                    if joinAttempts > 0 {
-                        let delay = joinBackoff(joinAttempts + 1)
-                        let hint = options.keys == nil ? "" : " (with CURVE, a key the coordinator does not authorize gets no answer: its log names the key's fingerprint, \(CurveCertificates.fingerprint(options.keys!.keys.publicKey)))"
-                        logger.warning("coordinator at \(options.coordinator) has not answered; retrying JOIN (attempt \(joinAttempts + 1), next in \(delay) s)\(hint)")
-                        // Start afresh so that a JOIN queued on a dead link is not the only one.
-                        transport.connect(peer: "coordinator", endpoint: options.coordinator, options: link)
-                    }
-                    send(codec.encode(.join(join, catalogue: catalogue)))
-                    joinAttempts += 1
-                    nextJoinAt = now.addingTimeInterval(joinBackoff(joinAttempts))
-                }
-                if joined {
-                    if now.timeIntervalSince(lastHeartbeat) * 1000 >= Double(heartbeatMs) {
-                        lastHeartbeat = now
-                        send(codec.encode(.heartbeat(HeartbeatMessage(
-                            senderId: options.workerId, token: token, held: held.keys.sorted(), received: received))))
-                    }
-                    if now.timeIntervalSince(lastHeard) * 1000 > Double(silenceLimitMs) {
-                        logger.warning("no word from the coordinator for \(silenceLimitMs) ms; re-joining")
-                        joined = false
-                        // A new session tells the coordinator to re-queue whatever it thought we held.
-                        join.session = newSession()
-                        joinAttempts = 0
-                        nextJoinAt = .distantPast
-                        for w in waiting { giveUpQueued(w.0, why: nil) }  // the new session re-queues them
-                        waiting.removeAll()
-                        // Attempts still streaming belong to the old session: no STAGED will come for them.
-                        for sink in partSinks.values { sink.stop() }
-                        partSinks.removeAll()
-                        received = 0
-                        granted = 0
-                        // The old session's answers are stale there: not sent, not counted.
-                        token = ""
-                        transport.connect(peer: "coordinator", endpoint: options.coordinator, options: link)
-                    }
-                }
-            case .done(let result, let serial):
-                finishActivation(result, serial: serial, at: now)
-                await startTasks()
-                if drained {
-                    leaveReason = "drained"
-                    break loop
-                }
-            case .inbound(let batch):
-                defer { transport.consumed(batch) }
-                for m in batch {
-                    if let bytes = m.oversizeBytes {
-                        // A TASK too big to take is answered (its header was kept): the job learns why at once.
-                        if let answer = TaskRunner.refusal(of: m.frames, bytes: bytes, limit: messageLimit, workerId: options.workerId, token: token) {
-                            received += 1  // it came, and is answered: not lost
-                            if case .result(let h, _) = answer { granted += h.credit }
-                            send(codec.encode(answer))
-                        }
-                        malformed += 1
-                        if malformed <= 5 || malformed % 1000 == 0 {
-                            logger.warning("dropped a message of \(bytes) bytes from \(m.peerAddress ?? "unknown peer"): over the \(messageLimit)-byte limit (\(malformed) dropped so far)")
-                        }
-                        continue
-                    }
-                    let messages: [[[UInt8]]]
-                    do { messages = BatchFraming.isBatch(m.frames) ? try BatchFraming.unpack(m.frames) : [m.frames] } catch {
-                        malformed += 1
-                        if malformed <= 5 || malformed % 1000 == 0 {
-                            logger.warning("dropped malformed message from \(m.peerAddress ?? "unknown peer"): \(error) (\(malformed) so far)")
-                        }
-                        continue
-                    }
-                    for frames in messages {
-                        let message: WireMessage
-                        do { message = try codec.decode(frames) } catch {
-                            malformed += 1
-                            if malformed <= 5 || malformed % 1000 == 0 {
-                                logger.warning("dropped malformed message from \(m.peerAddress ?? "unknown peer"): \(error) (\(malformed) so far)")
-                            }
-                            continue
-                        }
-                        // Only the coordinator, in this session, speaks here: JOINED and REJECT
-                        // echo our JOIN's session, everything else carries the token JOINED gave.
-                        let genuine: Bool
-                        switch message {
-                        case .joined(let j): genuine = j.session == join.session
-                        case .reject(let r): genuine = r.session == join.session
-                        case .task(let t, _, _, _, _, _): genuine = joined && t.token == token
-                        case .describe(let d, _): genuine = joined && d.token == token
-                        case .heartbeat(let h): genuine = joined && h.token == token
-                        case .staged(let h): genuine = joined && h.token == token
-                        default: genuine = false
-                        }
-                        guard genuine else {
-                            refused += 1
-                            if refused <= 5 || refused % 1000 == 0 {
-                                logger.warning("dropped \(message.type.rawValue) from \(m.peerAddress ?? "unknown peer"): not from the coordinator in this session (\(refused) dropped so far)")
-                            }
-                            continue
-                        }
-                        lastHeard = now
-                        switch message {
-                        case .joined(let j):
-                            if !joined {
-                                logger.info("joined coordinator \(j.coordinatorId)")
-                                // This session's first JOINED: the coordinator holds JOIN's credit, capped.
-                                coordinatorCreditCap = j.maxCredit ?? Int.max
-                                granted = min(join.credit, coordinatorCreditCap)
-                            }
-                            joined = true
-                            if drainDeadline != nil {
-                                token = j.token
-                                tellDraining()
-                            }
-                            token = j.token
-                            messageLimit = min(options.maxMessageBytes, j.maxMessageBytes ?? options.maxMessageBytes)
-                            // On every JOINED: a re-join's link starts again from the worker's own limit.
-                            transport.setBatching(peer: "coordinator", batching(messageLimit))
-                            partWindow = j.partWindow
-                            // The coordinator's interval rules both ways: we heartbeat at least as often
-                            // (its worker timeout is at least twice it), and call it silent only after
-                            // three of its intervals.
-                            silenceLimitMs = max(options.coordinatorTimeoutMs, 3 * j.heartbeatMs)
-                            heartbeatMs = min(options.heartbeatMs, max(10, j.heartbeatMs))
-                        case .reject(let r):
-                            // A refusal for now that arrives after our JOINED (they travel on different links) is moot.
-                            if r.retryMs != nil && joined { continue }
-                            if let retry = r.retryMs, !joined {
-                                // Refused for now (the id is held by a live session): JOIN again later.
-                                logger.warning("the coordinator refused this worker for now: \(r.reason); joining again in \(retry) ms")
-                                nextJoinAt = now.addingTimeInterval(Double(min(retry, 60_000)) / 1000)
-                                joinAttempts = 0
-                                continue
-                            }
-                            logger.error("the coordinator refused this worker: \(r.reason)")
-                            failure = WorkerError(description: "refused by the coordinator: \(r.reason)")
-                            break loop
-                        case .task(let t, let payload, let config, let slotState, let routineState, let shared):
-                            received += 1
-                            if held[t.taskId] != nil {
-                                // An earlier attempt of it is still here: it was taken back, so it stops (never
-                                // two attempts of one task at once on this worker).
-                                let older = waiting.filter { $0.0.taskId == t.taskId && $0.0.attempt < t.attempt }
-                                waiting.removeAll { $0.0.taskId == t.taskId && $0.0.attempt < t.attempt }
-                                for o in older { giveUpQueued(o.0, why: "a later attempt of it arrived") }
-                                for (serial, r) in runningTasks where r.taskId == t.taskId && r.attempt < t.attempt {
-                                    stoppedAtLease.insert(serial)
-                                    activations[serial]?.cancel()
-                                }
-                            }
-                            held[t.taskId, default: 0] += 1
-                            if let ms = t.timeoutMs { leaseEnds[leaseKey(t)] = now.addingTimeInterval(Double(ms) / 1000 + leaseGrace) }
-                            waiting.append((t, payload, config, slotState, routineState, shared))
-                            await startTasks()
-                            if drained {
-                                leaveReason = "drained"
-                                break loop
-                            }
-                        case .describe(let d, let config):
-                            // Cheap and synchronous: a type's factory builds its ports from the config.
-                            send(codec.encode(describe(d, config: config, token: token)))
-                        case .heartbeat:
-                            break
-                        case .staged(let h):
-                            let key = "\(h.taskId)/\(h.attempt)"
-                            guard h.stop == true else {
-                                partSinks[key]?.staged(through: h.seq)
-                                break
-                            }
-                            // The coordinator gave the attempt up (it failed there, or was taken back): stop it.
-                            partSinks.removeValue(forKey: key)?.stop()
-                            for (serial, r) in runningTasks where r.taskId == h.taskId && r.attempt == h.attempt {
-                                stoppedByCoordinator.insert(serial)
-                                activations[serial]?.cancel()
-                            }
-                        default:
-                            logger.warning("dropped unexpected \(message.type.rawValue) from \(m.peerAddress ?? "unknown peer")")
-                        }
-                    }
-                }
+        router.close()
+        ticker.cancel()
+        // The loop is over (it handles nothing more): what it leaves behind, taken on its thread.
+        let (running, token, leaveReason, failure) = await withCheckedContinuation {
+            (c: CheckedContinuation<([Task<Void, Never>], String, String, WorkerError?), Never>) in
+            transport.call { [self] in
+                c.resume(returning: loop.withLock { box in
+                    guard let st = box else { return ([], "", "worker stopping", nil) }
+                    return (Array(st.activations.values), st.token, st.leaveReason, st.failure)
+                })
             }
         }
         // Stop what is running here, and what it started, before leaving: the coordinator
         // re-queues it on LEAVE, and it must not run twice at once.
-        if !activations.isEmpty {
-            logger.info("stopping \(activations.count) running handler(s)")
-            for t in activations.values { t.cancel() }
-            let pending = Array(activations.values)
+        if !running.isEmpty {
+            logger.info("stopping \(running.count) running handler(s)")
+            for t in running { t.cancel() }
             // Whichever comes first: all of them ended, or 3 s (a handler that ignores
             // cancellation is left behind; awaiting a task cannot be cancelled).
             let first = FirstOnly()
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
                 Task {
-                    for t in pending { await t.value }
+                    for t in running { await t.value }
                     if first.claim() { c.resume() }
                 }
                 Task {
@@ -530,32 +136,29 @@ public final class WorkerRuntime: Sendable {
             }
         }
         if failure == nil {
-            transport.send(to: "coordinator", frames: codec.encode(.leave(LeaveMessage(workerId: options.workerId, reason: leaveReason, token: token))))
+            transport.send(to: "coordinator", frames: WireCodec().encode(.leave(LeaveMessage(workerId: options.workerId, reason: leaveReason, token: token))))
         }
         leftDrained.store(leaveReason == "drained", ordering: .relaxed)
         await transport.shutdown()
+        loop.withLock { $0 = nil }
         if let failure { throw failure }
     }
 
-    /// The largest payload a `runsInline` routine's activation is run inline with (bytes).
-    static let inlinePayloadLimit = 64 << 10
-
-    /// Seconds before JOIN attempt `n + 1`: 0.25, 0.5, 1, 2, 4, then 8.
-    func joinBackoff(_ n: Int) -> Double { min(8.0, 0.25 * pow(2.0, Double(n - 1))) }
-
-    /// The answer to a coordinator's DESCRIBE: `type`'s ports for that config, or why not.
-    func describe(_ d: DescribeMessage, config: RawJSON, token: String) -> WireMessage {
-        let id = options.workerId
-        guard let object = (try? config.value())?.objectValue else {
-            return .described(DescribedMessage(workerId: id, requestId: d.requestId, ok: false, error: "the config (DESCRIBE body) is not a JSON object", token: token), ports: nil)
+    /// An input, on the I/O thread: received batches as they arrive, the rest handed there.
+    private func step(_ input: WorkerInput) {
+        let ended = loop.withLock { box -> Bool in
+            guard let st = box else {
+                if case .inbound(let batch) = input { transport.consumed(batch) }
+                return false
+            }
+            let wasOver = st.over
+            st.handle(input)
+            return !wasOver && st.over
         }
-        switch registry.describe(d.routineType, config: object) {
-        case nil:
-            return .described(DescribedMessage(workerId: id, requestId: d.requestId, ok: false, error: "this worker does not host routine type '\(d.routineType)'", token: token), ports: nil)
-        case .configError(let key, let message)?:
-            return .described(DescribedMessage(workerId: id, requestId: d.requestId, ok: false, configError: message, errorKey: key, token: token), ports: nil)
-        case .ports(let p)?:
-            return .described(DescribedMessage(workerId: id, requestId: d.requestId, ok: true, token: token), ports: RawJSON(.object(p.json)))
+        // Over: the run task, waiting on its stream, is told to look.
+        if ended {
+            loopOver.store(true, ordering: .releasing)
+            inputContinuation.yield(.wake)
         }
     }
 }

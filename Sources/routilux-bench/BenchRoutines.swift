@@ -17,14 +17,13 @@ enum BenchRoutines {
     /// Emits its input on `output` with `t_ns`, the time of the emission.
     static let hopStampType = RoutineType("HopStamp", summary: "emits its input stamped with the time (benchmark)") { config in
         var r = RoutineDefinition(config: config)
-        r.runInline()
-        let h: SlotHandler = { data, ctx in
+        let h: InlineSlotHandler = { data, ctx in
             var out = data
             out["t_ns"] = .int(wallNanos())
             try ctx.emit("output", out)
         }
-        r.slot("input", h)
-        r.slot("trigger", h)
+        r.inlineSlot("input", h)
+        r.inlineSlot("trigger", h)
         r.event("output")
         return r
     }
@@ -32,8 +31,7 @@ enum BenchRoutines {
     /// Records, as the output `hop`, how long ago its input's `t_ns` was stamped (at handler start).
     static let hopMeasureType = RoutineType("HopMeasure", summary: "outputs the time since its input was stamped (benchmark)") { config in
         var r = RoutineDefinition(config: config)
-        r.runInline()
-        r.slot("input") { data, ctx in
+        r.inlineSlot("input") { data, ctx in
             let now = wallNanos()
             let stamped = data["t_ns"]?.intValue ?? extractStamp(data) ?? now
             ctx.sendOutput("hop", ["ns": .int(now - stamped)])
