@@ -104,7 +104,8 @@ final class WorkerLoop {
     /// handled (so the link batches it).
     private var outbox: [(peer: String, frames: [[UInt8]])] = []
 
-    /// The largest payload a `runsInline` routine's activation is run inline with (bytes).
+    /// The most input (payload, slot and routine state, shared data) a `runsInline` routine's
+    /// activation is run inline with (bytes); a larger one runs as a task of its own.
     static let inlinePayloadLimit = 64 << 10
 
     init(
@@ -176,6 +177,14 @@ final class WorkerLoop {
         }
     }
 
+    /// Ends the loop now (if it has not ended): it handles nothing more, and attempts still
+    /// streaming send no more parts (what runs is stopped by the runtime, and LEAVE re-queues it).
+    func end() {
+        over = true
+        for sink in partSinks.values { sink.stop() }
+        partSinks.removeAll()
+    }
+
     private func endIfDrained() {
         if drainDeadline != nil && held.isEmpty && running == 0 && waiting.isEmpty {
             leaveReason = "drained"
@@ -195,6 +204,8 @@ final class WorkerLoop {
             // The supervisor is gone (killed): this process must not run on unsupervised.
             logger.warning("the supervisor (pid \(parent)) is gone: draining, then exiting")
             beginDrain(within: options.drainTimeout, at: now)
+            endIfDrained()
+            if over { return }
         }
         if let d = drainDeadline, now >= d {
             logger.warning("drain timeout: stopping \(running) running handler(s); the coordinator re-queues the \(held.count) task(s) held")
@@ -502,8 +513,10 @@ final class WorkerLoop {
             nextSerial += 1
             let serial = nextSerial
             runningTasks[serial] = task
-            // Small inputs only: a large one takes long to parse even for a quick routine.
-            if w.payload.bytes.count <= Self.inlinePayloadLimit, (try? routine.get())?.runsInline ?? true {
+            // Small inputs only (payload and the states and shared data sent with it): a large one
+            // takes long to parse even for a quick routine, and this thread serves every socket.
+            let inputBytes = w.payload.bytes.count + (w.slotState?.bytes.count ?? 0) + (w.routineState?.bytes.count ?? 0) + (w.shared?.bytes.count ?? 0)
+            if inputBytes <= Self.inlinePayloadLimit, (try? routine.get())?.runsInline ?? true {
                 leaseEnds.removeValue(forKey: leaseKey(task))
                 // Everything it emits goes in its RESULT (it cannot wait for STAGED on the thread that reads them).
                 let result = TaskRunner.runInline(

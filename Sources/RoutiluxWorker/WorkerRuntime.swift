@@ -28,9 +28,11 @@ public final class WorkerRuntime: Sendable {
     private let inputContinuation: AsyncStream<WorkerInput>.Continuation
     private let router: InboundRouter
     /// The loop (nil until `run()` builds it). Once it has begun only the transport's I/O thread
-    /// uses it (the lock proves as much to the compiler; it is not contended).
+    /// uses it (the lock proves as much to the compiler; it is not contended); after the transport
+    /// shut down, a late activation's answer finds it over, or gone, on that activation's thread.
     private let loop = Mutex<WorkerLoop?>(nil)
     private let loopOver = Atomic<Bool>(false)
+    private let started = Atomic<Bool>(false)
     private let doneCount = Atomic<Int>(0)
     private let leftDrained = Atomic<Bool>(false)
     /// Whether the last `run()` ended by a clean drain (every held task finished and answered).
@@ -64,8 +66,10 @@ public final class WorkerRuntime: Sendable {
     /// Tasks finished (answered) so far; `WorkerOptions.maxTasks` recycles the process at that count.
     public var tasksDone: Int { doneCount.load(ordering: .relaxed) }
 
-    /// Runs until `stop()`, or throws if the coordinator refuses this worker.
+    /// Runs until `stop()` (or until the task running it is cancelled, which stops it the same
+    /// way), or throws if the coordinator refuses this worker. Call once.
     public func run() async throws {
+        guard !started.exchange(true, ordering: .relaxed) else { throw WorkerError(description: "this worker already ran") }
         // With keys the inbox is a CURVE client of the coordinator's key: nobody
         // else can complete a handshake with it, so nobody else can put a TASK in.
         let curve = options.keys?.setting
@@ -100,9 +104,15 @@ public final class WorkerRuntime: Sendable {
             }, direct: { [weak self] batch in self?.step(.inbound(batch)) })
         }
         var pending = inputs.makeAsyncIterator()
-        while !loopOver.load(ordering: .acquiring), let input = await pending.next() {
-            if case .wake = input { continue }
-            transport.call { [self] in step(input) }
+        await withTaskCancellationHandler {
+            while !loopOver.load(ordering: .acquiring), let input = await pending.next() {
+                if case .wake = input { continue }
+                transport.call { [self] in step(input) }
+            }
+        } onCancel: { [weak self] in
+            // The stream ends for a cancelled task: the loop is stopped as by `stop()`.
+            guard let self else { return }
+            transport.call { [self] in step(.stop) }
         }
         router.close()
         ticker.cancel()
@@ -112,6 +122,9 @@ public final class WorkerRuntime: Sendable {
             transport.call { [self] in
                 c.resume(returning: loop.withLock { box in
                     guard let st = box else { return ([], "", "worker stopping", nil) }
+                    // Ended whichever way the stream did (a cancelled task's ends early): nothing more
+                    // is started or answered, and attempts still streaming send no more parts.
+                    st.end()
                     return (Array(st.activations.values), st.token, st.leaveReason, st.failure)
                 })
             }
