@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
@@ -37,6 +37,10 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         // Graceful shutdown of the long-running processes (ServiceGroup, signals).
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // The coordinator's HTTP API (`--http`). Its swift-configuration trait is off: nothing here reads config that way.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: ["FullFoundation"]),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.0"),
     ],
     targets: [
         // The C library, through Debian's libczmq-dev. On Linux its headers are in
@@ -117,10 +121,23 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The coordinator's HTTP API: JSON under /api/v1, bearer tokens, the error envelope.
+        .target(
+            name: "RoutiluxHTTP",
+            dependencies: [
+                "RoutiluxCoordinator", "RoutiluxCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "routilux-coordinator",
             dependencies: [
-                "RoutiluxCoordinator", "RoutiluxBuiltins", "RoutiluxTransport", "RoutiluxCommandLine",
+                "RoutiluxCoordinator", "RoutiluxBuiltins", "RoutiluxTransport", "RoutiluxCommandLine", "RoutiluxHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -180,7 +197,7 @@ let package = Package(
         .testTarget(name: "RoutiluxWireTests", dependencies: ["RoutiluxWire", "RoutiluxCore"], swiftSettings: strict),
         .testTarget(
             name: "RoutiluxCoordinatorTests",
-            dependencies: ["RoutiluxCoordinator", "RoutiluxBuiltins", "RoutiluxWorker", "RoutiluxStore"],
+            dependencies: ["RoutiluxCoordinator", "RoutiluxBuiltins", "RoutiluxWorker", "RoutiluxStore", "RoutiluxHTTP"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -548,6 +548,30 @@ public final class CoordinatorService: Sendable {
         }
     }
 
+    /// A job's status, answered when it ends or after `waitMs`, whichever comes first (the answer
+    /// then has the status it has). `historyTail`: only the last this many history records.
+    public func query(jobId: String, waitMs: Int, historyTail: Int? = nil) async -> ControlReply {
+        let id = localIds.add(1, ordering: .relaxed).oldValue
+        return await withCheckedContinuation { c in
+            ask(.query(jobId: jobId, wait: true, reply: .local(id), historyTail: historyTail, waitMs: waitMs), c)
+        }
+    }
+
+    /// Reads the core: `read` runs on the loop's thread, between two inputs, and must return at
+    /// once (it sees a consistent state; what it returns is a copy). Nil once the loop has ended.
+    public func inspect<T: Sendable>(_ read: @escaping @Sendable (CoordinatorCore, Double) -> T) async -> T? {
+        guard !loopOver.load(ordering: .acquiring) else { return nil }
+        return await withCheckedContinuation { (c: CheckedContinuation<T?, Never>) in
+            transport.call { [self] in
+                let value = loop.withLock { box -> T? in
+                    guard let st = box, !st.finished else { return nil }
+                    return read(st.core, Date().timeIntervalSince1970)
+                }
+                c.resume(returning: value)
+            }
+        }
+    }
+
     /// The core's counters as of the last processed input.
     public var counters: CoordinatorCounters { countersBox.withLock { $0 } }
 

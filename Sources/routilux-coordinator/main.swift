@@ -4,6 +4,7 @@ import Logging
 import RoutiluxBuiltins
 import RoutiluxCommandLine
 import RoutiluxCoordinator
+import RoutiluxHTTP
 import RoutiluxCore
 import RoutiluxTransport
 import RoutiluxWire
@@ -56,6 +57,12 @@ struct Start: AsyncParsableCommand {
     var partWindow: Int = 8
     @Option(help: "Body bytes one activation may emit in all (streamed in parts, staged in the state dir, or in memory without one); beyond, it fails with ResultTooLarge.")
     var maxResultBytes: Int = 4 << 30
+    @Option(help: "Serve the HTTP API (JSON under /api/v1, /health/live, /health/ready) on HOST:PORT, e.g. 127.0.0.1:8080 (port 0: any free one). Off unless given; plaintext is refused off loopback without --insecure.")
+    var http: String?
+    @Option(help: "The HTTP API's bearer tokens: a file of `TOKEN [NAME] [read-only]` lines (default: $ROUTILUX_HTTP_TOKENS). Required with --http.")
+    var httpTokens: String?
+    @Option(help: "Largest HTTP request body, bytes.")
+    var httpMaxBody: Int = 10 << 20
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = ProcessInfo.processInfo.environment["ROUTILUX_LOG_LEVEL"] ?? "info"
 
@@ -68,6 +75,20 @@ struct Start: AsyncParsableCommand {
         if historyInMemory != 0 && !(100...100_000_000).contains(historyInMemory) { throw ValidationError("--history-in-memory must be 0 or 100 to 100000000") }
         if !(0...WireLimits.maxPartWindow).contains(partWindow) { throw ValidationError("--part-window must be 0 to \(WireLimits.maxPartWindow)") }
         if maxResultBytes < 1024 { throw ValidationError("--max-result-bytes must be at least 1024") }
+        if !(1024...(1 << 30)).contains(httpMaxBody) { throw ValidationError("--http-max-body must be 1024 to 1073741824") }
+    }
+
+    /// The HTTP API's address and tokens (nil: no --http); refused as one line, exit 2.
+    func httpSetup() throws -> (host: String, port: Int, tokens: BearerTokens)? {
+        guard let http else { return nil }
+        let (host, port) = try HTTPServer.parseAddress(http)
+        if !HTTPServer.isLoopback(host) && !insecure {
+            throw BadConfiguration("--http \(http): plaintext HTTP off loopback would send bearer tokens and payloads in the clear; bind 127.0.0.1 (behind a TLS proxy) or give --insecure")
+        }
+        guard let file = httpTokens ?? environmentValue("ROUTILUX_HTTP_TOKENS") else {
+            throw BadConfiguration("--http needs --http-tokens FILE (lines of `TOKEN [NAME] [read-only]`; make one with `openssl rand -hex 32 > tokens`)")
+        }
+        return (host, port, try BearerTokens.load(file))
     }
 
     /// The CURVE set-up, or nil for plaintext (refused on an exposed address without --insecure).
@@ -95,6 +116,10 @@ struct Start: AsyncParsableCommand {
     func run() async throws {
         // Keys and plaintext first: a misconfiguration is one line, exit 2, before anything starts.
         let security = try security()
+        let httpSetup: (host: String, port: Int, tokens: BearerTokens)?
+        do { httpSetup = try self.httpSetup() } catch let e as BadConfiguration { throw e } catch {
+            throw BadConfiguration("\(error)")
+        }
         LogSetup.bootstrap(level: logLevel)
         // The state dir next: locked, checked, read (a second coordinator on it is refused here).
         let opened = try state.open(default: "routilux-state")
@@ -179,8 +204,25 @@ struct Start: AsyncParsableCommand {
         FileHandle.standardOutput.write(Data("routilux-coordinator listening on \(endpoint)\n".utf8))
         log.info("listening on \(endpoint); flows: \(loaded.map(\.flowId).joined(separator: ", "))")
         // SIGTERM/SIGINT: waiters are told, new jobs refused, the journal committed, exit 0.
+        let api = httpSetup.map { CoordinatorAPI(service: service, tokens: $0.tokens, maxBodyBytes: httpMaxBody) }
         try await runUntilSignalled(logger: log) {
+            guard let httpSetup, let api else { return await service.run() }
+            let (stopped, stop) = AsyncStream.makeStream(of: Void.self)
+            async let server: Void = {
+                do {
+                    try await HTTPServer.run(api, host: httpSetup.host, port: httpSetup.port, logger: Logger(label: "routilux.http")) { url in
+                        FileHandle.standardOutput.write(Data("routilux-coordinator http on \(url)\n".utf8))
+                        log.info("HTTP API on \(url) (\(httpSetup.tokens.count) token(s))")
+                    } until: {
+                        for await _ in stopped {}
+                    }
+                } catch {
+                    log.error("HTTP API on \(httpSetup.host):\(httpSetup.port) stopped: \(error)")
+                }
+            }()
             await service.run()
+            stop.finish()
+            await server
         } graceful: {
             service.stop()
         } immediate: {
