@@ -11,7 +11,7 @@ extension CoordinatorCore {
             return resumeSaved(saved, flow: flow, reply: reply, now: now)
         }
         guard let job = jobs[request.jobId] else {
-            actions.append(.reply(reply, .failure("unknown job '\(request.jobId)'")))
+            actions.append(.reply(reply, .unknownJob(request.jobId)))
             return
         }
         do {

@@ -17,6 +17,9 @@ extension CoordinatorCore {
         }
     }
 
+    /// How many jobs, flows and workers are held here (no sorting: cheap enough for a health probe).
+    public var counts: (jobs: Int, flows: Int, workers: Int) { (jobs.count, flows.count, workers.count) }
+
     /// Jobs held here (running, waiting, and the finished ones kept), newest first, filtered and
     /// paged: the page's summaries and how many match in all.
     public func jobList(_ filter: JobFilter) -> (total: Int, jobs: [JSONValue]) {
@@ -33,22 +36,21 @@ extension CoordinatorCore {
     /// A page of a job's history, when the page is in memory (nil: not held, or the page starts
     /// in the store only: the caller reads the whole history through a query instead).
     public func historyPage(_ id: String, offset: Int, limit: Int) -> (total: Int, records: [JSONValue])? {
-        guard let job = jobs[id] else { return nil }
+        guard let job = jobs[id], offset >= job.historyDropped else { return nil }
         let inMemory = job.state.executionHistory
-        let total = job.historyDropped + inMemory.count
-        guard offset >= job.historyDropped else { return nil }
-        let start = min(inMemory.count, offset - job.historyDropped)
-        let end = min(inMemory.count, start + max(0, limit))
-        return (total, inMemory[start..<end].map(\.json))
+        return (job.historyDropped + inMemory.count, Self.page(inMemory, offset: offset - job.historyDropped, limit: limit).map(\.json))
     }
 
     /// A page of a job's output log (nil: not held here).
     public func outputPage(_ id: String, offset: Int, limit: Int) -> (total: Int, records: [JSONValue])? {
         guard let job = jobs[id] else { return nil }
-        let all = job.state.outputs
+        return (job.state.outputs.count, Self.page(job.state.outputs, offset: offset, limit: limit).map(\.json))
+    }
+
+    /// `limit` elements from `offset` (fewer at the end; none past it).
+    public static func page<T>(_ all: [T], offset: Int, limit: Int) -> ArraySlice<T> {
         let start = min(all.count, max(0, offset))
-        let end = min(all.count, start + max(0, limit))
-        return (all.count, all[start..<end].map(\.json))
+        return all[start..<(start + min(max(0, limit), all.count - start))]
     }
 
     /// The flows loaded here, by id: each with its routine and connection counts.
@@ -68,23 +70,40 @@ extension CoordinatorCore {
     /// The joined workers, as the cluster status lists them.
     public func workerList(now: Double) -> [JSONValue] { clusterStatus(now: now)["workers"].arrayValue ?? [] }
 
-    /// What a list shows of a job: its status and where it stands (what is queued, running,
-    /// waiting to retry), with the per-routine counts of the execution tracker.
+    /// What a list shows of a job held here: its summary, with where it stands now.
     func summary(of job: JobRecord) -> JSONValue {
-        let s = job.state
+        let progress = JobProgress(
+            queued: job.queue.total, inFlight: job.inFlight, retrying: job.retrying.count, timers: job.timers.count, routing: job.routing.count)
+        var s = job.state
+        s.executionTracker = job.tracker.isEmpty ? nil : job.tracker.json(flowId: s.flowId)
+        return Self.summary(of: s, historyCount: job.historyDropped + s.executionHistory.count, progress: progress, maxWorkers: job.maxWorkers)
+    }
+
+    /// What a job has outstanding: queued, dispatched, waiting to retry, timers set, emissions being routed.
+    public struct JobProgress: Sendable {
+        public var queued, inFlight, retrying, timers, routing: Int
+        public init(queued: Int = 0, inFlight: Int = 0, retrying: Int = 0, timers: Int = 0, routing: Int = 0) {
+            (self.queued, self.inFlight, self.retrying, self.timers, self.routing) = (queued, inFlight, retrying, timers, routing)
+        }
+    }
+
+    /// What a list shows of a job: its status and where it stands (what is queued, running,
+    /// waiting to retry), with the per-routine counts of the execution tracker. A job no longer
+    /// held here (read from the store) has nothing outstanding.
+    public static func summary(of s: JobState, historyCount: Int? = nil, progress: JobProgress = JobProgress(), maxWorkers: Int? = nil) -> JSONValue {
         var o: JSONObject = [
-            "job_id": .string(job.id), "flow_id": .string(s.flowId), "status": .string(s.status.rawValue),
+            "job_id": .string(s.jobId), "flow_id": .string(s.flowId), "status": .string(s.status.rawValue),
             "created_at": .string(s.createdAt.iso), "updated_at": .string(s.updatedAt.iso),
             "progress": .object([
-                "queued": .int(job.queue.total), "in_flight": .int(job.inFlight), "retrying": .int(job.retrying.count),
-                "timers": .int(job.timers.count), "routing": .int(job.routing.count),
+                "queued": .int(progress.queued), "in_flight": .int(progress.inFlight), "retrying": .int(progress.retrying),
+                "timers": .int(progress.timers), "routing": .int(progress.routing),
             ]),
-            "history_count": .int(job.historyDropped + s.executionHistory.count), "outputs_count": .int(s.outputs.count),
-            "max_workers": .int(job.maxWorkers),
+            "history_count": .int(historyCount ?? s.executionHistory.count), "outputs_count": .int(s.outputs.count),
         ]
+        if let maxWorkers { o["max_workers"] = .int(maxWorkers) }
         if let r = s.currentRoutineId { o["current_routine_id"] = .string(r) }
         if let w = s.waitingFor { o["waiting_for"] = .string(w) }
-        if !job.tracker.isEmpty { o["execution_tracker"] = job.tracker.json(flowId: s.flowId) }
+        if let t = s.executionTracker { o["execution_tracker"] = t }
         return .object(o)
     }
 }

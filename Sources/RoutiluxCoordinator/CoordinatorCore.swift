@@ -395,7 +395,7 @@ public final class CoordinatorCore {
                 actions.append(.lookUp(jobId: jobId, reply: reply, historyTail: replyTails.removeValue(forKey: reply)))
                 return
             }
-            actions.append(.reply(reply, .failure("unknown job '\(jobId)'")))
+            actions.append(.reply(reply, .unknownJob(jobId)))
             return
         }
         if wait && !job.state.status.isTerminal {

@@ -466,7 +466,7 @@ public final class CoordinatorService: Sendable {
             case .lookUp(let id, let target, let tail):
                 guard let store else { continue }
                 Task { [inputContinuation] in
-                    var reply = ControlReply.failure("unknown job '\(id)'")
+                    var reply = ControlReply.unknownJob(id)
                     do {
                         if let stored = try await store.job(id: id) {
                             var state = try CoordinatorCore.jobState(stored)

@@ -223,9 +223,19 @@ public struct ControlReply: Sendable, Hashable {
     /// back into it before sending (then keeps the last `historyTail`, if set).
     public var historyInStore = 0
     public var historyTail: Int?
+    /// The job asked about is not held here, nor in the store (local answers; over the wire the
+    /// error text says so).
+    public var unknownJob = false
 
     public static func failure(_ message: String) -> ControlReply {
         ControlReply(ok: false, error: message, jobId: nil, status: nil, jobState: nil)
+    }
+
+    /// The answer about a job that is not held here, nor in the store.
+    public static func unknownJob(_ id: String) -> ControlReply {
+        var r = failure("unknown job '\(id)'")
+        r.unknownJob = true
+        return r
     }
 }
 

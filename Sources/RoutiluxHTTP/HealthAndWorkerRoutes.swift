@@ -7,15 +7,10 @@ extension CoordinatorAPI {
     func addHealthRoutes(to router: Router<BasicRequestContext>) {
         router.get("health/live") { _, _ in JSONResponse.make(["status": "live"]) }
         router.get("health/ready") { _, _ in
-            guard let ready = await service.inspect({ core, now in
-                JSONValue.object([
-                    "status": "ready", "workers": .int(core.workerIds.count), "flow_count": .int(core.flowIds.count),
-                    "jobs": .int(core.jobIds.count),
-                ])
-            }) else {
+            guard let n = await service.inspect({ core, _ in core.counts }) else {
                 return JSONResponse.make(["status": "not_ready", "reason": "the coordinator is not running"], status: .serviceUnavailable)
             }
-            return JSONResponse.make(ready)
+            return JSONResponse.make(["status": "ready", "workers": .int(n.workers), "flow_count": .int(n.flows), "jobs": .int(n.jobs)])
         }
     }
 

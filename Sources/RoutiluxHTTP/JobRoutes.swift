@@ -30,7 +30,7 @@ extension CoordinatorAPI {
             if let s = try await inspect({ core, _ in core.jobSummary(id) }) { return JSONResponse.make(s) }
             // Finished and no longer held in memory: the journal may have it.
             let state = try await jobState(id)
-            return JSONResponse.make(Self.summary(of: state))
+            return JSONResponse.make(CoordinatorCore.summary(of: state))
         }
         group.get(":id/state") { request, context in
             try reader(request).onlyQuery([])
@@ -72,30 +72,35 @@ extension CoordinatorAPI {
                 return JSONResponse.make(["job_id": .string(id), "status": status.map { .string($0.rawValue) } ?? .null])
             }
         }
-        group.get(":id/history") { request, context in
+        // History and output, paged: from memory when the page is there; else (not held, or the
+        // page is in the journal only) from the whole state, read from the store.
+        addPagedLog(to: group, path: ":id/history", key: "records", inMemory: { core, id, offset, limit in
+            core.historyPage(id, offset: offset, limit: limit)
+        }, fromState: { $0.executionHistory.map(\.json) })
+        addPagedLog(to: group, path: ":id/output", key: "outputs", inMemory: { core, id, offset, limit in
+            core.outputPage(id, offset: offset, limit: limit)
+        }, fromState: { $0.outputLog })
+    }
+
+    /// A GET route answering a page of one of a job's logs as `{KEY: [...], total, offset, limit}`.
+    private func addPagedLog(
+        to group: RouterGroup<BasicRequestContext>, path: RouterPath, key: String,
+        inMemory: @escaping @Sendable (CoordinatorCore, String, Int, Int) -> (total: Int, records: [JSONValue])?,
+        fromState: @escaping @Sendable (JobState) -> [JSONValue]
+    ) {
+        group.get(path) { request, context in
             let r = reader(request)
             try r.onlyQuery(["offset", "limit"])
             let id = try context.parameters.require("id")
             let (offset, limit) = try r.paging()
-            if let page = try await inspect({ core, _ in core.historyPage(id, offset: offset, limit: limit) }) {
-                return JSONResponse.make(["records": .array(page.records), "total": .int(page.total), "offset": .int(offset), "limit": .int(limit)])
+            let page: (total: Int, records: [JSONValue])
+            if let held = try await inspect({ core, _ in inMemory(core, id, offset, limit) }) {
+                page = held
+            } else {
+                let all = fromState(try await jobState(id))
+                page = (all.count, Array(CoordinatorCore.page(all, offset: offset, limit: limit)))
             }
-            // Not held, or the page is in the journal only: the whole history, from the store.
-            let all = try await jobState(id).executionHistory
-            let page = all.dropFirst(offset).prefix(limit).map(\.json)
-            return JSONResponse.make(["records": .array(Array(page)), "total": .int(all.count), "offset": .int(offset), "limit": .int(limit)])
-        }
-        group.get(":id/output") { request, context in
-            let r = reader(request)
-            try r.onlyQuery(["offset", "limit"])
-            let id = try context.parameters.require("id")
-            let (offset, limit) = try r.paging()
-            if let page = try await inspect({ core, _ in core.outputPage(id, offset: offset, limit: limit) }) {
-                return JSONResponse.make(["outputs": .array(page.records), "total": .int(page.total), "offset": .int(offset), "limit": .int(limit)])
-            }
-            let all = try await jobState(id).outputs
-            let page = all.dropFirst(offset).prefix(limit).map(\.json)
-            return JSONResponse.make(["outputs": .array(Array(page)), "total": .int(all.count), "offset": .int(offset), "limit": .int(limit)])
+            return JSONResponse.make([key: .array(page.records), "total": .int(page.total), "offset": .int(offset), "limit": .int(limit)])
         }
     }
 
@@ -157,21 +162,9 @@ extension CoordinatorAPI {
     static func state(of reply: ControlReply, _ id: String, conflict: Bool = false) throws -> JobState {
         if reply.ok, let st = reply.jobState { return st }
         let message = reply.error ?? "no answer for job \(id)"
-        if message.hasPrefix("unknown job '") { throw APIError.notFound("job", id, code: "JOB_NOT_FOUND") }
+        if reply.unknownJob { throw APIError.notFound("job", id, code: "JOB_NOT_FOUND") }
         if reply.stopping || message == "coordinator stopped" { throw APIError(.serviceUnavailable, "RUNTIME_SHUTDOWN", message) }
         if conflict || reply.ok { throw APIError(.conflict, "CONFLICT", message) }
         throw APIError(.serviceUnavailable, "UNAVAILABLE", message)
-    }
-
-    /// A summary built from a whole JobState (a job no longer held in memory).
-    static func summary(of s: JobState) -> JSONValue {
-        var o: JSONObject = [
-            "job_id": .string(s.jobId), "flow_id": .string(s.flowId), "status": .string(s.status.rawValue),
-            "created_at": .string(s.createdAt.iso), "updated_at": .string(s.updatedAt.iso),
-            "progress": ["queued": 0, "in_flight": 0, "retrying": 0, "timers": 0, "routing": 0],
-            "history_count": .int(s.executionHistory.count), "outputs_count": .int(s.outputs.count),
-        ]
-        if let t = s.executionTracker { o["execution_tracker"] = t }
-        return .object(o)
     }
 }
