@@ -51,9 +51,9 @@ extension CoordinatorAPI {
             let id = try context.parameters.require("id")
             let timeout = try r.int("timeout", default: 30, in: 1...3600)
             let reply = await service.query(jobId: id, waitMs: timeout * 1000, historyTail: 0)
-            let state = try Self.state(of: reply, id)
-            let outcome = state.status.isTerminal ? "completed" : "timeout"
-            return JSONResponse.make(["job_id": .string(id), "status": .string(state.status.rawValue), "result": .string(outcome)])
+            // At the timeout the core answers with the status only (no state).
+            guard reply.ok, let status = reply.status ?? reply.jobState?.status else { _ = try Self.state(of: reply, id); throw APIError(.serviceUnavailable, "UNAVAILABLE", "no answer for job \(id)") }
+            return JSONResponse.make(["job_id": .string(id), "status": .string(status.rawValue), "result": .string(status.isTerminal ? "completed" : "timeout")])
         }
         for op in ["pause", "resume", "cancel"] {
             group.post(":id/\(op)") { request, context in

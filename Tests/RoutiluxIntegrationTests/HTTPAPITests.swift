@@ -154,6 +154,9 @@ extension Integration {
                 let items = JSONValue.object(["items": .array((0..<200).map { .int($0) })]).jsonString()
                 let submitted = try await http("POST", base + "/api/v1/jobs", token: t, body: #"{"flow_id": "slow", "data": \#(items)}"#)
                 let job = try #require(submitted.json_["job_id"].stringValue, "\(submitted.text)")
+                // 200 items at 50 ms each on one worker take seconds: a 1 s wait runs out first.
+                let waited = try await http("POST", base + "/api/v1/jobs/\(job)/wait?timeout=1", token: t)
+                #expect(waited.status == 200 && waited.json_["result"] == "timeout" && waited.json_["status"] == "running", "\(waited.text)")
                 let paused = try await http("POST", base + "/api/v1/jobs/\(job)/pause", token: t, body: #"{"reason": "over http"}"#)
                 #expect(paused.status == 200 && paused.json_["status"] == "paused", "\(paused.text)")
                 let resumed = try await http("POST", base + "/api/v1/jobs/\(job)/resume", token: t)
